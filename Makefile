@@ -1,0 +1,35 @@
+# The two contracts: `make demo` and `make test`. Both set up .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.graham-installed
+# torch 2.13.0 first: that pin takes the CPU build that lies on these machines; a bare
+# `torch` requirement would pull several GB of CUDA wheels.
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test test-all bench figures clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(TORCH)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/graham demo --out runs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m ''
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_mel.py
+	$(PY) benchmarks/bench_synth.py
+
+figures: $(STAMP)
+	$(PY) scripts/plot_synth_genres.py --out docs/synthetic_genres.png
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,138 @@
+"""The on-disk log-mel cache: one ``.npy`` per clip, keyed by the file's content hash and the
+feature settings, so a changed file or changed settings never reuse a stale entry.
+
+Layout: ``<root>/<settings key>/<hash[:2]>/<hash>.npy`` with ``settings.json`` beside the
+entries. An entry that cannot be read, has the wrong shape or holds non-finite values is
+recomputed. Writes are atomic. Extraction runs on a thread pool (decoding, resampling and
+torch release the GIL) with one torch thread per worker, and shows a progress bar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio.decode import load_audio
+from ..audio.mel import LogMel, MelConfig
+from ..errors import AudioError
+from ..io import save_npy, write_json
+from .corpus import Corpus, Skipped
+
+__all__ = ["file_digest", "FeatureStore", "FeatureSet"]
+
+log = logging.getLogger(__name__)
+
+
+def file_digest(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+    """BLAKE2b (128-bit) hex digest of a file's bytes."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class FeatureSet:
+    """Log-mels of a corpus's readable clips, loaded lazily from the cache.
+
+    ``corpus`` holds only the clips that have features (failed ones are in its ``skipped``);
+    ``paths[i]`` is the cache entry of ``corpus.clips[i]``.
+    """
+
+    corpus: Corpus
+    paths: list[Path]
+    config: MelConfig
+    failed: list[Skipped] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        """Log-mel of clip ``i`` [shape=(n_mels, frames), float32, dB]."""
+        return np.load(self.paths[i], allow_pickle=False)
+
+    def subset(self, indices) -> "FeatureSet":
+        indices = list(indices)
+        return FeatureSet(self.corpus.subset(indices), [self.paths[i] for i in indices], self.config, self.failed)
+
+
+class FeatureStore:
+    """Computes log-mels once per (file content, settings) and keeps them under ``root``."""
+
+    def __init__(self, root: str | os.PathLike, config: MelConfig | None = None) -> None:
+        self.config = config or MelConfig()
+        self.root = Path(root).expanduser()
+        self.dir = self.root / f"mel-{self.config.key()}"
+        self._logmel = LogMel(self.config)
+
+    def entry_path(self, digest: str) -> Path:
+        return self.dir / digest[:2] / f"{digest}.npy"
+
+    def _valid(self, path: Path) -> bool:
+        try:
+            arr = np.load(path, allow_pickle=False, mmap_mode="r")
+            return arr.dtype == np.float32 and arr.ndim == 2 and arr.shape[0] == self.config.n_mels \
+                and arr.shape[1] > 0 and bool(np.isfinite(arr).all())
+        except Exception:  # truncated, garbage, wrong magic: recompute
+            return False
+
+    def compute(self, path: str | os.PathLike) -> np.ndarray:
+        """Decode ``path`` and return its log-mel [shape=(n_mels, frames)] without caching."""
+        y = load_audio(path, sr=self.config.sr)
+        if y.shape[0] < self.config.n_fft // 2 + 1:
+            raise AudioError(path, f"too short for features ({y.shape[0]} samples at {self.config.sr} Hz)")
+        with torch.no_grad():
+            return self._logmel(torch.from_numpy(y)).numpy()
+
+    def get(self, path: str | os.PathLike) -> Path:
+        """The cache entry for ``path``, computing it when missing, stale or corrupt."""
+        entry = self.entry_path(file_digest(path))
+        if entry.exists() and self._valid(entry):
+            return entry
+        if entry.exists():
+            log.warning("recomputing corrupt cache entry %s for %s", entry, path)
+        save_npy(entry, self.compute(path))
+        return entry
+
+    def extract(self, corpus: Corpus, *, workers: int = 2, progress: bool = True) -> FeatureSet:
+        """Features of every clip of ``corpus``. Undecodable files are reported by name (in the
+        log and in the result's corpus ``skipped`` list) and left out; the run goes on."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.dir / "settings.json", self.config.to_dict())
+
+        def one(i: int):
+            try:
+                return i, self.get(corpus.clips[i].path), None
+            except AudioError as exc:
+                return i, None, exc.reason
+            except OSError as exc:
+                return i, None, f"cannot read ({exc.strerror or exc})"
+
+        results: list = [None] * len(corpus)
+        prev_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+                it = pool.map(one, range(len(corpus)))
+                if progress:
+                    from tqdm.auto import tqdm
+                    it = tqdm(it, total=len(corpus), desc="log-mel", unit="clip")
+                for i, entry, err in it:
+                    results[i] = (entry, err)
+        finally:
+            torch.set_num_threads(prev_threads)
+        ok = [i for i, (entry, _) in enumerate(results) if entry is not None]
+        failed = [Skipped(str(corpus.clips[i].path), err) for i, (entry, err) in enumerate(results) if entry is None]
+        for s in failed:
+            log.warning("skipped %s", s)
+        kept = corpus.without([corpus.clips[i].clip_id for i, (e, _) in enumerate(results) if e is None],
+                              {corpus.clips[i].clip_id: err for i, (e, err) in enumerate(results) if e is None})
+        return FeatureSet(kept, [results[i][0] for i in ok], self.config, failed)

@@ -1,0 +1,46 @@
+"""Folder reader: ``<root>/<label>/**/<file>``, the first sub-folder under a label being the group."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..audio.decode import AUDIO_EXTENSIONS, audio_info
+from ..errors import AudioError, DatasetError
+from .corpus import Clip, Corpus, Skipped
+
+__all__ = ["read_folder"]
+
+
+def read_folder(root: str | os.PathLike, *, check_headers: bool = True, name: str | None = None) -> Corpus:
+    """Read ``<root>/<label>/**/<audio file>`` into a :class:`Corpus`.
+
+    A file directly in a label folder is its own group; a file further down belongs to the
+    group named by the first sub-folder (``rock/Some Album/01.flac`` -> group ``rock/Some Album``),
+    so a grouped split keeps an album, artist or source track on one side. Clip ids are the
+    path relative to ``root`` without extension. Files with other extensions are ignored;
+    audio files whose header is unreadable are listed in ``Corpus.skipped``.
+    """
+    base = Path(root).expanduser()
+    if not base.is_dir():
+        raise DatasetError(f"folder not found: {base}")
+    clips, skipped = [], []
+    for label_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for path in sorted(label_dir.rglob("*")):
+            rel = path.relative_to(base)
+            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+                continue
+            if path.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            if check_headers:
+                try:
+                    audio_info(path)
+                except AudioError as exc:
+                    skipped.append(Skipped(str(path), exc.reason))
+                    continue
+            clip_id = rel.with_suffix("").as_posix()
+            group = "/".join(rel.parts[:2]) if len(rel.parts) > 2 else clip_id
+            clips.append(Clip(clip_id, path, label_dir.name, group))
+    if not clips:
+        raise DatasetError(f"{base}: no audio files found under <label>/ folders")
+    return Corpus(name or base.name, tuple(clips), tuple(skipped), root=base)

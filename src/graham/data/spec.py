@@ -1,0 +1,102 @@
+"""Data sets named on the command line as ``KIND:PATH``.
+
+- ``gtzan:~/data/gtzan``: a GTZAN folder (see :func:`~graham.data.gtzan.read_gtzan`).
+- ``audioset:~/as/eval_segments.csv`` with ``clips=DIR``: AudioSet music genres.
+- ``folder:~/music``: ``<root>/<label>/**/<file>``.
+- ``csv:~/table.csv``: a corpus table (clip_id, path, label[, group, split]).
+- ``synthetic`` or ``synthetic:PER_GENRExSECONDS`` (e.g. ``synthetic:30x10``): the built-in
+  synthetic genre corpus, generated once into the cache and read as GTZAN.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DatasetError
+from ..paths import cache_dir
+from ..synth.corpus import SynthSpec, generate_corpus
+from .audioset import read_audioset
+from .corpus import Corpus
+from .folder import read_folder
+from .gtzan import read_gtzan
+
+__all__ = ["DatasetSpec", "parse_dataset", "open_dataset", "DEFAULT_SYNTHETIC"]
+
+KINDS = ("gtzan", "audioset", "folder", "csv", "synthetic")
+
+#: What the bare name ``synthetic`` means: 10 genres x 30 clips of 10 s at 22050 Hz, seed 0.
+DEFAULT_SYNTHETIC = SynthSpec(per_genre=30, seconds=10.0, seed=0)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A parsed ``KIND:PATH`` plus the reader options that go with it."""
+
+    kind: str
+    path: Path | None
+    options: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.kind if self.path is None else f"{self.kind}:{self.path}"
+
+
+def parse_dataset(text: str) -> DatasetSpec:
+    """Split ``KIND:PATH`` (``~`` expanded). ``synthetic`` may carry ``PER_GENRExSECONDS``."""
+    kind, sep, rest = text.partition(":")
+    kind = kind.strip().lower()
+    if kind not in KINDS:
+        raise DatasetError(f"unknown data-set kind {kind!r} in {text!r}; use one of {', '.join(k + ':PATH' for k in KINDS[:-1])} or synthetic")
+    if kind == "synthetic":
+        if not rest:
+            return DatasetSpec(kind, None, {"synth": DEFAULT_SYNTHETIC})
+        m = re.fullmatch(r"(\d+)(?:x(\d+(?:\.\d+)?))?", rest.strip())
+        if not m:
+            raise DatasetError(f"synthetic takes PER_GENRE or PER_GENRExSECONDS, e.g. synthetic:30x10, got {rest!r}")
+        seconds = float(m[2]) if m[2] else DEFAULT_SYNTHETIC.seconds
+        return DatasetSpec(kind, None, {"synth": SynthSpec(per_genre=int(m[1]), seconds=seconds, seed=DEFAULT_SYNTHETIC.seed)})
+    if not sep or not rest.strip():
+        raise DatasetError(f"{kind} needs a path: {kind}:PATH")
+    return DatasetSpec(kind, Path(os.path.expanduser(rest.strip())))
+
+
+def open_dataset(
+    dataset: str | DatasetSpec,
+    *,
+    clips: str | os.PathLike | None = None,
+    genres: list[str] | None = None,
+    split_lists: dict[str, str | os.PathLike] | None = None,
+    multi_label: str = "drop",
+    pattern: str = "{YTID}_{start}",
+    synth_seed: int | None = None,
+    progress: bool = True,
+) -> Corpus:
+    """Read the data set named by ``dataset`` into a :class:`Corpus`.
+
+    ``clips`` is the clip folder for AudioSet; ``genres`` restricts GTZAN, AudioSet or the
+    synthetic corpus; ``split_lists`` gives predefined GTZAN splits.
+    """
+    spec = parse_dataset(dataset) if isinstance(dataset, str) else dataset
+    if spec.kind == "gtzan":
+        return read_gtzan(spec.path, genres=tuple(genres) if genres else None, split_lists=split_lists)
+    if spec.kind == "audioset":
+        if clips is None:
+            raise DatasetError("audioset:CSV needs the folder of clips: --clips DIR")
+        return read_audioset(spec.path, clips, genres=genres, pattern=pattern, multi_label=multi_label)
+    if spec.kind == "folder":
+        return read_folder(spec.path)
+    if spec.kind == "csv":
+        if not spec.path.is_file():
+            raise DatasetError(f"corpus table not found: {spec.path}")
+        return Corpus.from_csv(spec.path)
+    synth: SynthSpec = spec.options["synth"]
+    if genres or synth_seed is not None:
+        synth = SynthSpec(per_genre=synth.per_genre, seconds=synth.seconds,
+                          seed=synth.seed if synth_seed is None else synth_seed,
+                          genres=tuple(genres) if genres else synth.genres, sample_rate=synth.sample_rate)
+    root = generate_corpus(cache_dir() / synth.key(), synth, progress=progress)
+    corpus = read_gtzan(root, name="synthetic")
+    return Corpus(f"synthetic ({synth.per_genre} clips x {len(synth.genres)} genres, {synth.seconds:g} s, seed {synth.seed})",
+                  corpus.clips, corpus.skipped, corpus.root, corpus.notes)

@@ -1,0 +1,56 @@
+"""Atomic file writes: write to a temporary file beside the target, fsync, then rename."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "save_npy"]
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike, *, suffix: str = ""):
+    """Yield a temporary path in ``target``'s folder; on success rename it onto ``target``.
+
+    A crash or exception leaves ``target`` as it was (old content or absent), never half written.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_bytes(target: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(target: str | os.PathLike, text: str) -> None:
+    write_bytes(target, text.encode("utf-8"))
+
+
+def write_json(target: str | os.PathLike, obj) -> None:
+    write_text(target, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def save_npy(target: str | os.PathLike, array: np.ndarray) -> None:
+    """Save ``array`` as ``.npy`` (no pickling) atomically."""
+    with atomic_path(target, suffix=".npy") as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(array), allow_pickle=False)

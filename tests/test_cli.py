@@ -1,0 +1,45 @@
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from graham.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    out = runner.invoke(app, ["--help"]).output
+    for cmd in ("synth", "features", "corpus"):
+        assert cmd in out
+
+
+def test_features_on_gtzan_names_the_corrupt_file(gtzan_dir, tmp_path):
+    res = runner.invoke(app, ["features", f"gtzan:{gtzan_dir}", "--out", str(tmp_path / "f")])
+    assert res.exit_code == 0, res.output
+    assert "6 clips, 2 classes" in res.output
+    assert "jazz/jazz.00054.wav" in res.output
+    meta = json.loads((tmp_path / "f" / "features.json").read_text())
+    assert meta["clips"] == 6 and meta["skipped"] == 1 and meta["mel"]["n_mels"] == 128
+    assert "jazz.00054.wav" in (tmp_path / "f" / "skipped.txt").read_text()
+    assert (tmp_path / "f" / "corpus.csv").read_text().count("\n") == 7
+
+
+def test_bad_dataset_is_a_clear_error(tmp_path):
+    res = runner.invoke(app, ["features", "mp3:/x", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "unknown data-set kind" in res.output
+
+
+def test_synth_and_corpus_commands(tmp_path):
+    res = runner.invoke(app, ["synth", str(tmp_path / "s"), "--per-genre", "1", "--seconds", "0.5", "--genres", "rock",
+                              "--genres", "pop", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "s").rglob("*.wav")) == ["pop.00000.wav", "rock.00000.wav"]
+    res = runner.invoke(app, ["corpus", f"gtzan:{tmp_path / 's'}"])
+    assert "2 clips in 2 classes" in res.output
+
+
+def test_console_script_entry_point_runs():
+    out = subprocess.run([sys.executable, "-m", "graham.cli", "version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0.1.0"

@@ -1,0 +1,48 @@
+"""Spectrogram crops in time: the only augmentation (image-style transforms would move sound
+to other frequencies or times, which changes its meaning; paper, section 3.1)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..audio.windows import fit_length, window_starts
+
+__all__ = ["MelCrops"]
+
+
+class MelCrops:
+    """Log-mels of a set of clips [each shape=(n_mels, frames)] cut into fixed ``frames`` crops.
+    A clip shorter than a crop is tiled to length."""
+
+    def __init__(self, mels: Sequence[np.ndarray], frames: int) -> None:
+        self.mels = mels
+        self.frames = int(frames)
+
+    def __len__(self) -> int:
+        return len(self.mels)
+
+    def _crop(self, i: int, start: int) -> np.ndarray:
+        return fit_length(np.asarray(self.mels[i]), self.frames, short="tile", offset=start)
+
+    def random(self, indices: Sequence[int], rng: np.random.Generator) -> torch.Tensor:
+        """One random crop per index [shape=(len(indices), n_mels, frames)]."""
+        out = []
+        for i in indices:
+            n = np.asarray(self.mels[i]).shape[-1]
+            start = int(rng.integers(0, max(n - self.frames, 0) + 1))
+            out.append(self._crop(int(i), start))
+        return torch.from_numpy(np.stack(out).astype(np.float32, copy=False))
+
+    def center(self, indices: Sequence[int]) -> torch.Tensor:
+        """The middle crop of each clip [shape=(len(indices), n_mels, frames)]."""
+        out = [self._crop(int(i), max(np.asarray(self.mels[i]).shape[-1] - self.frames, 0) // 2) for i in indices]
+        return torch.from_numpy(np.stack(out).astype(np.float32, copy=False))
+
+    def windows(self, i: int, hop: int) -> torch.Tensor:
+        """All crops of clip ``i`` with ``hop`` frames between starts, the last flush with the end."""
+        mel = np.asarray(self.mels[i])
+        starts = window_starts(mel.shape[-1], self.frames, hop)
+        return torch.from_numpy(np.stack([self._crop(i, int(s)) for s in starts]).astype(np.float32, copy=False))

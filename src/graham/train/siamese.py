@@ -1,0 +1,261 @@
+"""Training the Siamese network: class-balanced batches, one backbone pass per clip, balanced
+pairs from the batch, Adam, validation pair accuracy and ROC-AUC, checkpoints and resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ParameterError
+from ..nn.siamese import SiameseNet
+from ..nn.xception import PRESETS, XceptionConfig
+from .checkpoint import load_checkpoint, load_optimizer, optimizer_tensors, save_checkpoint
+from .crops import MelCrops
+from .pairs import ClassBalancedBatchSampler, sample_pairs
+
+__all__ = ["SiameseConfig", "SiameseResult", "train_siamese", "embed_clips", "resolve_device", "load_siamese"]
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``None``/"auto": a GPU when there is one, else the CPU; otherwise as named."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class SiameseConfig:
+    """Settings of Siamese training. ``preset`` picks the backbone (``paper`` or ``cpu``) unless
+    ``backbone`` is given; ``crop_frames`` is the training crop length in mel frames."""
+
+    preset: str = "cpu"
+    backbone: XceptionConfig | None = None
+    crop_frames: int = 130  # 3 s at 22050 Hz / hop 512
+    epochs: int = 30
+    classes_per_batch: int = 8
+    per_class: int = 4
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    max_pairs: int | None = None
+    head_hidden: int = 128
+    val_fraction: float = 0.15
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.backbone is None:
+            if self.preset not in PRESETS:
+                raise ParameterError(f"unknown preset {self.preset!r}; known: {sorted(PRESETS)}")
+            self.backbone = PRESETS[self.preset]
+        if self.crop_frames < 32 or self.epochs < 1 or not 0 <= self.val_fraction < 1:
+            raise ParameterError("need crop_frames >= 32, epochs >= 1 and 0 <= val_fraction < 1")
+
+    @classmethod
+    def preset_defaults(cls, preset: str, **overrides) -> "SiameseConfig":
+        """The paper's settings (20 epochs, batch 64, 4.5-s crops) or the CPU ones."""
+        base = {"paper": dict(preset="paper", epochs=20, classes_per_batch=8, per_class=8, crop_frames=192),
+                "cpu": dict(preset="cpu")}
+        if preset not in base:
+            raise ParameterError(f"unknown preset {preset!r}; known: {sorted(base)}")
+        return cls(**{**base[preset], **overrides})
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["backbone"] = self.backbone.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SiameseConfig":
+        d = dict(d)
+        d["backbone"] = XceptionConfig.from_dict(d["backbone"]) if d.get("backbone") else None
+        return cls(**d)
+
+
+@dataclass
+class SiameseResult:
+    model: SiameseNet
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    seconds: float = 0.0
+
+
+def _split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.arange(len(labels))
+    counts = np.bincount(labels)
+    if fraction <= 0 or (counts[counts > 0] < 4).any():
+        return idx, np.empty(0, np.int64)
+    from sklearn.model_selection import train_test_split
+
+    tr, va = train_test_split(idx, test_size=fraction, stratify=labels, random_state=seed)
+    return np.sort(tr), np.sort(va)
+
+
+@torch.no_grad()
+def _validate(model: SiameseNet, crops: MelCrops, idx: np.ndarray, labels: np.ndarray, device, seed: int) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    model.eval()
+    emb = torch.cat([model.embed(crops.center(idx[k:k + 64]).to(device)) for k in range(0, len(idx), 64)])
+    i, j, y = sample_pairs(labels[idx], np.random.default_rng(seed))
+    if len(y) == 0:
+        return {}
+    logits = model.pair_logits(emb, torch.from_numpy(i).to(device), torch.from_numpy(j).to(device)).cpu().numpy()
+    return {"val_pair_acc": float(((logits > 0) == (y > 0.5)).mean()), "val_auc": float(roc_auc_score(y, logits))}
+
+
+def _state_tensors(model, opt) -> tuple[dict, dict]:
+    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    otensors, ometa = optimizer_tensors(opt)
+    tensors.update(otensors)
+    tensors["rng/torch"] = torch.get_rng_state()
+    return tensors, ometa
+
+
+def train_siamese(
+    mels: Sequence[np.ndarray],
+    labels: Sequence[int],
+    config: SiameseConfig | None = None,
+    *,
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    stop_after_epoch: int | None = None,
+) -> SiameseResult:
+    """Train phi and Lambda on the clips ``mels`` [each (n_mels, frames)] with class ``labels``.
+
+    Only these clips are used (pass the labelled training clips alone). A stratified
+    ``val_fraction`` of them is held out for validation pair accuracy and ROC-AUC each epoch.
+    With ``out``, ``out/last.safetensors`` is written after every epoch (model, optimizer,
+    sampler and RNG states) and ``out/best.safetensors`` keeps the best validation AUC;
+    ``resume=True`` continues from ``last`` and ends with the same weights as an uninterrupted
+    run. ``stop_after_epoch`` ends the run early (as a kill would; for tests).
+    """
+    config = config or SiameseConfig()
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(mels) != len(labels):
+        raise ParameterError("mels and labels differ in length")
+    dev = resolve_device(device)
+    torch.manual_seed(config.seed)
+    model = SiameseNet(config.backbone, head_hidden=config.head_hidden).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    tr_idx, va_idx = _split_validation(labels, config.val_fraction, config.seed)
+    sampler = ClassBalancedBatchSampler(labels[tr_idx], classes_per_batch=config.classes_per_batch,
+                                        per_class=config.per_class, seed=config.seed)
+    rng = np.random.default_rng([config.seed, 1])
+    crops = MelCrops(mels, config.crop_frames)
+    loss_fn = nn.BCEWithLogitsLoss()
+    history: list[dict] = []
+    best = (-np.inf, -1)
+    start = 0
+    out = Path(out) if out is not None else None
+    last = out / "last.safetensors" if out else None
+    if resume and last is not None and last.exists():
+        tensors, meta = load_checkpoint(last)
+        if meta.get("config") != config.to_dict():
+            raise ParameterError(f"{last} was written with other settings; cannot resume")
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+        load_optimizer(opt, tensors, meta["optimizer"])
+        sampler.load_state_dict(meta["sampler"])
+        rng.bit_generator.state = meta["rng"]
+        torch.set_rng_state(tensors["rng/torch"])
+        history, best, start = meta["history"], tuple(meta["best"]), meta["epoch"] + 1
+        log.info("resumed from %s at epoch %d", last, start)
+    t0 = time.perf_counter()
+    for epoch in range(start, config.epochs):
+        model.train()
+        losses, accs, npairs, npos = [], [], 0, 0
+        batches = iter(sampler)
+        if progress:
+            from tqdm.auto import tqdm
+            batches = tqdm(batches, total=len(sampler), desc=f"siamese {epoch + 1}/{config.epochs}", unit="batch", leave=False)
+        for batch in batches:
+            x = crops.random(tr_idx[batch], rng).to(dev)
+            emb = model.embed(x)  # one backbone pass per clip
+            i, j, y = sample_pairs(labels[tr_idx[batch]], rng, clip_ids=batch, max_pairs=config.max_pairs)
+            if len(y) == 0:
+                continue
+            logits = model.pair_logits(emb, torch.from_numpy(i).to(dev), torch.from_numpy(j).to(dev))
+            target = torch.from_numpy(y).to(dev)
+            loss = loss_fn(logits, target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            accs.append(float(((logits.detach() > 0) == (target > 0.5)).float().mean()))
+            npairs += len(y)
+            npos += int(y.sum())
+            if progress:
+                batches.set_postfix(loss=f"{np.mean(losses):.3f}", pair_acc=f"{np.mean(accs):.3f}")
+        row = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+               "pair_acc": float(np.mean(accs)) if accs else float("nan"), "pairs": npairs,
+               "positive_ratio": npos / max(npairs, 1)}
+        if len(va_idx):
+            row.update(_validate(model, crops, va_idx, labels, dev, config.seed))
+        history.append(row)
+        score = row.get("val_auc", -row["loss"])
+        improved = score > best[0]
+        if improved:
+            best = (score, epoch)
+        log.info("siamese epoch %d: %s", epoch, row)
+        if out is not None:
+            tensors, ometa = _state_tensors(model, opt)
+            meta = {"config": config.to_dict(), "optimizer": ometa, "sampler": sampler.state_dict(),
+                    "rng": rng.bit_generator.state, "history": history, "best": list(best), "epoch": epoch}
+            save_checkpoint(last, tensors, meta)
+            if improved:
+                save_checkpoint(out / "best.safetensors", {k: v for k, v in tensors.items() if k.startswith("model/")},
+                                {"config": config.to_dict(), "epoch": epoch, "history": history})
+        if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            break
+    if out is not None and (out / "best.safetensors").exists() and len(va_idx):
+        model = load_siamese(out / "best.safetensors", device=dev)
+    model.eval()
+    return SiameseResult(model, history, int(best[1]), time.perf_counter() - t0)
+
+
+def load_siamese(path: str | os.PathLike, *, device: str | torch.device | None = None) -> SiameseNet:
+    """A trained SiameseNet from a ``best``/``last`` checkpoint (safetensors; nothing unpickled)."""
+    tensors, meta = load_checkpoint(path)
+    config = SiameseConfig.from_dict(meta["config"])
+    model = SiameseNet(config.backbone, head_hidden=config.head_hidden)
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+    model.crop_frames = config.crop_frames
+    return model.to(resolve_device(device) if not isinstance(device, torch.device) else device).eval()
+
+
+@torch.no_grad()
+def embed_clips(model: SiameseNet, mels: Sequence[np.ndarray], *, crop_frames: int, hop: int | None = None,
+                batch_size: int = 64, device: str | torch.device | None = None, progress: bool = False) -> np.ndarray:
+    """128-d embedding of every clip [shape=(N, 128)]: the mean of the embeddings of its windows
+    of ``crop_frames`` (the training crop length) with ``hop`` (default half a window), so a
+    clip of any length is embedded as the network was trained, window by window."""
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    model = model.to(dev).eval()
+    crops = MelCrops(mels, crop_frames)
+    hop = hop or max(1, crop_frames // 2)
+    windows, owner = [], []
+    for i in range(len(crops)):
+        w = crops.windows(i, hop)
+        windows.append(w)
+        owner += [i] * len(w)
+    allw = torch.cat(windows)
+    owner_t = torch.tensor(owner)
+    it = range(0, len(allw), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc="embed", unit="batch")
+    emb = torch.cat([model.embed(allw[k:k + batch_size].to(dev)).cpu() for k in it])
+    sums = torch.zeros(len(crops), emb.shape[1]).index_add_(0, owner_t, emb)
+    counts = torch.bincount(owner_t, minlength=len(crops)).clamp_min(1).unsqueeze(1)
+    return (sums / counts).numpy()

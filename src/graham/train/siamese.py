@@ -96,7 +96,9 @@ def _split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[n
         return idx, np.empty(0, np.int64)
     from sklearn.model_selection import train_test_split
 
-    tr, va = train_test_split(idx, test_size=fraction, stratify=labels, random_state=seed)
+    n_classes = int((counts > 0).sum())
+    n_val = max(n_classes, int(round(fraction * len(labels))))
+    tr, va = train_test_split(idx, test_size=n_val, stratify=labels, random_state=seed)
     return np.sort(tr), np.sort(va)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -111,21 +112,294 @@ def features(
     typer.echo(f"index: {run.out / 'corpus.csv'}; skipped list: {run.out / 'skipped.txt'}")
 
 
+def _siamese_config(preset: str, epochs: Optional[int], seed: int):
+    from .train.siamese import SiameseConfig
+
+    overrides = {"seed": seed}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    return SiameseConfig.preset_defaults(preset, **overrides)
+
+
+@app.command("train-siamese")
+def train_siamese_cmd(
+    dataset: str = typer.Argument(..., help=DATASET_HELP),
+    out: Path = typer.Option(..., "--out", help="Run folder: checkpoints last/best.safetensors, split.json."),
+    preset: str = typer.Option("cpu", help="Backbone preset: cpu (narrow, minutes on 2 cores) or paper (full Xception)."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs (default: the preset's)."),
+    protocol: str = typer.Option("random", help="Split: random, grouped or given; only its training clips train."),
+    seed: int = typer.Option(0, help="Seed of split, data order, pairs and initialisation."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.safetensors."),
+    clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
+    device: str = typer.Option("auto", help="cpu, cuda, cuda:1 ... (auto: a GPU when there is one)."),
+) -> None:
+    """Train the Siamese embedding network (Xception + pair head, balanced pairs)."""
+    from .pipeline import train_siamese_run
+
+    try:
+        res, corpus, split = train_siamese_run(dataset, out, clips=str(clips) if clips else None,
+                                               config=_siamese_config(preset, epochs, seed), protocol=protocol,
+                                               seed=seed, device=device, resume=resume)
+    except GrahamError as exc:
+        _fail(exc)
+    last = res.history[-1] if res.history else {}
+    typer.echo(f"trained on {len(split.train)} clips of {corpus.name} in {res.seconds:.0f} s; best epoch {res.best_epoch + 1}; "
+               f"last: loss {last.get('loss', float('nan')):.3f}, val ROC-AUC {last.get('val_auc', float('nan')):.3f}")
+    typer.echo(f"checkpoints: {out / 'best.safetensors'}, {out / 'last.safetensors'}")
+
+
+@app.command()
+def embed(
+    dataset: str = typer.Argument(..., help=DATASET_HELP),
+    model: Path = typer.Option(..., "--model", help="A Siamese checkpoint (.safetensors) or a bundle folder."),
+    out: Path = typer.Option(..., "--out", help="Output file (.safetensors: embeddings, labels; clip ids in metadata)."),
+    clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
+    device: str = typer.Option("auto", help="cpu, cuda, ..."),
+) -> None:
+    """Write the 128-d embedding of every clip (mean over windows of the training crop length)."""
+    from .pipeline import embed_dataset
+
+    try:
+        emb, corpus = embed_dataset(dataset, model, out, clips=str(clips) if clips else None, device=device)
+    except GrahamError as exc:
+        _fail(exc)
+    typer.echo(f"{emb.shape[0]} embeddings of {emb.shape[1]} dimensions -> {out}")
+
+
+@app.command()
+def train(
+    dataset: str = typer.Argument(..., help=DATASET_HELP),
+    out: Path = typer.Option(..., "--out", help="Run folder: metrics.json, bundle/, report.html, siamese/."),
+    preset: str = typer.Option("cpu", help="Backbone preset: cpu or paper."),
+    epochs: Optional[int] = typer.Option(None, help="Siamese epochs (default: the preset's)."),
+    gnn_epochs: int = typer.Option(1000, help="GNN epochs (paper: 1000)."),
+    protocol: str = typer.Option("random", help="Split: random (paper's 70:30), grouped or given."),
+    fraction: float = typer.Option(1.0, help="Labelled fraction of the training clips."),
+    seed: int = typer.Option(0),
+    report: bool = typer.Option(True, help="Write report.html with figures."),
+    resume: bool = typer.Option(False, "--resume", help="Resume the Siamese network from OUT/siamese/last."),
+    clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
+    device: str = typer.Option("auto", help="cpu, cuda, ..."),
+) -> None:
+    """The whole path: features, Siamese, GNN, baselines, test metrics, bundle and report."""
+    from .pipeline import train_model
+    from .report.run_report import write_run_report
+    from .train.gnn import GNNTrainConfig
+
+    try:
+        o = train_model(dataset, out, clips=str(clips) if clips else None, protocol=protocol, seed=seed,
+                        fraction=fraction, siamese=_siamese_config(preset, epochs, seed),
+                        gnn_train=GNNTrainConfig(epochs=gnn_epochs, seed=seed), device=device, resume=resume)
+        if report:
+            typer.echo(f"report: {write_run_report(o)}")
+    except GrahamError as exc:
+        _fail(exc)
+    _print_metrics(o)
+    typer.echo(f"metrics: {out / 'metrics.json'}; bundle: {out / 'bundle'}")
+
+
+def _print_metrics(o) -> None:
+    from .evaluate.protocol import METHOD_NAMES
+
+    typer.echo(f"{o.corpus.name}; split: {o.split_name}; {len(o.test_idx)} test clips")
+    for m, v in o.metrics.items():
+        typer.echo(f"  {METHOD_NAMES[m]:15s} accuracy {100 * v['accuracy']:5.1f} %   macro-F1 {100 * v['macro_f1']:5.1f} %")
+
+
+@app.command()
+def experiment(
+    dataset: str = typer.Argument(..., help=DATASET_HELP),
+    out: Path = typer.Option(..., "--out", help="Folder for table.md/csv, results.json, confusion/ PNGs."),
+    protocol: str = typer.Option("random", help="random (paper's 70:30), grouped, kfold or given."),
+    seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Seeds (repeat the option)."),
+    fractions: List[float] = typer.Option([0.3, 0.5, 1.0], "--fraction", help="Labelled fractions (repeat)."),
+    k: int = typer.Option(5, help="Folds for kfold."),
+    mode: str = typer.Option("transductive", help="transductive (paper) or inductive."),
+    preset: str = typer.Option("cpu", help="Backbone preset: cpu or paper."),
+    epochs: Optional[int] = typer.Option(None, help="Siamese epochs (default: the preset's)."),
+    gnn_epochs: int = typer.Option(1000, help="GNN epochs."),
+    clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
+    device: str = typer.Option("auto", help="cpu, cuda, ..."),
+) -> None:
+    """The paper's Table 1: GrahAM vs Random Forest vs 2-layer NN at several labelled fractions."""
+    from .evaluate.protocol import ProtocolConfig
+    from .pipeline import run_experiment
+    from .train.gnn import GNNTrainConfig
+
+    if mode not in ("transductive", "inductive"):
+        _fail(GrahamError("mode must be transductive or inductive"))
+    cfg = ProtocolConfig(protocol=protocol, seeds=tuple(seeds), fractions=tuple(fractions), k=k, mode=mode)
+    try:
+        res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None,
+                             siamese=_siamese_config(preset, epochs, 0), gnn_train=GNNTrainConfig(epochs=gnn_epochs),
+                             device=device)
+    except (GrahamError, ValueError) as exc:
+        _fail(exc)
+    typer.echo(f"protocol: {cfg.describe()}")
+    typer.echo(res.markdown())
+    typer.echo(f"tables: {out / 'table.md'}, {out / 'table.csv'}, {out / 'results.json'}")
+
+
+def _expand_inputs(paths: List[str]) -> tuple[list[Path], list[str]]:
+    """Files as given, folders searched recursively for audio, glob patterns expanded."""
+    import glob
+
+    from .audio.decode import AUDIO_EXTENSIONS
+
+    files, missing = [], []
+    for p in paths:
+        path = Path(p).expanduser()
+        if path.is_dir():
+            files += sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+        elif path.exists():
+            files.append(path)
+        elif any(ch in p for ch in "*?["):
+            hits = sorted(Path(h) for h in glob.glob(os.path.expanduser(p), recursive=True) if Path(h).is_file())
+            files += hits if hits else []
+            if not hits:
+                missing.append(f"{p}: no file matches")
+        else:
+            missing.append(f"{p}: no such file")
+    return files, missing
+
+
+@app.command()
+def predict(
+    bundle: Path = typer.Argument(..., help="A bundle folder (RUN/bundle)."),
+    paths: List[str] = typer.Argument(..., help="Audio files, folders (recursive) or glob patterns."),
+    top_k: int = typer.Option(3, "--top-k", help="Genres to show per file."),
+    fmt: str = typer.Option("table", "--format", help="table, json (JSON lines) or csv."),
+    per_window: bool = typer.Option(False, "--per-window", help="Also the scores of every window (a time line)."),
+    device: str = typer.Option("cpu", help="cpu, cuda, ..."),
+) -> None:
+    """Classify songs of any length with a trained bundle."""
+    import csv as csvmod
+    import json
+    import sys
+
+    from .predict import load
+
+    if fmt not in ("table", "json", "csv"):
+        _fail(GrahamError("--format must be table, json or csv"))
+    try:
+        model = load(bundle, device=None if device == "auto" else device)
+    except GrahamError as exc:
+        _fail(exc)
+    files, problems = _expand_inputs(paths)
+    for p in problems:
+        typer.secho(f"skipped: {p}", fg=typer.colors.YELLOW, err=True)
+    it = files
+    if len(files) > 3:
+        from tqdm.auto import tqdm
+        it = tqdm(files, desc="predict", unit="file", file=sys.stderr)
+    writer = csvmod.writer(sys.stdout, lineterminator="\n") if fmt == "csv" else None
+    if writer:
+        writer.writerow(["file", "rank", "label", "score"] + (["window_start", "window_end"] if per_window else []))
+    ok = 0
+    for f in it:
+        try:
+            pred = model.predict(f, top_k=top_k, per_window=per_window)
+        except GrahamError as exc:
+            typer.secho(f"skipped: {exc}", fg=typer.colors.YELLOW, err=True)
+            continue
+        ok += 1
+        if fmt == "json":
+            typer.echo(json.dumps(pred.to_dict()))
+        elif fmt == "csv":
+            for r, g in enumerate(pred.top, 1):
+                writer.writerow([str(f), r, g.label, f"{g.score:.4f}"] + (["", ""] if per_window else []))
+            for w in pred.windows:
+                best = max(w.scores, key=lambda g: g.score)
+                writer.writerow([str(f), "window", best.label, f"{best.score:.4f}", w.start, w.end])
+        else:
+            tops = "  ".join(f"{g.label} {100 * g.score:5.1f} %" for g in pred.top)
+            typer.echo(f"{f}  ({pred.duration:.1f} s)  {tops}")
+            for w in pred.windows:
+                best = max(w.scores, key=lambda g: g.score)
+                typer.echo(f"    {w.start:7.2f}-{w.end:7.2f} s  {best.label} {100 * best.score:5.1f} %")
+    if ok == 0:
+        typer.secho("error: no input could be read", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def explain(
+    bundle: Path = typer.Argument(..., help="A bundle folder (RUN/bundle)."),
+    audio: List[Path] = typer.Argument(..., help="Audio files to explain."),
+    out: Path = typer.Option(..., "--out", help="Folder for the figures."),
+    layer: Optional[str] = typer.Option(None, help="Backbone layer by name (default: the last convolution)."),
+    target: Optional[str] = typer.Option(None, help="Genre to explain (default: the predicted one)."),
+) -> None:
+    """Grad-CAM++ heatmaps (heatmap, mel, overlay) of the whole model's class score."""
+    from .explain.gradcam import explain_clip
+    from .predict import load
+    from .report.figures import gradcam_figure, mean_heatmap_figure
+
+    try:
+        model = load(bundle)
+        if target is not None and target not in model.classes:
+            raise GrahamError(f"unknown genre {target!r}; the bundle knows {', '.join(model.classes)}")
+        means: dict = {}
+        for f in audio:
+            try:
+                mel = model.mel(f)
+            except GrahamError as exc:
+                typer.secho(f"skipped: {exc}", fg=typer.colors.YELLOW, err=True)
+                continue
+            cam, t = explain_clip(model, mel, target=None if target is None else model.classes.index(target), layer=layer)
+            png = gradcam_figure(mel, cam, model.bundle.mel, f"{f.name}: Grad-CAM++ for {model.classes[t]}",
+                                 out / f"gradcam_{f.stem}.png")
+            means.setdefault(model.classes[t], []).append(cam)
+            typer.echo(f"{f}: {model.classes[t]} -> {png}")
+        if len(audio) > 1:
+            import numpy as np
+            import torch
+            import torch.nn.functional as F
+
+            avg = {g: np.mean([F.interpolate(torch.from_numpy(c)[None, None], size=(c.shape[0], 256), mode="bilinear",
+                                             align_corners=False)[0, 0].numpy() for c in cams], 0) for g, cams in means.items()}
+            typer.echo(f"mean per genre: {mean_heatmap_figure(avg, model.bundle.mel, out / 'gradcam_mean.png')}")
+    except GrahamError as exc:
+        _fail(exc)
+
+
+@app.command()
+def serve(
+    bundle: Path = typer.Argument(..., help="A bundle folder (RUN/bundle)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port."),
+    max_upload_mb: float = typer.Option(50.0, help="Largest accepted upload [MB]."),
+) -> None:
+    """Serve the model over HTTP: POST /predict, GET /health, GET / (upload page)."""
+    import uvicorn
+
+    from .predict import load
+    from .serve import create_app
+
+    try:
+        model = load(bundle)
+    except GrahamError as exc:
+        _fail(exc)
+    uvicorn.run(create_app(model, max_upload_bytes=int(max_upload_mb * 1024 * 1024)), host=host, port=port,
+                log_level="info")
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Run folder."),
-    workers: int = typer.Option(2, help="Parallel workers."),
 ) -> None:
-    """Run graham end to end on the built-in synthetic corpus."""
+    """Run graham end to end on the built-in synthetic corpus and write a report."""
     from .pipeline import run_demo
 
     try:
-        summary = run_demo(out, workers=workers)
+        summary = run_demo(out)
     except GrahamError as exc:
         _fail(exc)
-    typer.echo(f"{summary['corpus']}: {summary['clips']} clips, classes {', '.join(summary['classes'])}")
-    typer.echo(f"did: {'; '.join(summary['steps'])} in {summary['seconds']} s")
-    typer.echo(f"summary: {out / 'summary.json'}")
+    typer.echo(f"{summary['corpus']}; split: {summary['split']}")
+    for m, acc in summary["accuracy"].items():
+        typer.echo(f"  {m:15s} accuracy {100 * acc:5.1f} %   macro-F1 {100 * summary['macro_f1'][m]:5.1f} %")
+    typer.echo(summary["table"])
+    typer.echo(f"done in {summary['seconds']:.0f} s; report: {summary['report']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,20 +8,34 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from .audio.mel import MelConfig
+from .bundle import save_bundle
 from .data.corpus import Corpus
 from .data.features import FeatureSet, FeatureStore
 from .data.spec import open_dataset
+from .errors import ParameterError
+from .evaluate.protocol import METHOD_NAMES, ExperimentResult, ProtocolConfig, evaluate_split, run_protocol
+from .evaluate.splits import labelled_subset, make_splits
 from .io import write_json, write_text
+from .nn.gnn import GNNConfig
+from .paths import cache_dir
+from .train.checkpoint import save_checkpoint
+from .train.gnn import GNNTrainConfig
+from .train.siamese import SiameseConfig, embed_clips, train_siamese
 
-__all__ = ["FeatureRun", "extract_features", "run_demo"]
+__all__ = ["FeatureRun", "extract_features", "load_features", "TrainOutcome", "train_model", "run_experiment",
+           "train_siamese_run", "embed_dataset", "run_demo"]
 
 log = logging.getLogger(__name__)
 
 
+# -- features -------------------------------------------------------------------------------
 @dataclass
 class FeatureRun:
     """What :func:`extract_features` did: the features, the skipped files, how long it took."""
@@ -54,18 +68,199 @@ def extract_features(dataset: str, out: str | os.PathLike, *, clips: str | None 
     return FeatureRun(fs, skipped, seconds, out)
 
 
-def run_demo(out: str | os.PathLike, *, dataset: str = "synthetic", workers: int = 2, progress: bool = True) -> dict:
-    """The newcomer's first run, on the built-in synthetic corpus: everything graham can do so
-    far, end to end. Returns (and writes to ``out/summary.json``) what it did."""
+def load_features(fs: FeatureSet) -> list[np.ndarray]:
+    """Every clip's log-mel, memory-mapped from the cache."""
+    return [np.load(p, mmap_mode="r", allow_pickle=False) for p in fs.paths]
+
+
+def _features(dataset: str, *, cache: str | os.PathLike | None, clips: str | None, progress: bool,
+              workers: int = 2) -> FeatureRun:
+    root = Path(cache) if cache else cache_dir() / "features"
+    return extract_features(dataset, root, clips=clips, progress=progress, workers=workers)
+
+
+# -- training -------------------------------------------------------------------------------
+@dataclass
+class TrainOutcome:
+    """Everything :func:`train_model` produced, for the report and the caller."""
+
+    out: Path
+    dataset: str
+    corpus: Corpus
+    classes: list[str]
+    labels: np.ndarray
+    split_name: str
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    labelled_idx: np.ndarray
+    metrics: dict
+    embeddings: np.ndarray
+    hidden: np.ndarray
+    models: dict
+    skipped: list
+    mel: MelConfig
+    siamese_config: SiameseConfig
+    gnn_config: GNNConfig
+    timings: dict = field(default_factory=dict)
+
+
+def train_model(
+    dataset: str,
+    out: str | os.PathLike,
+    *,
+    clips: str | None = None,
+    protocol: str = "random",
+    seed: int = 0,
+    fraction: float = 1.0,
+    test_size: float = 0.3,
+    siamese: SiameseConfig | None = None,
+    gnn: GNNConfig | None = None,
+    gnn_train: GNNTrainConfig | None = None,
+    cache: str | os.PathLike | None = None,
+    device: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainOutcome:
+    """The whole path on one split: features, Siamese network (checkpoints in ``out/siamese``),
+    embeddings, GrahAM GNN (transductive), baselines, test metrics (``out/metrics.json``) and
+    a bundle (``out/bundle``) whose reference nodes are the training clips."""
+    if protocol == "kfold":
+        raise ParameterError("train uses one split: protocol random, grouped or given (k-fold: graham experiment)")
     out = Path(out)
     t0 = time.perf_counter()
-    run = extract_features(dataset, out / "features", workers=workers, progress=progress)
-    fs = run.features
-    summary = {
-        "dataset": dataset, "corpus": fs.corpus.name, "clips": len(fs), "classes": fs.corpus.classes,
-        "skipped": [str(s) for s in run.skipped], "feature_cache": str(fs.paths[0].parent.parent),
-        "mel_shape_of_first_clip": list(fs[0].shape), "seconds": round(time.perf_counter() - t0, 1),
-        "steps": ["synthesise the corpus (cached)", "log-mel features (cached)"],
+    fr = _features(dataset, cache=cache, clips=clips, progress=progress)
+    corpus = fr.features.corpus
+    classes, labels = corpus.classes, np.asarray(corpus.targets())
+    mels = load_features(fr.features)
+    split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
+                        splits=[c.split for c in corpus])[0]
+    labelled = labelled_subset(split.train, labels, fraction, seed=seed)
+    siamese = SiameseConfig.from_dict({**(siamese or SiameseConfig()).to_dict(), "seed": seed})
+    gnn = gnn or GNNConfig()
+    gnn_train = gnn_train or GNNTrainConfig(seed=seed)
+    t_feat = time.perf_counter() - t0
+    metrics, emb, hidden, models = evaluate_split(
+        mels, labels, split, labelled, len(classes), classes, siamese=siamese, gnn=gnn, gnn_train=gnn_train,
+        device=device, progress=progress, siamese_out=out / "siamese", resume=resume)
+    t_train = time.perf_counter() - t0 - t_feat
+    save_checkpoint(out / "embeddings.safetensors", {"embeddings": torch.from_numpy(emb), "labels": torch.from_numpy(labels)},
+                    {"clip_ids": corpus.clip_ids, "classes": classes})
+    g = models["gnn"]
+    save_bundle(out / "bundle", mel=fr.features.config, siamese_config=siamese, gnn_config=gnn, classes=classes,
+                siamese=models["siamese"].model, gnn=g.model, mean=g.mean, scale=g.scale,
+                reference=emb[split.train], reference_labels=labels[split.train],
+                info={"dataset": dataset, "split": split.name, "labelled_fraction": fraction})
+    outcome = TrainOutcome(out, dataset, corpus, classes, labels, split.name, split.train, split.test, labelled, metrics,
+                           emb, hidden, models, fr.skipped, fr.features.config, siamese, gnn,
+                           {"features_s": round(t_feat, 1), "training_s": round(t_train, 1),
+                            "siamese_s": round(models["siamese"].seconds, 1), "gnn_s": round(g.seconds, 1)})
+    write_json(out / "metrics.json", _metrics_doc(outcome, gnn_train))
+    return outcome
+
+
+def _metrics_doc(o: TrainOutcome, gnn_train: GNNTrainConfig) -> dict:
+    return {
+        "dataset": o.dataset, "corpus": o.corpus.name, "classes": o.classes,
+        "protocol": {"split": o.split_name, "train_clips": int(len(o.train_idx)), "test_clips": int(len(o.test_idx)),
+                     "labelled_clips": int(len(o.labelled_idx)),
+                     "mode": "transductive: test clips are unlabelled nodes of the graph while the GNN trains",
+                     "siamese_trained_on": "labelled training clips only"},
+        "results": {METHOD_NAMES[m]: v for m, v in o.metrics.items()},
+        "settings": {"mel": o.mel.to_dict(), "siamese": o.siamese_config.to_dict(), "gnn": o.gnn_config.to_dict(),
+                     "gnn_training": asdict(gnn_train)},
+        "timings": o.timings, "skipped": [str(s) for s in o.skipped],
+        "siamese_history": o.models["siamese"].history,
     }
+
+
+def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None = None, config: SiameseConfig | None = None,
+                      protocol: str = "random", seed: int = 0, test_size: float = 0.3, cache=None, device=None,
+                      resume: bool = False, progress: bool = True):
+    """Train only the Siamese network, on the training part of a split; checkpoints in ``out``."""
+    fr = _features(dataset, cache=cache, clips=clips, progress=progress)
+    corpus = fr.features.corpus
+    labels = np.asarray(corpus.targets())
+    split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
+                        splits=[c.split for c in corpus])[0]
+    mels = load_features(fr.features)
+    config = config or SiameseConfig(seed=seed)
+    res = train_siamese([mels[i] for i in split.train], labels[split.train], config, out=out, resume=resume,
+                        device=device, progress=progress)
+    write_json(Path(out) / "split.json", {"split": split.name, "train": [corpus.clip_ids[i] for i in split.train],
+                                          "test": [corpus.clip_ids[i] for i in split.test]})
+    return res, corpus, split
+
+
+def embed_dataset(dataset: str, checkpoint: str | os.PathLike, out: str | os.PathLike, *, clips: str | None = None,
+                  cache=None, device=None, progress: bool = True) -> tuple[np.ndarray, Corpus]:
+    """Embed every clip with a trained Siamese checkpoint (``best``/``last.safetensors``) or a
+    bundle folder; writes ``out`` (safetensors: embeddings, labels; clip ids in its metadata)."""
+    from .bundle import load_bundle
+    from .train.siamese import load_siamese
+
+    checkpoint = Path(checkpoint)
+    if checkpoint.is_dir():
+        b = load_bundle(checkpoint)
+        model, crop = b.siamese, b.siamese_config.crop_frames
+    else:
+        model = load_siamese(checkpoint, device=device)
+        crop = model.crop_frames
+    fr = _features(dataset, cache=cache, clips=clips, progress=progress)
+    corpus = fr.features.corpus
+    emb = embed_clips(model, load_features(fr.features), crop_frames=crop, device=device, progress=progress)
+    save_checkpoint(out, {"embeddings": torch.from_numpy(emb), "labels": torch.tensor(corpus.targets())},
+                    {"clip_ids": corpus.clip_ids, "classes": corpus.classes,
+                     "method": f"mean over windows of {crop} frames, hop {crop // 2}"})
+    return emb, corpus
+
+
+# -- experiment -----------------------------------------------------------------------------
+def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig, *, clips: str | None = None,
+                   siamese: SiameseConfig | None = None, gnn: GNNConfig | None = None,
+                   gnn_train: GNNTrainConfig | None = None, cache=None, device=None,
+                   progress: bool = True) -> ExperimentResult:
+    """The Table 1 protocol; writes ``table.md``, ``table.csv``, ``results.json`` and one
+    confusion-matrix PNG per run and method under ``out``."""
+    from .report.figures import confusion_figure, table_figure
+
+    out = Path(out)
+    fr = _features(dataset, cache=cache, clips=clips, progress=progress)
+    corpus = fr.features.corpus
+    res = run_protocol(load_features(fr.features), corpus.targets(), corpus.classes, config, groups=corpus.groups,
+                       splits=[c.split for c in corpus], siamese=siamese, gnn=gnn, gnn_train=gnn_train, device=device,
+                       progress=progress)
+    header = f"# {corpus.name}\n\nProtocol: {config.describe()}\n\n"
+    write_text(out / "table.md", header + res.markdown() + "\n")
+    write_text(out / "table.csv", res.csv())
+    doc = res.to_dict()
+    doc.update({"dataset": dataset, "corpus": corpus.name, "skipped": [str(s) for s in fr.skipped]})
+    write_json(out / "results.json", doc)
+    for k, run in enumerate(res.runs):
+        for m, met in run.metrics.items():
+            confusion_figure(met["confusion"], corpus.classes,
+                             f"{METHOD_NAMES[m]}, {run.fraction:.0%} labelled, seed {run.seed}",
+                             out / "confusion" / f"run{k:02d}_{m}_{int(run.fraction * 100)}pct.png")
+    table_figure(res.table(), out / "table.png", title=f"{corpus.name}: test accuracy")
+    return res
+
+
+# -- demo -----------------------------------------------------------------------------------
+def run_demo(out: str | os.PathLike, *, dataset: str = "synthetic", seeds: tuple[int, ...] = (0,),
+             explain_per_genre: int = 1, progress: bool = True) -> dict:
+    """The newcomer's first run on the built-in synthetic corpus: features, Siamese network,
+    GNN and baselines on a 70:30 split, the Table 1 protocol, Grad-CAM++ and t-SNE, and the
+    report ``out/report.html``. Returns the headline figures."""
+    from .report.run_report import write_run_report
+
+    out = Path(out)
+    t0 = time.perf_counter()
+    outcome = train_model(dataset, out, progress=progress)
+    exp = run_experiment(dataset, out / "experiment", ProtocolConfig(seeds=seeds), progress=progress)
+    report = write_run_report(outcome, experiment=exp, explain_per_genre=explain_per_genre, progress=progress)
+    seconds = time.perf_counter() - t0
+    summary = {"report": str(report), "seconds": round(seconds, 1),
+               "accuracy": {METHOD_NAMES[m]: v["accuracy"] for m, v in outcome.metrics.items()},
+               "macro_f1": {METHOD_NAMES[m]: v["macro_f1"] for m, v in outcome.metrics.items()},
+               "split": outcome.split_name, "corpus": outcome.corpus.name, "table": exp.markdown()}
     write_json(out / "summary.json", summary)
     return summary

@@ -112,10 +112,11 @@ class ExperimentResult:
 def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split, labelled: np.ndarray,
                    num_classes: int, classes: list[str], *, siamese: SiameseConfig, gnn: GNNConfig,
                    gnn_train: GNNTrainConfig, mode: str = "transductive", device: str | None = None,
-                   progress: bool = False):
+                   progress: bool = False, siamese_out=None, resume: bool = False):
     """One run: Siamese on ``labelled``, embed all, GNN + baselines, metrics on ``split.test``.
     Returns (metrics by method, embeddings, GNN hidden features of all clips, trained models)."""
-    sia = train_siamese([mels[i] for i in labelled], labels[labelled], siamese, device=device, progress=progress)
+    sia = train_siamese([mels[i] for i in labelled], labels[labelled], siamese, device=device, progress=progress,
+                        out=siamese_out, resume=resume)
     emb = embed_clips(sia.model, mels, crop_frames=siamese.crop_frames, device=device)
     test = split.test
     if mode == "transductive":

@@ -31,9 +31,16 @@ class Split:
 
 
 def random_split(labels, *, test_size: float = 0.3, seed: int = 0) -> Split:
+    """Stratified split with ``test_size`` of the clips in the test part (rounded up to one clip
+    per class when the corpus is tiny)."""
     labels = np.asarray(labels)
     idx = np.arange(len(labels))
-    tr, te = train_test_split(idx, test_size=test_size, stratify=labels, random_state=seed)
+    n_classes = len(np.unique(labels))
+    n_test = max(n_classes, int(round(test_size * len(labels))))
+    if np.bincount(np.unique(labels, return_inverse=True)[1]).min() < 2 or n_test > len(labels) - n_classes:
+        raise ParameterError(f"a stratified split needs at least two clips of every class ({len(labels)} clips, "
+                             f"{n_classes} classes)")
+    tr, te = train_test_split(idx, test_size=n_test, stratify=labels, random_state=seed)
     return Split(np.sort(tr), np.sort(te), f"random stratified {1 - test_size:.0%}:{test_size:.0%}, seed {seed}")
 
 

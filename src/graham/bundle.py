@@ -1,0 +1,123 @@
+"""A trained model as one folder: everything ``predict`` and ``serve`` need, nothing pickled.
+
+::
+
+    bundle/
+      config.json              versions, feature settings, Siamese and GNN settings, class names
+      siamese.safetensors      backbone phi and pair head Lambda
+      gnn.safetensors          GNN weights and the feature standardisation (mean, scale)
+      reference.safetensors    the reference (training) nodes: embeddings and labels
+
+Loading checks that every file is there, that the JSON and the tensors agree, and reads
+weights with safetensors only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .audio.mel import MelConfig
+from .errors import GrahamError
+from .io import write_json
+from .nn.gnn import GNNConfig, GrahamGNN
+from .nn.siamese import SiameseNet
+from .train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .train.siamese import SiameseConfig
+
+__all__ = ["Bundle", "BundleError", "save_bundle", "load_bundle", "BUNDLE_FILES"]
+
+BUNDLE_FILES = ("config.json", "siamese.safetensors", "gnn.safetensors", "reference.safetensors")
+FORMAT = 1
+
+
+class BundleError(GrahamError):
+    """A bundle folder is incomplete, inconsistent or not graham's."""
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: the networks (in eval mode, on the CPU) and what goes with them."""
+
+    mel: MelConfig
+    siamese_config: SiameseConfig
+    gnn_config: GNNConfig
+    classes: list[str]
+    siamese: SiameseNet
+    gnn: GrahamGNN
+    mean: np.ndarray
+    scale: np.ndarray
+    reference: np.ndarray  # (N, 128) raw embeddings of the reference nodes
+    reference_labels: np.ndarray  # (N,) class indices
+    info: dict
+
+    def standardised_reference(self) -> torch.Tensor:
+        return torch.as_tensor((self.reference - self.mean) / self.scale, dtype=torch.float32)
+
+
+def save_bundle(path: str | os.PathLike, *, mel: MelConfig, siamese_config: SiameseConfig, gnn_config: GNNConfig,
+                classes: list[str], siamese: SiameseNet, gnn: GrahamGNN, mean: np.ndarray, scale: np.ndarray,
+                reference: np.ndarray, reference_labels: np.ndarray, info: dict | None = None) -> Path:
+    """Write a bundle folder (each file atomically; config.json last, so a folder with a
+    config.json is complete)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path / "siamese.safetensors", dict(siamese.state_dict()), {"kind": "siamese"})
+    gnn_t = {f"model/{k}": v for k, v in gnn.state_dict().items()}
+    gnn_t["mean"], gnn_t["scale"] = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(scale, dtype=torch.float32)
+    save_checkpoint(path / "gnn.safetensors", gnn_t, {"kind": "gnn"})
+    save_checkpoint(path / "reference.safetensors",
+                    {"embeddings": torch.as_tensor(reference, dtype=torch.float32),
+                     "labels": torch.as_tensor(reference_labels, dtype=torch.int64)}, {"kind": "reference"})
+    write_json(path / "config.json", {
+        "format": FORMAT, "graham_version": __version__, "torch_version": torch.__version__,
+        "mel": mel.to_dict(), "siamese": siamese_config.to_dict(), "gnn": gnn_config.to_dict(),
+        "classes": list(classes), "embedding_dim": int(reference.shape[1]), "reference_nodes": int(reference.shape[0]),
+        "info": info or {},
+    })
+    return path
+
+
+def load_bundle(path: str | os.PathLike) -> Bundle:
+    """Load and validate a bundle folder written by :func:`save_bundle`."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise BundleError(f"bundle folder not found: {path}")
+    missing = [f for f in BUNDLE_FILES if not (path / f).is_file()]
+    if missing:
+        raise BundleError(f"{path} is not a complete graham bundle: missing {', '.join(missing)}")
+    try:
+        cfg = json.loads((path / "config.json").read_text())
+        if cfg.get("format") != FORMAT:
+            raise BundleError(f"{path}: bundle format {cfg.get('format')!r}, this graham reads {FORMAT}")
+        mel = MelConfig.from_dict(cfg["mel"])
+        sia_cfg = SiameseConfig.from_dict(cfg["siamese"])
+        gnn_cfg = GNNConfig(**cfg["gnn"])
+        classes = list(cfg["classes"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{path}/config.json is malformed ({exc})") from exc
+    try:
+        sia_t, _ = load_checkpoint(path / "siamese.safetensors")
+        gnn_t, _ = load_checkpoint(path / "gnn.safetensors")
+        ref_t, _ = load_checkpoint(path / "reference.safetensors")
+    except CheckpointError as exc:
+        raise BundleError(str(exc)) from exc
+    siamese = SiameseNet(sia_cfg.backbone, head_hidden=sia_cfg.head_hidden)
+    gnn = GrahamGNN(int(cfg["embedding_dim"]), len(classes), gnn_cfg)
+    try:
+        siamese.load_state_dict(sia_t)
+        gnn.load_state_dict({k[6:]: v for k, v in gnn_t.items() if k.startswith("model/")})
+        reference, labels = ref_t["embeddings"].numpy(), ref_t["labels"].numpy()
+        mean, scale = gnn_t["mean"].numpy(), gnn_t["scale"].numpy()
+    except (RuntimeError, KeyError) as exc:
+        raise BundleError(f"{path}: weights do not fit the settings in config.json ({exc})") from exc
+    if reference.shape != (cfg["reference_nodes"], cfg["embedding_dim"]) or len(labels) != len(reference):
+        raise BundleError(f"{path}: reference nodes do not match config.json")
+    return Bundle(mel, sia_cfg, gnn_cfg, classes, siamese.eval(), gnn.eval(), mean, scale, reference, labels,
+                  cfg.get("info", {}))

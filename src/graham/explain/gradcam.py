@@ -1,0 +1,115 @@
+"""Grad-CAM++ (Chattopadhyay et al. 2018; the paper's eq. 5) in torch with hooks.
+
+For activations ``A`` [shape=(K, h, w)] of a chosen convolutional layer and the gradients
+``g = dY^c/dA`` of a class score, the per-pixel weights are
+
+    alpha = g^2 / (2 g^2 + sum_ab(A) g^3)        (0 where g = 0)
+    w_k   = sum_ij alpha_kij * relu(g_kij)
+    L^c   = relu(sum_k w_k A_k)
+
+upsampled (bilinear) to the spectrogram's mel x time size. The class score ``Y^c`` is the
+*whole* model's: the GNN's logit for the clip's node, the clip attached to the reference
+graph, so the map shows what made GrahAM (not the Siamese branch alone) choose the genre.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ParameterError
+
+__all__ = ["gradcam_plus_plus_weights", "GradCAMPlusPlus", "conv_layer_names", "explain_clip"]
+
+
+def gradcam_plus_plus_weights(activations: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Channel weights w_k [shape=(B, K)] from activations and gradients [shape=(B, K, h, w)]."""
+    g2, g3 = grads.pow(2), grads.pow(3)
+    sum_a = activations.sum(dim=(-2, -1), keepdim=True)
+    denom = 2 * g2 + sum_a * g3
+    alpha = torch.where(denom != 0, g2 / torch.where(denom != 0, denom, torch.ones_like(denom)), torch.zeros_like(denom))
+    alpha = torch.where(grads != 0, alpha, torch.zeros_like(alpha))
+    return (alpha * torch.relu(grads)).sum(dim=(-2, -1))
+
+
+def conv_layer_names(model: nn.Module) -> list[str]:
+    """Names of the Conv2d layers of ``model``, in order (the last is the default target)."""
+    return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+class GradCAMPlusPlus:
+    """Grad-CAM++ maps of ``score_fn(model(x))`` with respect to ``layer`` of ``model``.
+
+    ``model`` maps inputs [shape=(B, n_mels, frames)] to anything; ``score_fn`` turns its
+    output into one score per item [shape=(B,)] (e.g. a class logit of the GNN).
+    """
+
+    def __init__(self, model: nn.Module, layer: str | None = None) -> None:
+        names = conv_layer_names(model)
+        if not names:
+            raise ParameterError("the model has no Conv2d layer")
+        self.layer_name = layer or names[-1]
+        modules = dict(model.named_modules())
+        if self.layer_name not in modules:
+            raise ParameterError(f"no layer {self.layer_name!r}; convolutional layers: {names[:5]} ... {names[-3:]}")
+        self.model, self.layer = model, modules[self.layer_name]
+
+    def __call__(self, x: torch.Tensor, score_fn, *, normalise: bool = True) -> np.ndarray:
+        """Maps [shape=(B, n_mels, frames)], each scaled to [0, 1] by its maximum unless
+        ``normalise`` is False (then raw, comparable across the batch)."""
+        store: dict = {}
+
+        def hook(_m, _inp, out):
+            out.retain_grad()
+            store["a"] = out
+
+        handle = self.layer.register_forward_hook(hook)
+        try:
+            with torch.enable_grad():
+                x = x.detach().requires_grad_(True)
+                scores = score_fn(self.model(x))
+                if scores.dim() != 1 or scores.shape[0] != x.shape[0]:
+                    raise ParameterError("score_fn must return one score per input")
+                self.model.zero_grad(set_to_none=True)
+                scores.sum().backward()
+        finally:
+            handle.remove()
+        a, g = store["a"].detach(), store["a"].grad.detach()
+        w = gradcam_plus_plus_weights(a, g)
+        cam = torch.relu((w[:, :, None, None] * a).sum(1, keepdim=True))
+        cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+        if not normalise:
+            return cam.numpy()
+        peak = cam.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
+        return (cam / peak).numpy()
+
+
+def explain_clip(classifier, mel: np.ndarray, *, target: int | None = None, layer: str | None = None) -> tuple[np.ndarray, int]:
+    """Grad-CAM++ map of a whole clip [shape=(n_mels, frames), in [0, 1]] for class ``target``
+    (default: the predicted class) through ``classifier`` (a :class:`graham.predict.GenreClassifier`):
+    every window is a node attached to the reference graph; window maps are stitched by
+    averaging where windows overlap. Returns (map, target class index)."""
+    from ..audio.windows import window_starts
+    from ..train.crops import MelCrops
+
+    crop = classifier.crop_frames
+    hop = max(1, crop // 2)
+    windows = MelCrops([mel], crop).windows(0, hop)
+    starts = window_starts(mel.shape[-1], crop, hop)
+    if target is None:
+        with torch.no_grad():
+            emb = classifier.siamese.embed(windows.to(classifier.device))
+            probs = torch.softmax(classifier.node_logits(emb), 1).mean(0)
+        target = int(probs.argmax())
+    cam = GradCAMPlusPlus(classifier.siamese.backbone, layer)
+    maps = cam(windows.to(classifier.device), lambda emb: classifier.node_logits_grad(emb)[:, target], normalise=False)
+    total = np.zeros(mel.shape, np.float64)
+    count = np.zeros(mel.shape[-1], np.float64)
+    for m, s in zip(maps, starts):
+        n = min(crop, mel.shape[-1] - s)
+        total[:, s:s + n] += m[:, :n]
+        count[s:s + n] += 1
+    out = total / np.maximum(count, 1)
+    return (out / max(out.max(), 1e-12)).astype(np.float32), target

@@ -1,0 +1,146 @@
+"""The report's figures (matplotlib, Agg backend), each written as a PNG."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..audio.mel import MelConfig, mel_frequencies  # noqa: E402
+from ..io import atomic_path  # noqa: E402
+
+__all__ = ["save", "confusion_figure", "tsne_figure", "gradcam_figure", "mean_heatmap_figure", "curves_figure",
+           "table_figure"]
+
+
+def save(fig, path: str | os.PathLike, *, dpi: int = 90) -> Path:
+    path = Path(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def confusion_figure(cm, classes: list[str], title: str, path) -> Path:
+    """Row-normalised confusion matrix (true genre per row), counts in the cells."""
+    cm = np.asarray(cm, dtype=float)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), classes, rotation=45, ha="right")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted genre")
+    ax.set_ylabel("true genre")
+    for i in range(n):
+        for j in range(n):
+            if cm[i, j]:
+                ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=8,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true genre")
+    return save(fig, path)
+
+
+def tsne_figure(layouts: list[tuple[str, np.ndarray, float]], labels: np.ndarray, classes: list[str], path) -> Path:
+    """Side-by-side 2-D layouts (title, points [N, 2], silhouette), coloured by genre."""
+    fig, axes = plt.subplots(1, len(layouts), figsize=(6.2 * len(layouts), 5.6))
+    axes = np.atleast_1d(axes)
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    for ax, (title, pts, sil) in zip(axes, layouts):
+        for k, c in enumerate(classes):
+            m = labels == k
+            ax.scatter(pts[m, 0], pts[m, 1], s=14, color=cmap(k % cmap.N), label=c, alpha=0.85, edgecolors="none")
+        ax.set_title(f"{title}\nsilhouette {sil:.3f} (in feature space)")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9, frameon=False)
+    return save(fig, path)
+
+
+def _freq_axis(ax, cfg: MelConfig) -> None:
+    freqs = mel_frequencies(cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax or cfg.sr / 2, htk=cfg.htk)
+    ticks = np.linspace(0, cfg.n_mels - 1, 5).astype(int)
+    ax.set_yticks(ticks, [f"{freqs[t]:.0f}" for t in ticks])
+    ax.set_ylabel("frequency [Hz]")
+
+
+def gradcam_figure(mel: np.ndarray, cam: np.ndarray, cfg: MelConfig, title: str, path) -> Path:
+    """The paper's Fig. 2(a) row: heatmap, mel spectrogram, overlay; time [s] and frequency [Hz]."""
+    seconds = mel.shape[-1] * cfg.hop_length / cfg.sr
+    extent = [0, seconds, 0, cfg.n_mels]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.6), sharey=True)
+    axes[0].imshow(cam, origin="lower", aspect="auto", cmap="jet", vmin=0, vmax=1, extent=extent)
+    axes[0].set_title("Grad-CAM++ heatmap")
+    axes[1].imshow(mel, origin="lower", aspect="auto", cmap="magma", extent=extent)
+    axes[1].set_title("log-mel spectrogram")
+    axes[2].imshow(mel, origin="lower", aspect="auto", cmap="gray", extent=extent)
+    axes[2].imshow(cam, origin="lower", aspect="auto", cmap="jet", alpha=0.45, vmin=0, vmax=1, extent=extent)
+    axes[2].set_title("overlay")
+    for ax in axes:
+        ax.set_xlabel("time [s]")
+    _freq_axis(axes[0], cfg)
+    fig.suptitle(title)
+    return save(fig, path)
+
+
+def mean_heatmap_figure(maps: dict[str, np.ndarray], cfg: MelConfig, path) -> Path:
+    """Mean Grad-CAM++ map per genre (each averaged over its explained clips)."""
+    n = len(maps)
+    cols = min(5, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False, sharey=True)
+    for ax, (genre, m) in zip(axes.flat, maps.items()):
+        seconds = m.shape[-1] * cfg.hop_length / cfg.sr
+        ax.imshow(m, origin="lower", aspect="auto", cmap="jet", vmin=0, vmax=1, extent=[0, seconds, 0, cfg.n_mels])
+        ax.set_title(genre)
+        ax.set_xlabel("time [s]")
+    for ax in axes[:, 0]:
+        _freq_axis(ax, cfg)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle("mean Grad-CAM++ heatmap per genre")
+    return save(fig, path)
+
+
+def curves_figure(siamese_history: list[dict], gnn_history: list[dict], path) -> Path:
+    """Training curves: Siamese loss and pair accuracy/AUC per epoch; GNN loss per epoch."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    ep = [h["epoch"] + 1 for h in siamese_history]
+    axes[0].plot(ep, [h["loss"] for h in siamese_history], label="train loss")
+    axes[0].plot(ep, [h["pair_acc"] for h in siamese_history], label="train pair accuracy")
+    if siamese_history and "val_auc" in siamese_history[0]:
+        axes[0].plot(ep, [h["val_auc"] for h in siamese_history], label="validation ROC-AUC")
+        axes[0].plot(ep, [h["val_pair_acc"] for h in siamese_history], label="validation pair accuracy")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_title("Siamese network")
+    axes[0].legend(fontsize=8)
+    axes[1].plot([h["epoch"] + 1 for h in gnn_history], [h["loss"] for h in gnn_history])
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylabel("cross-entropy on labelled nodes")
+    axes[1].set_title("GNN")
+    return save(fig, path)
+
+
+def table_figure(table: list[dict], path, *, title: str) -> Path:
+    """Accuracy (mean ± std over runs) per labelled fraction and method: Table 1(b) as bars."""
+    fracs = sorted({r["fraction"] for r in table})
+    methods = list(dict.fromkeys(r["method"] for r in table))
+    fig, ax = plt.subplots(figsize=(1.8 + 2.2 * len(fracs), 4))
+    width = 0.8 / len(methods)
+    for k, m in enumerate(methods):
+        rows = [next((r for r in table if r["fraction"] == f and r["method"] == m), None) for f in fracs]
+        xs = np.arange(len(fracs)) + (k - (len(methods) - 1) / 2) * width
+        ax.bar(xs, [100 * r["accuracy_mean"] for r in rows], width, yerr=[100 * r["accuracy_std"] for r in rows],
+               label=m, capsize=3)
+    ax.set_xticks(range(len(fracs)), [f"{f:.0%} labelled" for f in fracs])
+    ax.set_ylabel("test accuracy [%]")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return save(fig, path)

@@ -1,0 +1,124 @@
+"""The report of a training run (and, optionally, of a Table 1 experiment): figures and HTML."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..evaluate.protocol import METHOD_NAMES
+from ..explain.gradcam import explain_clip
+from ..explain.tsne import silhouette, tsne_2d
+from ..io import write_json
+from .figures import confusion_figure, curves_figure, gradcam_figure, mean_heatmap_figure, table_figure, tsne_figure
+from .html import Section, write_report
+
+__all__ = ["write_run_report"]
+
+log = logging.getLogger(__name__)
+
+
+def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool):
+    """Grad-CAM++ for up to ``per_genre`` test clips of each genre: figures and mean maps."""
+    figures, means = [], {}
+    rng = np.random.default_rng(0)
+    chosen = []
+    for k, genre in enumerate(outcome.classes):
+        members = outcome.test_idx[outcome.labels[outcome.test_idx] == k]
+        chosen += [(genre, int(i)) for i in rng.permutation(members)[:per_genre]]
+    it = chosen
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(chosen, desc="grad-cam++", unit="clip", leave=False)
+    stacks: dict[str, list[np.ndarray]] = {}
+    for genre, i in it:
+        clip = outcome.corpus.clips[i]
+        mel = classifier.mel(clip.path)
+        cam, target = explain_clip(classifier, mel)
+        title = f"{clip.clip_id}: true {genre}, predicted {classifier.classes[target]}"
+        figures.append((gradcam_figure(mel, cam, outcome.mel, title, fig_dir / f"gradcam_{clip.clip_id}.png"), title))
+        resized = F.interpolate(torch.from_numpy(cam)[None, None], size=(cam.shape[0], 256), mode="bilinear",
+                                align_corners=False)[0, 0].numpy()
+        stacks.setdefault(genre, []).append(resized)
+    for genre, maps in stacks.items():
+        m = np.mean(maps, axis=0)
+        means[genre] = m / max(m.max(), 1e-12)
+    return figures, means
+
+
+def write_run_report(outcome, *, experiment=None, explain_per_genre: int = 1, progress: bool = True) -> Path:
+    """Write ``outcome.out/report.html`` and its figures under ``outcome.out/figures``; adds the
+    silhouette scores to ``metrics.json``."""
+    from ..predict import load
+
+    t0 = time.perf_counter()
+    out = outcome.out
+    fig_dir = out / "figures"
+    classes = outcome.classes
+    sections = []
+    acc_rows = [{"method": METHOD_NAMES[m], "accuracy": v["accuracy"], "macro-F1": v["macro_f1"]}
+                for m, v in outcome.metrics.items()]
+    sections.append(Section("Run", [
+        f"Data set: {outcome.dataset} — {outcome.corpus.name}.",
+        f"Split: {outcome.split_name}; {len(outcome.train_idx)} training clips ({len(outcome.labelled_idx)} labelled), "
+        f"{len(outcome.test_idx)} test clips. Transductive: the test clips are unlabelled nodes of the complete graph "
+        "while the GNN trains (as in the paper); the Siamese network trains on the labelled training clips only.",
+        f"Timings [s]: {outcome.timings}.",
+    ], tables=[acc_rows]))
+    per_class = [{"genre": c, **{f"{METHOD_NAMES[m]} F1": v["per_class"][c]["f1"] for m, v in outcome.metrics.items()},
+                  "support": outcome.metrics["grahams_gnn"]["per_class"][c]["support"]} for c in classes]
+    conf = [(confusion_figure(v["confusion"], classes, f"{METHOD_NAMES[m]} (test)", fig_dir / f"confusion_{m}.png"),
+             f"{METHOD_NAMES[m]}: confusion matrix on the test clips, rows normalised") for m, v in outcome.metrics.items()]
+    sections.append(Section("Per-genre scores and confusion matrices", tables=[per_class], figures=conf))
+
+    test = outcome.test_idx
+    sil_sia = silhouette(outcome.embeddings[test], outcome.labels[test])
+    sil_gnn = silhouette(outcome.hidden[test], outcome.labels[test])
+    tsne = tsne_figure([("Siamese embeddings (128-d)", tsne_2d(outcome.embeddings[test]), sil_sia),
+                        ("GrahAM GNN last hidden layer", tsne_2d(outcome.hidden[test]), sil_gnn)],
+                       outcome.labels[test], classes, fig_dir / "tsne.png")
+    verdict = "denser" if sil_gnn > sil_sia else "less dense"
+    sections.append(Section("t-SNE: Siamese vs GrahAM features", [
+        f"Test clips only. Silhouette in feature space: Siamese {sil_sia:.3f}, GNN {sil_gnn:.3f}: here the GNN's "
+        f"features cluster {verdict} than the Siamese embeddings (the paper's Fig. 1(b) claims denser)."],
+        figures=[(tsne, "t-SNE of the test clips, coloured by true genre")]))
+
+    classifier = load(out / "bundle")
+    cams, means = _explain(outcome, classifier, explain_per_genre, fig_dir, progress)
+    figs = []
+    if means:
+        figs.append((mean_heatmap_figure(means, outcome.mel, fig_dir / "gradcam_mean.png"),
+                     "mean Grad-CAM++ map per genre over the explained test clips (time resized to a common length)"))
+    sections.append(Section("Grad-CAM++ (whole model: the GNN's class score for the clip's node)", [
+        "Per clip: the heatmap for the predicted genre, the log-mel spectrogram and their overlay (paper, Fig. 2(a)); "
+        f"target layer: {classifier.siamese.backbone.__class__.__name__}'s last convolution."], figures=figs + cams))
+
+    sections.append(Section("Training", figures=[(curves_figure(outcome.models["siamese"].history,
+                                                                outcome.models["gnn"].history, fig_dir / "curves.png"),
+                                                  "training curves")]))
+    if experiment is not None:
+        sections.append(Section("Table 1: GrahAM vs Random Forest vs 2-layer NN", [f"Protocol: {experiment.config.describe()}"],
+                                tables=[[{"labelled": f"{r['fraction']:.0%}", "method": r["method"],
+                                          "accuracy %": f"{100 * r['accuracy_mean']:.1f} ± {100 * r['accuracy_std']:.1f}",
+                                          "macro-F1 %": f"{100 * r['macro_f1_mean']:.1f} ± {100 * r['macro_f1_std']:.1f}",
+                                          "runs": r["runs"]} for r in experiment.table()]],
+                                figures=[(table_figure(experiment.table(), fig_dir / "table1.png",
+                                                       title="test accuracy by labelled fraction"), "Table 1(b) as bars")]))
+    settings = {"mel": outcome.mel.to_dict(), "siamese": outcome.siamese_config.to_dict(), "gnn": outcome.gnn_config.to_dict()}
+    import json
+    sections.append(Section("Settings and skipped files", pre=[json.dumps(settings, indent=1)],
+                            paragraphs=[f"{len(outcome.skipped)} files skipped" + (":" if outcome.skipped else ".")]
+                            + [str(s) for s in outcome.skipped]))
+    path = write_report(out / "report.html", f"graham report — {outcome.corpus.name}", sections)
+    metrics_path = out / "metrics.json"
+    doc = json.loads(metrics_path.read_text())
+    doc["silhouette"] = {"siamese": sil_sia, "gnn": sil_gnn, "clips": "test"}
+    doc["timings"]["report_s"] = round(time.perf_counter() - t0, 1)
+    if experiment is not None:
+        doc["table1"] = experiment.to_dict()
+    write_json(metrics_path, doc)
+    return path

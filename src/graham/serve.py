@@ -1,0 +1,119 @@
+"""HTTP service (FastAPI): ``POST /predict`` an audio upload, ``GET /health``, ``GET /`` a page.
+
+The model is loaded once. Uploads are limited in size, checked by decoding them (never by
+their extension), and bad ones get a 4xx with a message. Predictions hold no shared state, so
+concurrent requests never mix; Grad-CAM++ (hooks on the shared backbone) is serialised.
+Needs the ``serve`` extra (fastapi, uvicorn, python-multipart).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import tempfile
+import threading
+
+from fastapi import FastAPI, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse
+
+from .errors import AudioError
+from .predict import GenreClassifier
+
+__all__ = ["create_app"]
+
+_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>graham</title>
+<style>body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em}
+.bar{height:1.2em;background:#4a7fd4;display:inline-block;vertical-align:middle}
+td{padding:.15em .5em}#err{color:#b00}img{max-width:100%}</style></head><body>
+<h1>graham: music genre</h1><p>Classes: __CLASSES__</p>
+<form id="f"><input type="file" id="file" name="file" accept="audio/*">
+<button type="submit" id="go">Classify</button></form><p id="err"></p>
+<table id="out"></table><div id="cam"></div>
+<script>
+document.getElementById('f').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const file = document.getElementById('file').files[0];
+  const err = document.getElementById('err'), out = document.getElementById('out'), cam = document.getElementById('cam');
+  err.textContent = ''; out.innerHTML = ''; cam.innerHTML = '';
+  if (!file) { err.textContent = 'choose an audio file'; return; }
+  const fd = new FormData(); fd.append('file', file);
+  const r = await fetch('predict?explain=true', {method: 'POST', body: fd});
+  const j = await r.json();
+  if (!r.ok) { err.textContent = j.detail || r.statusText; return; }
+  const rows = Object.entries(j.probabilities).sort((a, b) => b[1] - a[1]);
+  out.innerHTML = rows.map(([k, v]) => `<tr><td>${k}</td><td><span class="bar" style="width:${Math.round(400 * v)}px"></span> ${(100 * v).toFixed(1)} %</td></tr>`).join('');
+  if (j.gradcam_png) cam.innerHTML = `<h2>Grad-CAM++ for ${j.label}</h2><img id="camimg" alt="Grad-CAM++ overlay" src="data:image/png;base64,${j.gradcam_png}">`;
+});
+</script></body></html>"""
+
+
+def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024 * 1024, top_k: int = 3):
+    """The FastAPI application serving ``classifier``."""
+    app = FastAPI(title="graham", description="music genre classification (GrahAM)")
+    cam_lock = threading.Lock()
+    classes = ", ".join(classifier.classes)
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok", "classes": classifier.classes, "reference_nodes": int(classifier.reference.shape[0])}
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return _PAGE.replace("__CLASSES__", classes)
+
+    @app.post("/predict")
+    def predict(file: UploadFile, request: Request, top_k: int = top_k, per_window: bool = False,
+                explain: bool = False) -> dict:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_upload_bytes + 64 * 1024:
+            raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
+        data = file.file.read(max_upload_bytes + 1)
+        if len(data) > max_upload_bytes:
+            raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
+        if not data:
+            raise HTTPException(400, "empty upload")
+        if not 1 <= top_k <= len(classifier.classes):
+            raise HTTPException(422, f"top_k must be between 1 and {len(classifier.classes)}")
+        fd, tmp = tempfile.mkstemp(prefix="graham-upload-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            try:
+                mel = classifier.mel(tmp)
+                result = classifier.predict_mel(mel, top_k=top_k, per_window=per_window,
+                                                source=file.filename or "upload")
+            except AudioError as exc:
+                raise HTTPException(415, f"{file.filename or 'upload'}: {exc.reason}") from exc
+            body = result.to_dict()
+            if explain:
+                with cam_lock:
+                    body["gradcam_png"] = _overlay_png(classifier, mel)
+            return body
+        finally:
+            os.unlink(tmp)
+
+    return app
+
+
+def _overlay_png(classifier: GenreClassifier, mel) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .explain.gradcam import explain_clip
+
+    cam, target = explain_clip(classifier, mel)
+    cfg = classifier.bundle.mel
+    seconds = mel.shape[-1] * cfg.hop_length / cfg.sr
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.imshow(mel, origin="lower", aspect="auto", cmap="gray", extent=[0, seconds, 0, cfg.n_mels])
+    ax.imshow(cam, origin="lower", aspect="auto", cmap="jet", alpha=0.45, vmin=0, vmax=1, extent=[0, seconds, 0, cfg.n_mels])
+    ax.set_xlabel("time [s]")
+    ax.set_ylabel("mel band")
+    ax.set_title(f"Grad-CAM++ overlay: {classifier.classes[target]}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")

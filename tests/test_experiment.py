@@ -1,0 +1,68 @@
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from graham.cli import app
+from graham.evaluate.protocol import ProtocolConfig
+from graham.pipeline import run_experiment
+from graham.train.gnn import GNNTrainConfig
+
+from tiny import tiny_siamese
+
+runner = CliRunner()
+
+
+def test_run_experiment_writes_tables_and_confusions(tmp_path):
+    cfg = ProtocolConfig(seeds=(0, 1), fractions=(0.5, 1.0))
+    res = run_experiment("synthetic:4x2", tmp_path, cfg, siamese=tiny_siamese(epochs=1),
+                         gnn_train=GNNTrainConfig(epochs=10), cache=tmp_path / "feat", progress=False)
+    assert len(res.runs) == 4 and {r.n_test for r in res.runs} == {12}
+    table = res.table()
+    assert {(r["fraction"], r["method"]) for r in table} == {(f, m) for f in (0.5, 1.0)
+                                                           for m in ("GrahAM (GNN)", "Random Forest", "2-layer NN")}
+    assert all(r["runs"] == 2 and 0 <= r["accuracy_mean"] <= 1 for r in table)
+    md = (tmp_path / "table.md").read_text()
+    assert "stratified random 70%:30%" in md and "| 50% | GrahAM (GNN) |" in md
+    assert (tmp_path / "table.csv").read_text().startswith("fraction,method,runs,accuracy_mean")
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["config"]["mode"] == "transductive" and len(doc["runs"]) == 4
+    assert len(list((tmp_path / "confusion").glob("*.png"))) == 12
+    cm = np.array(doc["runs"][0]["metrics"]["grahams_gnn"]["confusion"])
+    assert cm.shape == (10, 10) and cm.sum() == 12
+
+
+def test_inductive_grouped_protocol(tmp_path):
+    cfg = ProtocolConfig(protocol="kfold", k=3, seeds=(0,), fractions=(1.0,), mode="inductive")
+    res = run_experiment("synthetic:3x2", tmp_path, cfg, siamese=tiny_siamese(epochs=1),
+                         gnn_train=GNNTrainConfig(epochs=5), cache=tmp_path / "feat", progress=False)
+    assert len(res.runs) == 3 and sum(r.n_test for r in res.runs) == 30
+    assert "inductive" in json.loads((tmp_path / "results.json").read_text())["protocol"]
+
+
+def test_experiment_and_train_commands(tmp_path):
+    res = runner.invoke(app, ["experiment", "synthetic:3x2", "--out", str(tmp_path / "exp"), "--seed", "0",
+                              "--fraction", "1.0", "--epochs", "1", "--gnn-epochs", "5"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "exp" / "table.md").exists() and "| 100% | Random Forest |" in res.output
+    res = runner.invoke(app, ["train", "synthetic:3x2", "--out", str(tmp_path / "run"), "--epochs", "1",
+                              "--gnn-epochs", "5", "--no-report"])
+    assert res.exit_code == 0, res.output
+    assert "GrahAM (GNN)" in res.output and (tmp_path / "run" / "bundle" / "config.json").exists()
+    res = runner.invoke(app, ["embed", "synthetic:3x2", "--model", str(tmp_path / "run" / "bundle"),
+                              "--out", str(tmp_path / "emb.safetensors")])
+    assert res.exit_code == 0 and "30 embeddings of 128 dimensions" in res.output
+    res = runner.invoke(app, ["train-siamese", "synthetic:3x2", "--out", str(tmp_path / "sia"), "--epochs", "1"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "sia" / "last.safetensors").exists() and (tmp_path / "sia" / "split.json").exists()
+    from graham.data import open_dataset
+    clip = open_dataset("synthetic:3x2").clips[0].path
+    res = runner.invoke(app, ["explain", str(tmp_path / "run" / "bundle"), str(clip), str(clip), "--out",
+                              str(tmp_path / "cam")])
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "cam").glob("gradcam_*.png"))) == 2
+
+
+def test_kfold_is_refused_by_train(tmp_path):
+    res = runner.invoke(app, ["train", "synthetic:3x2", "--out", str(tmp_path), "--protocol", "kfold"])
+    assert res.exit_code == 2 and "one split" in res.output

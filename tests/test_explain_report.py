@@ -1,0 +1,100 @@
+import base64
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from graham.explain.gradcam import GradCAMPlusPlus, conv_layer_names, gradcam_plus_plus_weights
+from graham.explain.tsne import silhouette, tsne_2d
+from graham.report import Section, write_report
+from graham.report.figures import confusion_figure, tsne_figure
+
+
+def test_weights_match_the_formula_by_hand():
+    a = torch.tensor([[[[1.0, 2.0], [0.0, 1.0]]]])  # one channel, sum(A) = 4
+    g = torch.tensor([[[[0.5, -1.0], [0.0, 2.0]]]])
+    # alpha = g^2 / (2 g^2 + 4 g^3), zero where g = 0; w = sum alpha * relu(g)
+    alpha = [0.25 / (0.5 + 4 * 0.125), 1.0 / (2 - 4), 0.0, 4.0 / (8 + 32)]
+    expected = alpha[0] * 0.5 + alpha[3] * 2.0
+    assert gradcam_plus_plus_weights(a, g).item() == pytest.approx(expected)
+
+
+def _patch_data(n, rng):
+    x = rng.normal(0, 1, (n, 1, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 2, n)
+    x[y == 1, :, 20:26, 8:14] += 3.0  # class 1 = a bright patch at a known time-frequency place
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def test_heatmap_peak_lands_in_the_deciding_patch():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.Conv2d(6, 8, 3, padding=1), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(150):
+        x, y = _patch_data(64, rng)
+        loss = nn.functional.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    x, y = _patch_data(64, rng)
+    assert (net(x).argmax(1) == y).float().mean() > 0.9
+    assert conv_layer_names(net) == ["0", "2"]
+    cam = GradCAMPlusPlus(net)(x[y == 1][:8], lambda out: out[:, 1])
+    assert cam.shape == (8, 32, 32) and cam.max() == pytest.approx(1.0)
+    for m in cam:
+        r, c = np.unravel_index(m.argmax(), m.shape)
+        assert 18 <= r <= 27 and 6 <= c <= 15
+    with pytest.raises(Exception, match="no layer"):
+        GradCAMPlusPlus(net, "nope")
+
+
+def test_tsne_and_silhouette(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 20)
+    tight = rng.normal(0, 1, (3, 8))[y] * 5 + rng.normal(0, 0.3, (60, 8))
+    loose = rng.normal(0, 1, (3, 8))[y] * 0.5 + rng.normal(0, 1, (60, 8))
+    assert silhouette(tight, y) > silhouette(loose, y) and silhouette(tight, y) > 0.5
+    assert np.isnan(silhouette(tight, np.zeros(60)))
+    pts = tsne_2d(tight)
+    assert pts.shape == (60, 2)
+    png = tsne_figure([("tight", pts, silhouette(tight, y)), ("loose", tsne_2d(loose), silhouette(loose, y))], y,
+                      ["a", "b", "c"], tmp_path / "t.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _report(tmp_path):
+    cm = [[5, 1], [2, 4]]
+    fig = confusion_figure(cm, ["jazz", "rock"], "GrahAM", tmp_path / "cm.png")
+    return write_report(tmp_path / "report.html", "test report", [
+        Section("Results", ["accuracy <b>0.75</b>"], tables=[[{"method": "GrahAM", "accuracy": 0.75}]],
+                figures=[(fig, "confusion")]),
+        Section("Settings", pre=['{"a": 1}'])])
+
+
+def test_report_is_one_self_contained_page(tmp_path):
+    path = _report(tmp_path)
+    html = path.read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.count("<section>") == 2
+    assert "accuracy &lt;b&gt;0.75&lt;/b&gt;" in html  # text is escaped
+    imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(imgs) == 1 and base64.b64decode(imgs[0])[:4] == b"\x89PNG"
+    assert "<td>0.75</td>" in html
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed")
+def test_report_images_load_in_headless_chromium(tmp_path):
+    path = _report(tmp_path)
+    probe = path.read_text().replace(
+        "</body>", "<script>window.onload=()=>{document.title=[...document.images].every(i=>i.complete&&i.naturalWidth>0)"
+        "?'IMAGES-OK':'IMAGES-BROKEN'}</script></body>")
+    path.write_text(probe)
+    out = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--user-data-dir=" + str(tmp_path / "profile"), "--virtual-time-budget=3000", "--dump-dom",
+                          path.as_uri()], capture_output=True, text=True, timeout=120)
+    assert "<title>IMAGES-OK</title>" in out.stdout

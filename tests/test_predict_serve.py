@@ -1,0 +1,181 @@
+import concurrent.futures
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from typer.testing import CliRunner
+
+from graham.bundle import BundleError, load_bundle
+from graham.cli import app
+from graham.predict import load
+from graham.synth import synthesize_clip
+from graham.train.gnn import GNNTrainConfig
+
+from tiny import tiny_siamese
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    from graham.pipeline import train_model
+
+    out = tmp_path_factory.mktemp("run")
+    outcome = train_model("synthetic:4x3", out, siamese=tiny_siamese(epochs=2), gnn_train=GNNTrainConfig(epochs=30),
+                          cache=out / "features", progress=False)
+    return outcome
+
+
+@pytest.fixture(scope="session")
+def songs(tmp_path_factory):
+    """wav, flac, ogg and mp3 files of 3 s, 30 s and 5 min."""
+    d = tmp_path_factory.mktemp("songs")
+    _, y = synthesize_clip("rock", 0, seconds=30.0, seed=11)
+    files = {}
+    for seconds in (3, 30, 300):
+        sig = np.tile(y, int(np.ceil(seconds / 30)))[: seconds * 22050]
+        for ext, kw in (("wav", {}), ("flac", {"format": "FLAC"}), ("ogg", {"format": "OGG", "subtype": "VORBIS"}),
+                        ("mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"})):
+            if seconds == 300 and ext in ("flac", "ogg"):
+                continue  # the long case is covered by wav and mp3
+            p = d / f"song_{seconds}s.{ext}"
+            sf.write(str(p), sig, 22050, **kw)
+            files[(seconds, ext)] = p
+    return files
+
+
+def test_train_writes_metrics_and_a_bundle(trained):
+    m = json.loads((trained.out / "metrics.json").read_text())
+    assert set(m["results"]) == {"GrahAM (GNN)", "Random Forest", "2-layer NN"}
+    assert m["protocol"]["split"].startswith("random stratified 70%:30%")
+    assert m["protocol"]["test_clips"] == 12 and 0 <= m["results"]["GrahAM (GNN)"]["accuracy"] <= 1
+    b = load_bundle(trained.out / "bundle")
+    assert b.classes == trained.classes and b.reference.shape == (28, 16)
+
+
+def test_bundle_round_trip_gives_the_same_predictions(trained, songs):
+    a = load(trained.out / "bundle").predict(songs[(3, "wav")], per_window=True)
+    b = load(trained.out / "bundle").predict(songs[(3, "wav")], per_window=True)
+    assert a.probabilities == b.probabilities and a.windows == b.windows
+    assert abs(sum(a.probabilities.values()) - 1) < 1e-5 and len(a.top) == 3
+
+
+def test_bundle_refuses_pickles_and_missing_files(trained, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(trained.out / "bundle", bad)
+    torch.save({"x": torch.zeros(2)}, bad / "gnn.safetensors")  # a pickle in disguise
+    with pytest.raises(BundleError, match="not a readable safetensors"):
+        load_bundle(bad)
+    (bad / "reference.safetensors").unlink()
+    with pytest.raises(BundleError, match="missing reference.safetensors"):
+        load_bundle(bad)
+    with pytest.raises(BundleError, match="not found"):
+        load_bundle(tmp_path / "nope")
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["embedding_dim"] = 99
+    shutil.copy(trained.out / "bundle" / "reference.safetensors", bad / "reference.safetensors")
+    shutil.copy(trained.out / "bundle" / "gnn.safetensors", bad / "gnn.safetensors")
+    (bad / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(BundleError, match="do not fit"):
+        load_bundle(bad)
+
+
+def test_predict_every_format_and_length(trained, songs):
+    model = load(trained.out / "bundle")
+    for (seconds, ext), path in songs.items():
+        pred = model.predict(path, per_window=True)
+        assert abs(pred.duration - seconds) < 0.2, (path, pred.duration)
+        assert pred.label in model.classes and len(pred.windows) >= 1
+        assert pred.windows[-1].end == pytest.approx(pred.duration, abs=0.05)
+    emb = model.embed(songs[(3, "flac")])
+    assert emb.shape == (16,) and np.isfinite(emb).all()
+
+
+def test_predict_cli_formats_and_bad_files(trained, songs, tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....garbage")
+    res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(songs[(3, "wav")]), str(bad),
+                              str(songs[(3, "mp3")].parent / "*_3s.ogg"), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    assert len(lines) == 2 and all(len(x["top"]) == 3 for x in lines)
+    assert "broken.wav" in res.output
+    res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(songs[(3, "wav")]), "--format", "csv",
+                              "--per-window", "--top-k", "2"])
+    assert res.exit_code == 0 and res.stdout.splitlines()[0].startswith("file,rank,label,score")
+    res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(bad)])
+    assert res.exit_code == 1 and "no input could be read" in res.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "graham.cli", "serve", str(trained.out / "bundle"), "--port", str(port),
+                             "--max-upload-mb", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("server did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_service_endpoints_and_bad_uploads(server, songs, trained):
+    health = httpx.get(server + "/health").json()
+    assert health["status"] == "ok" and health["classes"] == trained.classes
+    page = httpx.get(server + "/")
+    assert page.status_code == 200 and "<form" in page.text
+    with open(songs[(3, "flac")], "rb") as f:
+        r = httpx.post(server + "/predict?per_window=true&explain=true", files={"file": ("x.mp3", f)}, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["label"] in trained.classes and body["windows"] and body["gradcam_png"]
+    r = httpx.post(server + "/predict", files={"file": ("song.wav", b"definitely not audio" * 10)})
+    assert r.status_code == 415 and "not decodable" in r.json()["detail"]
+    r = httpx.post(server + "/predict", files={"file": ("empty.wav", b"")})
+    assert r.status_code == 400
+    r = httpx.post(server + "/predict", files={"file": ("big.wav", b"\0" * (2 * 1024 * 1024))})
+    assert r.status_code == 413
+    r = httpx.post(server + "/predict")
+    assert r.status_code == 422
+
+
+def test_service_serves_20_parallel_requests_without_mixing(server, songs, trained):
+    model = load(trained.out / "bundle")
+    paths = [songs[(3, "wav")], songs[(3, "flac")], songs[(3, "ogg")], songs[(30, "mp3")]]  # all under the 1 MB limit
+    expected = {p.name: model.predict(p).probabilities for p in paths}
+
+    def call(p):
+        with open(p, "rb") as f:
+            return p.name, httpx.post(server + "/predict", files={"file": (p.name, f)}, timeout=120).json()
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(call, [paths[k % 4] for k in range(20)]))
+    for name, body in results:
+        assert body.get("source") == name, body
+        for genre, p in expected[name].items():
+            assert body["probabilities"][genre] == pytest.approx(p, abs=1e-4)

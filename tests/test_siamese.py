@@ -1,0 +1,168 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from graham.nn import PRESETS, SiameseNet, Xception, pair_features
+from graham.train.checkpoint import load_checkpoint
+from graham.train.pairs import ClassBalancedBatchSampler, pair_counts, sample_pairs
+from graham.train.siamese import SiameseConfig, embed_clips, load_siamese, train_siamese
+
+from tiny import TINY, tiny_siamese, toy_mels
+
+
+@pytest.mark.parametrize("frames", [32, 65, 130, 431])
+def test_cpu_backbone_embeds_any_length(frames):
+    m = Xception(PRESETS["cpu"]).eval()
+    with torch.no_grad():
+        assert m(torch.randn(3, 128, frames)).shape == (3, 128)
+        assert m.features(torch.randn(2, 1, 128, frames)).shape[:2] == (2, 128)
+
+
+def test_paper_preset_final_map_is_6x6x128_for_192x192():
+    m = Xception(PRESETS["paper"]).eval()
+    with torch.no_grad():
+        assert m.features(torch.randn(1, 1, 192, 192)).shape == (1, 128, 6, 6)
+    assert sum(p.numel() for p in m.parameters()) > 15_000_000  # Xception's size, not a toy
+
+
+def test_pair_features_are_eq_1_and_2():
+    fi, fj = torch.randn(5, 16), torch.randn(5, 16)
+    x = pair_features(fi, fj)
+    torch.testing.assert_close(x[:, :16], fi)
+    torch.testing.assert_close(x[:, 16:32], fj)
+    torch.testing.assert_close(x[:, 32:48], (fi - fj) ** 2)
+    torch.testing.assert_close(x[:, 48:], fi * fj)
+    assert not torch.allclose(pair_features(fi, fj)[:, :32], pair_features(fj, fi)[:, :32])
+
+
+def test_eq6_counts_and_balanced_sampler_over_an_epoch():
+    assert pair_counts(10, 4) == (45, 6, 15)
+    labels = np.repeat(np.arange(10), 21)
+    sampler = ClassBalancedBatchSampler(labels, classes_per_batch=8, per_class=4, seed=3)
+    rng = np.random.default_rng(0)
+    pos = total = 0
+    seen = set()
+    for batch in sampler:
+        assert len(batch) == 32 and len(np.unique(labels[batch])) == 8
+        i, j, y = sample_pairs(labels[batch], rng, clip_ids=batch)
+        assert (i < j).all() and len(y) > 0
+        pos, total = pos + y.sum(), total + len(y)
+        seen |= set(batch.tolist())
+    assert abs(pos / total - 0.5) <= 0.05
+    assert len(seen) > 0.8 * len(labels)
+
+
+def test_sampler_state_round_trip():
+    labels = np.repeat(np.arange(5), 7)
+    a = ClassBalancedBatchSampler(labels, classes_per_batch=3, per_class=2, seed=1)
+    list(a)
+    b = ClassBalancedBatchSampler(labels, classes_per_batch=3, per_class=2, seed=99)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    assert [x.tolist() for x in a] == [x.tolist() for x in b]
+
+
+def test_backbone_runs_once_per_clip_per_step():
+    mels, labels = toy_mels()
+    calls = []
+    orig = Xception.forward
+
+    def counting(self, x):
+        calls.append(x.shape[0])
+        return orig(self, x)
+
+    Xception.forward = counting
+    try:
+        train_siamese(mels, labels, tiny_siamese(epochs=1), progress=False)
+    finally:
+        Xception.forward = orig
+    batch = 4 * 3
+    assert calls and all(c == batch for c in calls)  # one pass of the batch, not one per pair side
+    assert len(calls) == -(-len(labels) // batch)
+
+
+def test_training_separates_toy_classes_and_embeds_whole_clips(tmp_path):
+    mels, labels = toy_mels(n_per_class=10)
+    res = train_siamese(mels, labels, tiny_siamese(epochs=6, val_fraction=0.2, lr=2e-3), out=tmp_path, progress=False)
+    assert res.history[-1]["positive_ratio"] == pytest.approx(0.5, abs=0.05)
+    assert "val_auc" in res.history[-1]
+    assert (tmp_path / "best.safetensors").exists() and (tmp_path / "last.safetensors").exists()
+    emb = embed_clips(res.model, mels, crop_frames=32)
+    assert emb.shape == (40, 16)
+    from sklearn.neighbors import KNeighborsClassifier
+    acc = KNeighborsClassifier(5).fit(emb[::2], labels[::2]).score(emb[1::2], labels[1::2])
+    assert acc >= 0.6  # chance: 0.25
+    again = load_siamese(tmp_path / "best.safetensors")
+    np.testing.assert_allclose(embed_clips(again, mels[:3], crop_frames=32), emb[:3], atol=1e-5)
+
+
+_SCRIPT = """
+import sys, time, numpy as np, torch
+sys.path.insert(0, {tests!r})
+torch.set_num_threads(1)
+from tiny import tiny_siamese, toy_mels
+from graham.train.siamese import train_siamese
+mels, labels = toy_mels()
+cfg = tiny_siamese(epochs=6, seed=5)
+import graham.train.siamese as ts
+orig = ts.save_checkpoint
+def slow_save(*a, **k):
+    orig(*a, **k)
+    time.sleep({sleep})
+ts.save_checkpoint = slow_save
+train_siamese(mels, labels, cfg, out={out!r}, resume=True, progress=False)
+print("finished")
+"""
+
+
+def _run(out: Path, sleep: float):
+    code = _SCRIPT.format(tests=str(Path(__file__).parent), out=str(out), sleep=sleep)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path):
+    full = _run(tmp_path / "full", 0.0)
+    assert full.wait(timeout=240) == 0
+    killed = _run(tmp_path / "killed", 1.0)
+    last = tmp_path / "killed" / "last.safetensors"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if last.exists() and load_checkpoint(last)[1].get("epoch", -1) >= 1:
+            break
+        time.sleep(0.1)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    epoch_at_kill = load_checkpoint(last)[1]["epoch"]
+    assert 1 <= epoch_at_kill < 5  # really killed mid-way
+    resumed = _run(tmp_path / "killed", 0.0)
+    out, err = resumed.communicate(timeout=240)
+    assert resumed.returncode == 0, err.decode()[-2000:]
+    a, meta_a = load_checkpoint(tmp_path / "full" / "last.safetensors")
+    b, meta_b = load_checkpoint(last)
+    assert meta_a["epoch"] == meta_b["epoch"] == 5
+    for k in a:
+        if k.startswith("model/"):
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    assert meta_a["history"] == meta_b["history"]
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    mels, labels = toy_mels()
+    train_siamese(mels, labels, tiny_siamese(epochs=1), out=tmp_path, progress=False)
+    from graham.errors import ParameterError
+    with pytest.raises(ParameterError, match="other settings"):
+        train_siamese(mels, labels, tiny_siamese(epochs=1, lr=1e-2), out=tmp_path, resume=True, progress=False)
+
+
+def test_config_presets_and_round_trip():
+    cfg = SiameseConfig.preset_defaults("paper")
+    assert cfg.backbone == PRESETS["paper"] and cfg.epochs == 20 and cfg.classes_per_batch * cfg.per_class == 64
+    assert SiameseConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert SiameseNet(TINY).embedding_dim == 16

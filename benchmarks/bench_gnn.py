@@ -1,0 +1,104 @@
+"""GNN layer cost on the complete graph: graham's exact sorted path against PyG's EdgeConv on
+the explicit complete graph (same widths, same process), then graham alone at large N.
+
+Each configuration runs in its own child process, so its peak memory (max RSS above the
+child's baseline) is its own. Prints per-epoch time (forward + backward + Adam step of a
+2-layer network, median of repeats) and peak memory, and the speed ratio.
+Usage: python benchmarks/bench_gnn.py [--threads 2] [--sizes 500 1000] [--large 10000 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import median_time, set_threads  # noqa: E402
+
+D, H, CLASSES = 128, 64, 10
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(kind: str, n: int, threads: int, repeats: int, q) -> None:
+    set_threads(threads)
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    x = torch.randn(n, D)
+    y = torch.randint(0, CLASSES, (n,))
+    if kind == "graham":
+        from graham.nn import GNNConfig, GrahamGNN
+
+        model = GrahamGNN(D, CLASSES, GNNConfig(hidden=H, layers=2, gamma_layers=2, dropout=0.0))
+        forward = lambda: model(x)  # noqa: E731
+    else:
+        from torch_geometric.nn import EdgeConv
+
+        from graham.nn import complete_edge_index
+
+        ei = complete_edge_index(n)
+
+        class EdgeNet(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c1 = EdgeConv(nn.Sequential(nn.Linear(2 * D, H), nn.ReLU(), nn.Linear(H, H)), aggr="mean")
+                self.c2 = EdgeConv(nn.Sequential(nn.Linear(2 * H, H), nn.ReLU(), nn.Linear(H, H)), aggr="mean")
+                self.out = nn.Linear(H, CLASSES)
+
+            def forward(self, x):
+                return self.out(torch.relu(self.c2(torch.relu(self.c1(x, ei)), ei)))
+
+        model = EdgeNet()
+        forward = lambda: model(x)  # noqa: E731
+    opt = torch.optim.Adam(model.parameters(), lr=3e-4)
+    base = _rss_mb()
+
+    def epoch():
+        loss = nn.functional.cross_entropy(forward(), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    t = median_time(epoch, repeats=repeats, warmup=1)
+    q.put((t, _rss_mb() - base))
+
+
+def measure(kind: str, n: int, threads: int, repeats: int) -> tuple[float, float]:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(kind, n, threads, repeats, q))
+    p.start()
+    result = q.get()
+    p.join()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[500, 1000])
+    ap.add_argument("--large", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    print(f"2-layer network, d={D}, hidden={H}, mean aggregation, threads={args.threads}; "
+          f"per epoch = forward + backward + Adam step, median")
+    for n in args.sizes:
+        tg, mg = measure("graham", n, args.threads, args.repeats)
+        te, me = measure("edgeconv", n, args.threads, max(1, min(args.repeats, 3)))
+        print(f"N={n:>6}: graham {1000 * tg:8.1f} ms/epoch, {mg:7.0f} MB | PyG EdgeConv (complete graph, "
+              f"{n * (n - 1):,} edges) {1000 * te:9.1f} ms/epoch, {me:7.0f} MB | ratio {te / tg:6.0f}x faster, "
+              f"1000 epochs ~{1000 * tg:.0f} s")
+    for n in args.large:
+        tg, mg = measure("graham", n, args.threads, 3)
+        print(f"N={n:>6}: graham {1000 * tg:8.1f} ms/epoch, {mg:7.0f} MB peak above baseline (exact complete graph)")
+
+
+if __name__ == "__main__":
+    main()

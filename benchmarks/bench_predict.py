@@ -1,0 +1,67 @@
+"""Prediction latency with a trained bundle (``cpu`` preset): ms per 30-s clip end to end
+(decode, resample, log-mel, backbone over the windows, attaching the windows to the reference
+graph, GNN), split into its stages, and files/s over a folder. Goal: <= 100 ms per 30-s clip on 2 cores.
+
+Usage: python benchmarks/bench_predict.py [--bundle runs/demo/bundle] [--files 20] [--threads 2]
+(``make demo`` writes runs/demo/bundle.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import median_time, set_threads  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bundle", default="runs/demo/bundle")
+    ap.add_argument("--files", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=7)
+    args = ap.parse_args()
+    set_threads(args.threads)
+    import soundfile as sf
+    import torch
+
+    from graham.audio import load_audio
+    from graham.predict import load
+    from graham.synth import GENRES, synthesize_clip
+
+    if not Path(args.bundle, "config.json").exists():
+        sys.exit(f"no bundle at {args.bundle}: run `make demo` first or pass --bundle")
+    model = load(args.bundle)
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for k in range(args.files):
+            _, y = synthesize_clip(GENRES[k % 10], 1000 + k, seconds=30.0, seed=5)
+            p = Path(d) / f"clip{k:03d}.wav"
+            sf.write(str(p), y, 22050, subtype="PCM_16")
+            paths.append(p)
+        one = paths[0]
+        t_total = median_time(lambda: model.predict(one), repeats=args.repeats)
+        t_decode = median_time(lambda: load_audio(one, sr=model.bundle.mel.sr), repeats=args.repeats)
+        mel = model.mel(one)
+        t_mel = median_time(lambda: model.mel(one), repeats=args.repeats) - t_decode
+        t_embed = median_time(lambda: model.window_embeddings(mel), repeats=args.repeats)
+        emb, _ = model.window_embeddings(mel)
+        t_graph = median_time(lambda: model.node_logits(torch.from_numpy(emb)), repeats=args.repeats)
+        t0 = time.perf_counter()
+        for p in paths:
+            model.predict(p)
+        folder = time.perf_counter() - t0
+    print(f"bundle {args.bundle}: {model.reference.shape[0]} reference nodes, crop {model.crop_frames} frames, "
+          f"{len(emb)} windows per 30-s clip, threads={args.threads}")
+    print(f"end to end: {1000 * t_total:6.1f} ms per 30-s clip (median of {args.repeats})")
+    print(f"  decode {1000 * t_decode:5.1f} ms | log-mel {1000 * t_mel:5.1f} ms | backbone {1000 * t_embed:5.1f} ms | "
+          f"graph + GNN {1000 * t_graph:5.1f} ms")
+    print(f"folder of {len(paths)} files: {len(paths) / folder:5.1f} files/s")
+
+
+if __name__ == "__main__":
+    main()

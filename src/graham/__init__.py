@@ -7,4 +7,14 @@ Music genre Classification").
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "load"]
+
+
+def load(path, *, device: str | None = None):
+    """Load a trained bundle folder for inference: ``graham.load("runs/demo/bundle").predict("song.mp3")``.
+
+    Returns a :class:`graham.predict.GenreClassifier`.
+    """
+    from .predict import load as _load
+
+    return _load(path, device=device)

@@ -142,6 +142,8 @@ def train_siamese_cmd(
                                                seed=seed, device=device, resume=resume)
     except GrahamError as exc:
         _fail(exc)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # under torchrun, process 0 reports
     last = res.history[-1] if res.history else {}
     typer.echo(f"trained on {len(split.train)} clips of {corpus.name} in {res.seconds:.0f} s; best epoch {res.best_epoch + 1}; "
                f"last: loss {last.get('loss', float('nan')):.3f}, val ROC-AUC {last.get('val_auc', float('nan')):.3f}")

@@ -20,6 +20,7 @@ from ..nn.siamese import SiameseNet
 from ..nn.xception import PRESETS, XceptionConfig
 from .checkpoint import load_checkpoint, load_optimizer, optimizer_tensors, save_checkpoint
 from .crops import MelCrops
+from .distributed import convert_batchnorm, gather_with_grad, init_from_env, shard, world
 from .pairs import ClassBalancedBatchSampler, sample_pairs
 
 __all__ = ["SiameseConfig", "SiameseResult", "train_siamese", "embed_clips", "resolve_device", "load_siamese"]
@@ -142,14 +143,28 @@ def train_siamese(
     sampler and RNG states) and ``out/best.safetensors`` keeps the best validation AUC;
     ``resume=True`` continues from ``last`` and ends with the same weights as an uninterrupted
     run. ``stop_after_epoch`` ends the run early (as a kill would; for tests).
+
+    Under ``torchrun --nproc_per_node=N`` the same call trains data-parallel (DDP; see
+    :mod:`graham.train.distributed`) and gives the single-process result up to rounding;
+    process 0 writes the checkpoints.
     """
     config = config or SiameseConfig()
     labels = np.asarray(labels, dtype=np.int64)
     if len(mels) != len(labels):
         raise ParameterError("mels and labels differ in length")
-    dev = resolve_device(device)
+    dev = init_from_env(resolve_device(device))
+    rank, n_proc = world()
+    progress = progress and rank == 0
     torch.manual_seed(config.seed)
     model = SiameseNet(config.backbone, head_hidden=config.head_hidden).to(dev)
+    backbone, head = model.backbone, model.head
+    if n_proc > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        convert_batchnorm(model)
+        ids = [dev.index] if dev.type == "cuda" else None
+        backbone = DDP(model.backbone, device_ids=ids, broadcast_buffers=False)
+        head = DDP(model.head, device_ids=ids, broadcast_buffers=False)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     tr_idx, va_idx = _split_validation(labels, config.val_fraction, config.seed)
     sampler = ClassBalancedBatchSampler(labels[tr_idx], classes_per_batch=config.classes_per_batch,
@@ -182,12 +197,12 @@ def train_siamese(
             from tqdm.auto import tqdm
             batches = tqdm(batches, total=len(sampler), desc=f"siamese {epoch + 1}/{config.epochs}", unit="batch", leave=False)
         for batch in batches:
-            x = crops.random(tr_idx[batch], rng).to(dev)
-            emb = model.embed(x)  # one backbone pass per clip
+            x = crops.random(tr_idx[batch], rng)
+            emb = gather_with_grad(backbone(x[shard(len(batch))].to(dev)))  # one backbone pass per clip
             i, j, y = sample_pairs(labels[tr_idx[batch]], rng, clip_ids=batch, max_pairs=config.max_pairs)
             if len(y) == 0:
                 continue
-            logits = model.pair_logits(emb, torch.from_numpy(i).to(dev), torch.from_numpy(j).to(dev))
+            logits = head(emb[torch.from_numpy(i).to(dev)], emb[torch.from_numpy(j).to(dev)])
             target = torch.from_numpy(y).to(dev)
             loss = loss_fn(logits, target)
             opt.zero_grad(set_to_none=True)
@@ -210,7 +225,7 @@ def train_siamese(
         if improved:
             best = (score, epoch)
         log.info("siamese epoch %d: %s", epoch, row)
-        if out is not None:
+        if out is not None and rank == 0:
             tensors, ometa = _state_tensors(model, opt)
             meta = {"config": config.to_dict(), "optimizer": ometa, "sampler": sampler.state_dict(),
                     "rng": rng.bit_generator.state, "history": history, "best": list(best), "epoch": epoch}
@@ -218,6 +233,10 @@ def train_siamese(
             if improved:
                 save_checkpoint(out / "best.safetensors", {k: v for k, v in tensors.items() if k.startswith("model/")},
                                 {"config": config.to_dict(), "epoch": epoch, "history": history})
+        if n_proc > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
             break
     if out is not None and (out / "best.safetensors").exists() and len(va_idx):

@@ -94,3 +94,21 @@ def test_gnn_rejects_bad_config():
         GNNConfig(layers=0)
     with pytest.raises(ParameterError):
         GrahamConv(3, 3, aggr="median")
+
+
+def test_edge_weights_scale_messages_and_come_from_the_pair_head():
+    from graham.nn import PairHead, siamese_edge_weights
+
+    torch.manual_seed(0)
+    conv = GrahamConv(4, 3, hidden=5, aggr="sum").double()
+    x = torch.randn(6, 4, dtype=torch.float64)
+    ei = complete_edge_index(6)
+    torch.testing.assert_close(conv(x, ei, torch.ones(ei.shape[1], dtype=torch.float64)), conv(x, ei))
+    zero = conv(x, ei, torch.zeros(ei.shape[1], dtype=torch.float64))
+    torch.testing.assert_close(zero, conv.phi(torch.cat([x, torch.zeros(6, 5, dtype=torch.float64)], 1)))
+    head = PairHead(4, 8).eval()
+    w = siamese_edge_weights(head, x.float(), ei, chunk=7)
+    assert w.shape == (30,) and ((w > 0) & (w < 1)).all()
+    torch.testing.assert_close(w[0], torch.sigmoid(head(x.float()[ei[1, :1]], x.float()[ei[0, :1]]))[0])
+    model = GrahamGNN(4, 2, GNNConfig(hidden=8))
+    assert model(x.float(), knn_graph(x.float(), 3), edge_weight=torch.rand(18)).shape == (6, 2)

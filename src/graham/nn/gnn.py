@@ -56,16 +56,17 @@ class GrahamGNN(nn.Module):
     def _act(self, h: torch.Tensor) -> torch.Tensor:
         return self.dropout(torch.relu(h))
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None, *, return_hidden: bool = False):
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None, *,
+                edge_weight: torch.Tensor | None = None, return_hidden: bool = False):
         """Transductive pass. ``edge_index`` None: the complete graph (fast exact path);
-        otherwise PyG message passing on the given edges. With ``return_hidden``, also the
-        last hidden features (for t-SNE)."""
+        otherwise PyG message passing on the given edges (a kNN graph, say), optionally
+        weighted per edge. With ``return_hidden``, also the last hidden features (for t-SNE)."""
         h = x
         for conv in self.convs:
             if edge_index is None:
                 h = conv.forward_complete(h, self_loops=self.config.self_loops)
             else:
-                h = conv(h, edge_index)
+                h = conv(h, edge_index, edge_weight)
             h = self._act(h)
         logits = self.classifier(h)
         return (logits, h) if return_hidden else logits

@@ -97,12 +97,15 @@ class GrahamConv(MessagePassing):
                 m.reset_parameters()
 
     # -- the reference: PyG message passing ------------------------------------------------
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        m = self.propagate(edge_index, x=x)
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """``edge_weight`` [shape=(E,)], optional, scales each message (e.g. the Siamese
+        similarity s_ij, :func:`graham.nn.graphs.siamese_edge_weights`)."""
+        m = self.propagate(edge_index, x=x, edge_weight=edge_weight)
         return self.phi(torch.cat([x, m], dim=-1))
 
-    def message(self, x_i: torch.Tensor, x_j: torch.Tensor) -> torch.Tensor:
-        return self.gamma(x_i - x_j)
+    def message(self, x_i: torch.Tensor, x_j: torch.Tensor, edge_weight: torch.Tensor | None = None) -> torch.Tensor:
+        msg = self.gamma(x_i - x_j)
+        return msg if edge_weight is None else msg * edge_weight.unsqueeze(-1)
 
     # -- the complete graph, fast and exact -------------------------------------------------
     @property

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ..errors import ParameterError
 
-__all__ = ["knn_graph"]
+__all__ = ["knn_graph", "siamese_edge_weights"]
 
 
 def knn_graph(x: torch.Tensor, k: int, *, chunk: int = 4096, self_loops: bool = False) -> torch.Tensor:
@@ -29,3 +29,13 @@ def knn_graph(x: torch.Tensor, k: int, *, chunk: int = 4096, self_loops: bool = 
         src.append(nbr.reshape(-1))
         dst.append(torch.arange(start, start + sim.shape[0], device=x.device).repeat_interleave(k))
     return torch.stack([torch.cat(src), torch.cat(dst)])
+
+
+@torch.no_grad()
+def siamese_edge_weights(head, embeddings: torch.Tensor, edge_index: torch.Tensor, *, chunk: int = 65536) -> torch.Tensor:
+    """Edge weights s_ij = sigmoid(Lambda(f_i, f_j)) from a trained pair head ``head`` (the
+    Siamese network's "same genre" probability) for edges j -> i [shape=(E,)]."""
+    src, dst = edge_index
+    out = [torch.sigmoid(head(embeddings[dst[k:k + chunk]], embeddings[src[k:k + chunk]]))
+           for k in range(0, src.numel(), chunk)]
+    return torch.cat(out) if out else torch.empty(0)

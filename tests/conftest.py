@@ -34,3 +34,15 @@ def gtzan_dir(tmp_path):
     (base / "jazz" / "jazz.00054.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\x00" * 7)
     (base / "jazz" / "jazz.mf").write_text("a GTZAN index file, not a clip\n")
     return tmp_path / "gtzan"
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A run of the whole path with a tiny network on a tiny synthetic corpus (40 clips)."""
+    from graham.pipeline import train_model
+    from graham.train.gnn import GNNTrainConfig
+    from tiny import tiny_siamese
+
+    out = tmp_path_factory.mktemp("run")
+    return train_model("synthetic:4x3", out, siamese=tiny_siamese(epochs=2), gnn_train=GNNTrainConfig(epochs=30),
+                       cache=out / "features", progress=False)

@@ -98,3 +98,21 @@ def test_report_images_load_in_headless_chromium(tmp_path):
                           "--user-data-dir=" + str(tmp_path / "profile"), "--virtual-time-budget=3000", "--dump-dom",
                           path.as_uri()], capture_output=True, text=True, timeout=120)
     assert "<title>IMAGES-OK</title>" in out.stdout
+
+
+def test_run_report_has_every_figure(trained):
+    import json
+
+    from graham.pipeline import report_run
+
+    path = report_run(trained, explain_per_genre=1, progress=False)
+    html = path.read_text()
+    for title in ("Per-genre scores and confusion matrices", "t-SNE: Siamese vs GrahAM features", "Grad-CAM++",
+                  "Training", "Settings and skipped files"):
+        assert title in html
+    imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    n_test_genres = len(set(trained.labels[trained.test_idx]))
+    assert len(imgs) == 3 + 1 + 1 + n_test_genres + 1  # confusions, t-SNE, mean map, clips, curves
+    assert all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
+    doc = json.loads((trained.out / "metrics.json").read_text())
+    assert set(doc["silhouette"]) == {"siamese", "gnn", "clips"} and "report_s" in doc["timings"]

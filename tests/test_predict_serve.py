@@ -17,21 +17,8 @@ from graham.bundle import BundleError, load_bundle
 from graham.cli import app
 from graham.predict import load
 from graham.synth import synthesize_clip
-from graham.train.gnn import GNNTrainConfig
-
-from tiny import tiny_siamese
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-    from graham.pipeline import train_model
-
-    out = tmp_path_factory.mktemp("run")
-    outcome = train_model("synthetic:4x3", out, siamese=tiny_siamese(epochs=2), gnn_train=GNNTrainConfig(epochs=30),
-                          cache=out / "features", progress=False)
-    return outcome
 
 
 @pytest.fixture(scope="session")

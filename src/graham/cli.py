@@ -184,8 +184,7 @@ def train(
     device: str = typer.Option("auto", help="cpu, cuda, ..."),
 ) -> None:
     """The whole path: features, Siamese, GNN, baselines, test metrics, bundle and report."""
-    from .pipeline import train_model
-    from .report.run_report import write_run_report
+    from .pipeline import report_run, train_model
     from .train.gnn import GNNTrainConfig
 
     try:
@@ -193,7 +192,7 @@ def train(
                         fraction=fraction, siamese=_siamese_config(preset, epochs, seed),
                         gnn_train=GNNTrainConfig(epochs=gnn_epochs, seed=seed), device=device, resume=resume)
         if report:
-            typer.echo(f"report: {write_run_report(o)}")
+            typer.echo(f"report: {report_run(o)}")
     except GrahamError as exc:
         _fail(exc)
     _print_metrics(o)

@@ -29,8 +29,8 @@ from .train.checkpoint import save_checkpoint
 from .train.gnn import GNNTrainConfig
 from .train.siamese import SiameseConfig, embed_clips, train_siamese
 
-__all__ = ["FeatureRun", "extract_features", "load_features", "TrainOutcome", "train_model", "run_experiment",
-           "train_siamese_run", "embed_dataset", "run_demo"]
+__all__ = ["FeatureRun", "extract_features", "load_features", "TrainOutcome", "train_model", "report_run",
+           "run_experiment", "train_siamese_run", "embed_dataset", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,16 @@ def train_model(
     return outcome
 
 
+def report_run(outcome: TrainOutcome, *, experiment: ExperimentResult | None = None, explain_per_genre: int = 1,
+               progress: bool = True) -> Path:
+    """Figures and ``report.html`` of a training run (Grad-CAM++ through its bundle)."""
+    from .predict import load
+    from .report.run_report import write_run_report
+
+    return write_run_report(outcome, load(outcome.out / "bundle"), experiment=experiment,
+                            explain_per_genre=explain_per_genre, progress=progress)
+
+
 def _metrics_doc(o: TrainOutcome, gnn_train: GNNTrainConfig) -> dict:
     return {
         "dataset": o.dataset, "corpus": o.corpus.name, "classes": o.classes,
@@ -250,13 +260,11 @@ def run_demo(out: str | os.PathLike, *, dataset: str = "synthetic", seeds: tuple
     """The newcomer's first run on the built-in synthetic corpus: features, Siamese network,
     GNN and baselines on a 70:30 split, the Table 1 protocol, Grad-CAM++ and t-SNE, and the
     report ``out/report.html``. Returns the headline figures."""
-    from .report.run_report import write_run_report
-
     out = Path(out)
     t0 = time.perf_counter()
     outcome = train_model(dataset, out, progress=progress)
     exp = run_experiment(dataset, out / "experiment", ProtocolConfig(seeds=seeds), progress=progress)
-    report = write_run_report(outcome, experiment=exp, explain_per_genre=explain_per_genre, progress=progress)
+    report = report_run(outcome, experiment=exp, explain_per_genre=explain_per_genre, progress=progress)
     seconds = time.perf_counter() - t0
     summary = {"report": str(report), "seconds": round(seconds, 1),
                "accuracy": {METHOD_NAMES[m]: v["accuracy"] for m, v in outcome.metrics.items()},

@@ -27,7 +27,7 @@ import soxr
 
 from ..errors import AudioError, ParameterError
 
-__all__ = ["AUDIO_EXTENSIONS", "AudioInfo", "audio_info", "load_audio", "to_mono", "resample"]
+__all__ = ["AUDIO_EXTENSIONS", "AudioInfo", "audio_info", "header_problem", "load_audio", "to_mono", "resample"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,16 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     except Exception as exc:  # libsndfile raises several types (LibsndfileError, RuntimeError, TypeError)
         raise AudioError(path, f"not decodable audio ({_reason(exc)})") from exc
     return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames), float(info.duration), str(info.format))
+
+
+def header_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path``'s header cannot be read (``None`` when it can): a cheap check used by the
+    corpus readers to list unreadable files by name without decoding every clip."""
+    try:
+        audio_info(path)
+    except AudioError as exc:
+        return exc.reason
+    return None
 
 
 def _reason(exc: Exception) -> str:

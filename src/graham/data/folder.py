@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..audio.decode import AUDIO_EXTENSIONS, audio_info
-from ..errors import AudioError, DatasetError
+from ..audio.decode import AUDIO_EXTENSIONS, header_problem
+from ..errors import DatasetError
 from .corpus import Clip, Corpus, Skipped
 
 __all__ = ["read_folder"]
@@ -32,12 +32,10 @@ def read_folder(root: str | os.PathLike, *, check_headers: bool = True, name: st
                 continue
             if path.suffix.lower() not in AUDIO_EXTENSIONS:
                 continue
-            if check_headers:
-                try:
-                    audio_info(path)
-                except AudioError as exc:
-                    skipped.append(Skipped(str(path), exc.reason))
-                    continue
+            problem = header_problem(path) if check_headers else None
+            if problem:
+                skipped.append(Skipped(str(path), problem))
+                continue
             clip_id = rel.with_suffix("").as_posix()
             group = "/".join(rel.parts[:2]) if len(rel.parts) > 2 else clip_id
             clips.append(Clip(clip_id, path, label_dir.name, group))

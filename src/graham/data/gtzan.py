@@ -10,8 +10,8 @@ import os
 import re
 from pathlib import Path
 
-from ..audio.decode import AUDIO_EXTENSIONS, audio_info
-from ..errors import AudioError, DatasetError
+from ..audio.decode import AUDIO_EXTENSIONS, header_problem
+from ..errors import DatasetError
 from .corpus import Clip, Corpus, Skipped
 from .split_lists import apply_split_lists
 
@@ -72,12 +72,10 @@ def read_gtzan(
             if m["genre"] != folder.name:
                 skipped.append(Skipped(str(path), f"file name says genre {m['genre']!r} but it is in {folder.name}/"))
                 continue
-            if check_headers:
-                try:
-                    audio_info(path)
-                except AudioError as exc:
-                    skipped.append(Skipped(str(path), exc.reason))
-                    continue
+            problem = header_problem(path) if check_headers else None
+            if problem:
+                skipped.append(Skipped(str(path), problem))
+                continue
             clip_id = f"{m['genre']}.{m['num']}"
             clips.append(Clip(clip_id, path, folder.name, clip_id))
     if not clips:

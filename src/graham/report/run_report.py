@@ -50,11 +50,10 @@ def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool)
     return figures, means
 
 
-def write_run_report(outcome, *, experiment=None, explain_per_genre: int = 1, progress: bool = True) -> Path:
+def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre: int = 1, progress: bool = True) -> Path:
     """Write ``outcome.out/report.html`` and its figures under ``outcome.out/figures``; adds the
-    silhouette scores to ``metrics.json``."""
-    from ..predict import load
-
+    silhouette scores to ``metrics.json``. ``classifier`` is the run's bundle loaded for
+    inference (:class:`graham.predict.GenreClassifier`), through which Grad-CAM++ explains."""
     t0 = time.perf_counter()
     out = outcome.out
     fig_dir = out / "figures"
@@ -87,7 +86,6 @@ def write_run_report(outcome, *, experiment=None, explain_per_genre: int = 1, pr
         f"features cluster {verdict} than the Siamese embeddings (the paper's Fig. 1(b) claims denser)."],
         figures=[(tsne, "t-SNE of the test clips, coloured by true genre")]))
 
-    classifier = load(out / "bundle")
     cams, means = _explain(outcome, classifier, explain_per_genre, fig_dir, progress)
     figs = []
     if means:

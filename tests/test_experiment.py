@@ -66,3 +66,33 @@ def test_experiment_and_train_commands(tmp_path):
 def test_kfold_is_refused_by_train(tmp_path):
     res = runner.invoke(app, ["train", "synthetic:3x2", "--out", str(tmp_path), "--protocol", "kfold"])
     assert res.exit_code == 2 and "one split" in res.output
+
+
+def test_experiment_resumes_from_saved_runs(tmp_path, monkeypatch):
+    import graham.evaluate.protocol as protocol
+
+    cfg = ProtocolConfig(seeds=(0,), fractions=(0.5, 1.0))
+    kw = dict(siamese=tiny_siamese(epochs=1), gnn_train=GNNTrainConfig(epochs=5), cache=tmp_path / "feat", progress=False)
+    calls = []
+    real = protocol.evaluate_split
+
+    def failing_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # a kill in the middle of the second run
+        return real(*a, **k)
+
+    monkeypatch.setattr(protocol, "evaluate_split", failing_second)
+    try:
+        run_experiment("synthetic:3x2", tmp_path / "exp", cfg, **kw)
+    except KeyboardInterrupt:
+        pass
+    assert len(list((tmp_path / "exp" / "runs").glob("seed*.json"))) == 1
+    calls.clear()
+    monkeypatch.setattr(protocol, "evaluate_split", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    res = run_experiment("synthetic:3x2", tmp_path / "exp", cfg, resume=True, **kw)
+    assert len(calls) == 1 and len(res.runs) == 2  # only the unfinished run ran again
+    from graham.errors import ParameterError
+    import pytest
+    with pytest.raises(ParameterError, match="other settings"):
+        run_experiment("synthetic:3x2", tmp_path / "exp", ProtocolConfig(seeds=(1,)), resume=True, **kw)

@@ -219,6 +219,7 @@ def experiment(
     preset: str = typer.Option("cpu", help="Backbone preset: cpu or paper."),
     epochs: Optional[int] = typer.Option(None, help="Siamese epochs (default: the preset's)."),
     gnn_epochs: int = typer.Option(1000, help="GNN epochs."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the finished runs of an interrupted experiment."),
     clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
     device: str = typer.Option("auto", help="cpu, cuda, ..."),
 ) -> None:
@@ -233,7 +234,7 @@ def experiment(
     try:
         res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None,
                              siamese=_siamese_config(preset, epochs, 0), gnn_train=GNNTrainConfig(epochs=gnn_epochs),
-                             device=device)
+                             device=device, resume=resume)
     except (GrahamError, ValueError) as exc:
         _fail(exc)
     typer.echo(f"protocol: {cfg.describe()}")

@@ -20,7 +20,7 @@ from .data.corpus import Corpus
 from .data.features import FeatureSet, FeatureStore
 from .data.spec import open_dataset
 from .errors import ParameterError
-from .evaluate.protocol import METHOD_NAMES, ExperimentResult, ProtocolConfig, evaluate_split, run_protocol
+from .evaluate.protocol import METHOD_NAMES, ExperimentResult, ProtocolConfig, RunResult, evaluate_split, run_protocol
 from .evaluate.splits import labelled_subset, make_splits
 from .io import write_json, write_text
 from .nn.gnn import GNNConfig
@@ -228,17 +228,34 @@ def embed_dataset(dataset: str, checkpoint: str | os.PathLike, out: str | os.Pat
 def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig, *, clips: str | None = None,
                    siamese: SiameseConfig | None = None, gnn: GNNConfig | None = None,
                    gnn_train: GNNTrainConfig | None = None, cache=None, device=None,
-                   progress: bool = True) -> ExperimentResult:
+                   progress: bool = True, resume: bool = False) -> ExperimentResult:
     """The Table 1 protocol; writes ``table.md``, ``table.csv``, ``results.json`` and one
-    confusion-matrix PNG per run and method under ``out``."""
+    confusion-matrix PNG per run and method under ``out``. Each run's result is saved as soon
+    as it is done (``out/runs/*.json``); ``resume`` reuses those of an interrupted experiment
+    with the same settings."""
+    import json
+
     from .report.figures import confusion_figure, table_figure
 
     out = Path(out)
     fr = _features(dataset, cache=cache, clips=clips, progress=progress)
     corpus = fr.features.corpus
+    settings = {"dataset": dataset, "protocol": asdict(config), "siamese": (siamese or SiameseConfig()).to_dict(),
+                "gnn": (gnn or GNNConfig()).to_dict(), "gnn_train": asdict(gnn_train or GNNTrainConfig()),
+                "clips": corpus.clip_ids}
+    settings = json.loads(json.dumps(settings))
+    done = {}
+    runs_dir = out / "runs"
+    if resume and (runs_dir / "settings.json").exists():
+        if json.loads((runs_dir / "settings.json").read_text()) != settings:
+            raise ParameterError(f"{runs_dir} holds runs with other settings; cannot resume")
+        for f in runs_dir.glob("seed*.json"):
+            done[f.stem] = RunResult(**json.loads(f.read_text()))
+    write_json(runs_dir / "settings.json", settings)
     res = run_protocol(load_features(fr.features), corpus.targets(), corpus.classes, config, groups=corpus.groups,
                        splits=[c.split for c in corpus], siamese=siamese, gnn=gnn, gnn_train=gnn_train, device=device,
-                       progress=progress)
+                       progress=progress, done=done,
+                       on_run=lambda key, run: write_json(runs_dir / f"{key}.json", asdict(run)))
     header = f"# {corpus.name}\n\nProtocol: {config.describe()}\n\n"
     write_text(out / "table.md", header + res.markdown() + "\n")
     write_text(out / "table.csv", res.csv())

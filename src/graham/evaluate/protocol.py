@@ -23,7 +23,7 @@ from .baselines import BASELINES, fit_baseline
 from .metrics import classification_metrics
 from .splits import Split, labelled_subset, make_splits
 
-__all__ = ["ProtocolConfig", "RunResult", "ExperimentResult", "run_protocol", "evaluate_split"]
+__all__ = ["ProtocolConfig", "RunResult", "ExperimentResult", "run_protocol", "evaluate_split", "run_key"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,13 @@ class ExperimentResult:
                 "table": self.table(), "runs": [asdict(r) for r in self.runs]}
 
 
+def run_key(seed: int, split_name: str, fraction: float) -> str:
+    """A file-name-safe key of one run of the protocol."""
+    import hashlib
+
+    return f"seed{seed}-frac{int(round(fraction * 1000)):04d}-{hashlib.sha1(split_name.encode()).hexdigest()[:8]}"
+
+
 def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split, labelled: np.ndarray,
                    num_classes: int, classes: list[str], *, siamese: SiameseConfig, gnn: GNNConfig,
                    gnn_train: GNNTrainConfig, mode: str = "transductive", device: str | None = None,
@@ -149,8 +156,11 @@ def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split,
 def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config: ProtocolConfig, *,
                  groups=None, splits=None, siamese: SiameseConfig | None = None, gnn: GNNConfig | None = None,
                  gnn_train: GNNTrainConfig | None = None, device: str | None = None,
-                 progress: bool = True) -> ExperimentResult:
-    """Run the protocol over all seeds, splits and fractions."""
+                 progress: bool = True, done: dict[str, RunResult] | None = None, on_run=None) -> ExperimentResult:
+    """Run the protocol over all seeds, splits and fractions.
+
+    ``done`` maps :func:`run_key` to results already computed (they are reused, not rerun);
+    ``on_run(key, result)`` is called after every new run, e.g. to save it at once."""
     labels = np.asarray(labels)
     result = ExperimentResult(config, list(classes))
     plan = []
@@ -164,6 +174,10 @@ def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config:
         from tqdm.auto import tqdm
         it = tqdm(plan, desc="experiment", unit="run")
     for seed, split, frac in it:
+        key = run_key(seed, split.name, frac)
+        if done and key in done:
+            result.runs.append(done[key])
+            continue
         t0 = time.perf_counter()
         labelled = labelled_subset(split.train, labels, frac, seed=seed)
         sia_cfg = SiameseConfig.from_dict({**(siamese or SiameseConfig()).to_dict(), "seed": seed})
@@ -171,8 +185,10 @@ def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config:
         metrics, emb, hidden, _ = evaluate_split(mels, labels, split, labelled, len(classes), list(classes),
                                                  siamese=sia_cfg, gnn=gnn or GNNConfig(), gnn_train=g_train,
                                                  mode=config.mode, device=device)
-        result.runs.append(RunResult(seed, split.name, frac, len(labelled), len(split.test), metrics,
-                                     time.perf_counter() - t0))
+        run = RunResult(seed, split.name, frac, len(labelled), len(split.test), metrics, time.perf_counter() - t0)
+        result.runs.append(run)
+        if on_run is not None:
+            on_run(key, run)
         log.info("run seed=%d frac=%.2f: %s", seed, frac, {m: round(v["accuracy"], 3) for m, v in metrics.items()})
         result.last_embeddings, result.last_hidden, result.last_labels, result.last_test = emb, hidden, labels, split.test
     return result

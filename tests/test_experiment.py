@@ -96,3 +96,20 @@ def test_experiment_resumes_from_saved_runs(tmp_path, monkeypatch):
     import pytest
     with pytest.raises(ParameterError, match="other settings"):
         run_experiment("synthetic:3x2", tmp_path / "exp", ProtocolConfig(seeds=(1,)), resume=True, **kw)
+
+
+def test_train_with_given_split_lists(tmp_path):
+    from graham.synth import SynthSpec, generate_corpus
+
+    root = generate_corpus(tmp_path / "gtzan", SynthSpec(per_genre=3, seconds=2.0, genres=("jazz", "rock", "pop")),
+                           workers=1, progress=False)
+    (tmp_path / "train.txt").write_text("".join(f"{g}/{g}.0000{i}.wav\n" for g in ("jazz", "rock", "pop") for i in (0, 1)))
+    (tmp_path / "test.txt").write_text("jazz.00002\nrock.00002\npop.00002\n")
+    res = runner.invoke(app, ["train", f"gtzan:{root}", "--out", str(tmp_path / "run"), "--protocol", "given",
+                              "--split-list", f"train={tmp_path / 'train.txt'}", "--split-list",
+                              f"test={tmp_path / 'test.txt'}", "--epochs", "1", "--gnn-epochs", "5", "--no-report"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert doc["protocol"]["split"].startswith("given split lists") and doc["protocol"]["test_clips"] == 3
+    res = runner.invoke(app, ["train", f"gtzan:{root}", "--out", str(tmp_path / "x"), "--split-list", "dev=a.txt"])
+    assert res.exit_code != 0 and "train=FILE" in res.output

@@ -23,6 +23,21 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
+SPLIT_LIST_HELP = "GTZAN split list SPLIT=FILE (train, valid or test; repeat), for --protocol given."
+
+
+def _split_lists(items: Optional[List[str]]) -> Optional[dict]:
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or name not in ("train", "valid", "test"):
+            raise typer.BadParameter(f"expected train=FILE, valid=FILE or test=FILE, got {item!r}")
+        out[name] = path
+    return out
+
+
 def _fail(exc: Exception) -> None:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
@@ -130,6 +145,7 @@ def train_siamese_cmd(
     protocol: str = typer.Option("random", help="Split: random, grouped or given; only its training clips train."),
     seed: int = typer.Option(0, help="Seed of split, data order, pairs and initialisation."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.safetensors."),
+    split_list: Optional[List[str]] = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP),
     clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
     device: str = typer.Option("auto", help="cpu, cuda, cuda:1 ... (auto: a GPU when there is one)."),
 ) -> None:
@@ -139,7 +155,8 @@ def train_siamese_cmd(
     try:
         res, corpus, split = train_siamese_run(dataset, out, clips=str(clips) if clips else None,
                                                config=_siamese_config(preset, epochs, seed), protocol=protocol,
-                                               seed=seed, device=device, resume=resume)
+                                               seed=seed, device=device, resume=resume,
+                                               split_lists=_split_lists(split_list))
     except GrahamError as exc:
         _fail(exc)
     if int(os.environ.get("RANK", "0")) != 0:
@@ -180,6 +197,7 @@ def train(
     seed: int = typer.Option(0),
     report: bool = typer.Option(True, help="Write report.html with figures."),
     resume: bool = typer.Option(False, "--resume", help="Resume the Siamese network from OUT/siamese/last."),
+    split_list: Optional[List[str]] = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP),
     clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
     device: str = typer.Option("auto", help="cpu, cuda, ..."),
 ) -> None:
@@ -190,7 +208,8 @@ def train(
     try:
         o = train_model(dataset, out, clips=str(clips) if clips else None, protocol=protocol, seed=seed,
                         fraction=fraction, siamese=_siamese_config(preset, epochs, seed),
-                        gnn_train=GNNTrainConfig(epochs=gnn_epochs, seed=seed), device=device, resume=resume)
+                        gnn_train=GNNTrainConfig(epochs=gnn_epochs, seed=seed), device=device, resume=resume,
+                        split_lists=_split_lists(split_list))
         if report:
             typer.echo(f"report: {report_run(o)}")
     except GrahamError as exc:
@@ -220,6 +239,7 @@ def experiment(
     epochs: Optional[int] = typer.Option(None, help="Siamese epochs (default: the preset's)."),
     gnn_epochs: int = typer.Option(1000, help="GNN epochs."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the finished runs of an interrupted experiment."),
+    split_list: Optional[List[str]] = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP),
     clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
     device: str = typer.Option("auto", help="cpu, cuda, ..."),
 ) -> None:
@@ -234,7 +254,7 @@ def experiment(
     try:
         res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None,
                              siamese=_siamese_config(preset, epochs, 0), gnn_train=GNNTrainConfig(epochs=gnn_epochs),
-                             device=device, resume=resume)
+                             device=device, resume=resume, split_lists=_split_lists(split_list))
     except (GrahamError, ValueError) as exc:
         _fail(exc)
     typer.echo(f"protocol: {cfg.describe()}")

@@ -47,13 +47,14 @@ class FeatureRun:
 
 
 def extract_features(dataset: str, out: str | os.PathLike, *, clips: str | None = None, config: MelConfig | None = None,
-                     workers: int = 2, progress: bool = True, genres: list[str] | None = None) -> FeatureRun:
+                     workers: int = 2, progress: bool = True, genres: list[str] | None = None,
+                     split_lists: dict | None = None) -> FeatureRun:
     """Read ``dataset`` (``KIND:PATH``), cache the log-mel of every readable clip under ``out``
     and write ``out/corpus.csv`` (the clips that have features), ``out/skipped.txt`` (every
     file left out, by name, with the reason) and ``out/features.json`` (settings, counts)."""
     out = Path(out).expanduser()
     t0 = time.perf_counter()
-    corpus: Corpus = open_dataset(dataset, clips=clips, genres=genres, progress=progress)
+    corpus: Corpus = open_dataset(dataset, clips=clips, genres=genres, split_lists=split_lists, progress=progress)
     store = FeatureStore(out, config)
     fs = store.extract(corpus, workers=workers, progress=progress)
     skipped = list(corpus.skipped) + list(fs.failed)
@@ -74,9 +75,9 @@ def load_features(fs: FeatureSet) -> list[np.ndarray]:
 
 
 def _features(dataset: str, *, cache: str | os.PathLike | None, clips: str | None, progress: bool,
-              workers: int = 2) -> FeatureRun:
+              workers: int = 2, split_lists: dict | None = None) -> FeatureRun:
     root = Path(cache) if cache else cache_dir() / "features"
-    return extract_features(dataset, root, clips=clips, progress=progress, workers=workers)
+    return extract_features(dataset, root, clips=clips, progress=progress, workers=workers, split_lists=split_lists)
 
 
 # -- training -------------------------------------------------------------------------------
@@ -120,6 +121,7 @@ def train_model(
     device: str | None = None,
     resume: bool = False,
     progress: bool = True,
+    split_lists: dict | None = None,
 ) -> TrainOutcome:
     """The whole path on one split: features, Siamese network (checkpoints in ``out/siamese``),
     embeddings, GrahAM GNN (transductive), baselines, test metrics (``out/metrics.json``) and
@@ -128,7 +130,7 @@ def train_model(
         raise ParameterError("train uses one split: protocol random, grouped or given (k-fold: graham experiment)")
     out = Path(out)
     t0 = time.perf_counter()
-    fr = _features(dataset, cache=cache, clips=clips, progress=progress)
+    fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     corpus = fr.features.corpus
     classes, labels = corpus.classes, np.asarray(corpus.targets())
     mels = load_features(fr.features)
@@ -185,9 +187,9 @@ def _metrics_doc(o: TrainOutcome, gnn_train: GNNTrainConfig) -> dict:
 
 def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None = None, config: SiameseConfig | None = None,
                       protocol: str = "random", seed: int = 0, test_size: float = 0.3, cache=None, device=None,
-                      resume: bool = False, progress: bool = True):
+                      resume: bool = False, progress: bool = True, split_lists: dict | None = None):
     """Train only the Siamese network, on the training part of a split; checkpoints in ``out``."""
-    fr = _features(dataset, cache=cache, clips=clips, progress=progress)
+    fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     corpus = fr.features.corpus
     labels = np.asarray(corpus.targets())
     split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
@@ -228,7 +230,7 @@ def embed_dataset(dataset: str, checkpoint: str | os.PathLike, out: str | os.Pat
 def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig, *, clips: str | None = None,
                    siamese: SiameseConfig | None = None, gnn: GNNConfig | None = None,
                    gnn_train: GNNTrainConfig | None = None, cache=None, device=None,
-                   progress: bool = True, resume: bool = False) -> ExperimentResult:
+                   progress: bool = True, resume: bool = False, split_lists: dict | None = None) -> ExperimentResult:
     """The Table 1 protocol; writes ``table.md``, ``table.csv``, ``results.json`` and one
     confusion-matrix PNG per run and method under ``out``. Each run's result is saved as soon
     as it is done (``out/runs/*.json``); ``resume`` reuses those of an interrupted experiment
@@ -238,7 +240,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
     from .report.figures import confusion_figure, table_figure
 
     out = Path(out)
-    fr = _features(dataset, cache=cache, clips=clips, progress=progress)
+    fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     corpus = fr.features.corpus
     settings = {"dataset": dataset, "protocol": asdict(config), "siamese": (siamese or SiameseConfig()).to_dict(),
                 "gnn": (gnn or GNNConfig()).to_dict(), "gnn_train": asdict(gnn_train or GNNTrainConfig()),

@@ -55,6 +55,9 @@ def test_experiment_and_train_commands(tmp_path):
     res = runner.invoke(app, ["train-siamese", "synthetic:3x2", "--out", str(tmp_path / "sia"), "--epochs", "1"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "sia" / "last.safetensors").exists() and (tmp_path / "sia" / "split.json").exists()
+    res = runner.invoke(app, ["embed", "synthetic:3x2", "--model", str(tmp_path / "sia" / "best.safetensors"),
+                              "--out", str(tmp_path / "emb2.safetensors")])
+    assert res.exit_code == 0 and "30 embeddings of 128 dimensions" in res.output, res.output
     from graham.data import open_dataset
     clip = open_dataset("synthetic:3x2").clips[0].path
     res = runner.invoke(app, ["explain", str(tmp_path / "run" / "bundle"), str(clip), str(clip), "--out",

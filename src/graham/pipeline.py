@@ -215,8 +215,8 @@ def embed_dataset(dataset: str, checkpoint: str | os.PathLike, out: str | os.Pat
         b = load_bundle(checkpoint)
         model, crop = b.siamese, b.siamese_config.crop_frames
     else:
-        model = load_siamese(checkpoint, device=device)
-        crop = model.crop_frames
+        model, config = load_siamese(checkpoint, device=device, return_config=True)
+        crop = config.crop_frames
     fr = _features(dataset, cache=cache, clips=clips, progress=progress)
     corpus = fr.features.corpus
     emb = embed_clips(model, load_features(fr.features), crop_frames=crop, device=device, progress=progress)

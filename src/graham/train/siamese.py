@@ -245,14 +245,16 @@ def train_siamese(
     return SiameseResult(model, history, int(best[1]), time.perf_counter() - t0)
 
 
-def load_siamese(path: str | os.PathLike, *, device: str | torch.device | None = None) -> SiameseNet:
-    """A trained SiameseNet from a ``best``/``last`` checkpoint (safetensors; nothing unpickled)."""
+def load_siamese(path: str | os.PathLike, *, device: str | torch.device | None = None,
+                 return_config: bool = False):
+    """A trained SiameseNet from a ``best``/``last`` checkpoint (safetensors; nothing unpickled),
+    in eval mode; with ``return_config``, also its :class:`SiameseConfig` (crop length etc.)."""
     tensors, meta = load_checkpoint(path)
     config = SiameseConfig.from_dict(meta["config"])
     model = SiameseNet(config.backbone, head_hidden=config.head_hidden)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
-    model.crop_frames = config.crop_frames
-    return model.to(resolve_device(device) if not isinstance(device, torch.device) else device).eval()
+    model = model.to(device if isinstance(device, torch.device) else resolve_device(device)).eval()
+    return (model, config) if return_config else model
 
 
 @torch.no_grad()

@@ -22,7 +22,6 @@ def main() -> None:
     args = ap.parse_args()
     set_threads(args.threads)
     import librosa
-    import numpy as np
     import torch
 
     from graham.audio import LogMel

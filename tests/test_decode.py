@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import soundfile as sf
 
 from graham.audio import audio_info, load_audio, resample, to_mono
 from graham.errors import AudioError, ParameterError

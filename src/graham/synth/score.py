@@ -144,7 +144,7 @@ class _Composer:
                 self.add("drums", piece, 0, b0 + pos, 0.25, vel, jitter=0.004)
 
     def bass(self, style: str, patch: str) -> None:
-        rng, meter = self.rng, self.score.meter
+        rng = self.rng
         chords = self.chords()
         low = 28 if patch in ("sub", "synth_bass") else 31
         for ci, (b0, span, root, q) in enumerate(chords):

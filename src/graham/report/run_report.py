@@ -62,11 +62,12 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
     acc_rows = [{"method": METHOD_NAMES[m], "accuracy": v["accuracy"], "macro-F1": v["macro_f1"]}
                 for m, v in outcome.metrics.items()]
     sections.append(Section("Run", [
-        f"Data set: {outcome.dataset} — {outcome.corpus.name}.",
+        f"Data set: {outcome.corpus.name}" + ("" if outcome.corpus.name.startswith(outcome.dataset)
+                                               else f" (from {outcome.dataset})") + ".",
         f"Split: {outcome.split_name}; {len(outcome.train_idx)} training clips ({len(outcome.labelled_idx)} labelled), "
         f"{len(outcome.test_idx)} test clips. Transductive: the test clips are unlabelled nodes of the complete graph "
         "while the GNN trains (as in the paper); the Siamese network trains on the labelled training clips only.",
-        f"Timings [s]: {outcome.timings}.",
+        "Timings: " + ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in outcome.timings.items()) + ".",
     ], tables=[acc_rows]))
     per_class = [{"genre": c, **{f"{METHOD_NAMES[m]} F1": v["per_class"][c]["f1"] for m, v in outcome.metrics.items()},
                   "support": outcome.metrics["grahams_gnn"]["per_class"][c]["support"]} for c in classes]

@@ -25,6 +25,13 @@ def _setup_logging(verbose: bool) -> None:
 
 SPLIT_LIST_HELP = "GTZAN split list SPLIT=FILE (train, valid or test; repeat), for --protocol given."
 
+# Options shared by several commands (one definition, one help text).
+CLIPS_OPT = typer.Option(None, help="AudioSet: folder holding the clips.")
+DEVICE_OPT = typer.Option("auto", help="cpu, cuda, cuda:1 ... (auto: a GPU when there is one).")
+PRESET_OPT = typer.Option("cpu", help="Backbone preset: cpu (narrow, minutes on 2 cores) or paper (full Xception).")
+EPOCHS_OPT = typer.Option(None, help="Siamese epochs (default: the preset's).")
+SPLIT_LIST_OPT = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP)
+
 
 def _split_lists(items: Optional[List[str]]) -> Optional[dict]:
     if not items:
@@ -78,7 +85,7 @@ def synth(
 @app.command()
 def corpus(
     dataset: str = typer.Argument(..., help=DATASET_HELP),
-    clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
+    clips: Optional[Path] = CLIPS_OPT,
     out: Optional[Path] = typer.Option(None, help="Write the corpus table (CSV) here."),
 ) -> None:
     """Read a data set and summarise it: clips per class and skipped files."""
@@ -103,7 +110,7 @@ def corpus(
 def features(
     dataset: str = typer.Argument(..., help=DATASET_HELP),
     out: Path = typer.Option(..., "--out", help="Feature folder (a cache: reruns reuse entries)."),
-    clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
+    clips: Optional[Path] = CLIPS_OPT,
     workers: int = typer.Option(2, help="Parallel workers."),
     sr: int = typer.Option(22050, help="Sample rate [Hz]."),
     n_mels: int = typer.Option(128, help="Mel bands."),
@@ -140,14 +147,14 @@ def _siamese_config(preset: str, epochs: Optional[int], seed: int):
 def train_siamese_cmd(
     dataset: str = typer.Argument(..., help=DATASET_HELP),
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoints last/best.safetensors, split.json."),
-    preset: str = typer.Option("cpu", help="Backbone preset: cpu (narrow, minutes on 2 cores) or paper (full Xception)."),
-    epochs: Optional[int] = typer.Option(None, help="Epochs (default: the preset's)."),
+    preset: str = PRESET_OPT,
+    epochs: Optional[int] = EPOCHS_OPT,
     protocol: str = typer.Option("random", help="Split: random, grouped or given; only its training clips train."),
     seed: int = typer.Option(0, help="Seed of split, data order, pairs and initialisation."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.safetensors."),
-    split_list: Optional[List[str]] = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP),
-    clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
-    device: str = typer.Option("auto", help="cpu, cuda, cuda:1 ... (auto: a GPU when there is one)."),
+    split_list: Optional[List[str]] = SPLIT_LIST_OPT,
+    clips: Optional[Path] = CLIPS_OPT,
+    device: str = DEVICE_OPT,
 ) -> None:
     """Train the Siamese embedding network (Xception + pair head, balanced pairs)."""
     from .pipeline import train_siamese_run
@@ -172,8 +179,8 @@ def embed(
     dataset: str = typer.Argument(..., help=DATASET_HELP),
     model: Path = typer.Option(..., "--model", help="A Siamese checkpoint (.safetensors) or a bundle folder."),
     out: Path = typer.Option(..., "--out", help="Output file (.safetensors: embeddings, labels; clip ids in metadata)."),
-    clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
-    device: str = typer.Option("auto", help="cpu, cuda, ..."),
+    clips: Optional[Path] = CLIPS_OPT,
+    device: str = DEVICE_OPT,
 ) -> None:
     """Write the 128-d embedding of every clip (mean over windows of the training crop length)."""
     from .pipeline import embed_dataset
@@ -189,17 +196,17 @@ def embed(
 def train(
     dataset: str = typer.Argument(..., help=DATASET_HELP),
     out: Path = typer.Option(..., "--out", help="Run folder: metrics.json, bundle/, report.html, siamese/."),
-    preset: str = typer.Option("cpu", help="Backbone preset: cpu or paper."),
-    epochs: Optional[int] = typer.Option(None, help="Siamese epochs (default: the preset's)."),
+    preset: str = PRESET_OPT,
+    epochs: Optional[int] = EPOCHS_OPT,
     gnn_epochs: int = typer.Option(1000, help="GNN epochs (paper: 1000)."),
     protocol: str = typer.Option("random", help="Split: random (paper's 70:30), grouped or given."),
     fraction: float = typer.Option(1.0, help="Labelled fraction of the training clips."),
     seed: int = typer.Option(0),
     report: bool = typer.Option(True, help="Write report.html with figures."),
     resume: bool = typer.Option(False, "--resume", help="Resume the Siamese network from OUT/siamese/last."),
-    split_list: Optional[List[str]] = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP),
-    clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
-    device: str = typer.Option("auto", help="cpu, cuda, ..."),
+    split_list: Optional[List[str]] = SPLIT_LIST_OPT,
+    clips: Optional[Path] = CLIPS_OPT,
+    device: str = DEVICE_OPT,
 ) -> None:
     """The whole path: features, Siamese, GNN, baselines, test metrics, bundle and report."""
     from .pipeline import report_run, train_model
@@ -235,13 +242,13 @@ def experiment(
     fractions: List[float] = typer.Option([0.3, 0.5, 1.0], "--fraction", help="Labelled fractions (repeat)."),
     k: int = typer.Option(5, help="Folds for kfold."),
     mode: str = typer.Option("transductive", help="transductive (paper) or inductive."),
-    preset: str = typer.Option("cpu", help="Backbone preset: cpu or paper."),
-    epochs: Optional[int] = typer.Option(None, help="Siamese epochs (default: the preset's)."),
+    preset: str = PRESET_OPT,
+    epochs: Optional[int] = EPOCHS_OPT,
     gnn_epochs: int = typer.Option(1000, help="GNN epochs."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the finished runs of an interrupted experiment."),
-    split_list: Optional[List[str]] = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP),
-    clips: Optional[Path] = typer.Option(None, help="AudioSet: folder holding the clips."),
-    device: str = typer.Option("auto", help="cpu, cuda, ..."),
+    split_list: Optional[List[str]] = SPLIT_LIST_OPT,
+    clips: Optional[Path] = CLIPS_OPT,
+    device: str = DEVICE_OPT,
 ) -> None:
     """The paper's Table 1: GrahAM vs Random Forest vs 2-layer NN at several labelled fractions."""
     from .evaluate.protocol import ProtocolConfig

@@ -381,12 +381,9 @@ def explain(
             means.setdefault(model.classes[t], []).append(cam)
             typer.echo(f"{f}: {model.classes[t]} -> {png}")
         if len(audio) > 1:
-            import numpy as np
-            import torch
-            import torch.nn.functional as F
+            from .explain.gradcam import mean_maps
 
-            avg = {g: np.mean([F.interpolate(torch.from_numpy(c)[None, None], size=(c.shape[0], 256), mode="bilinear",
-                                             align_corners=False)[0, 0].numpy() for c in cams], 0) for g, cams in means.items()}
+            avg = mean_maps(means)
             typer.echo(f"mean per genre: {mean_heatmap_figure(avg, model.bundle.mel, out / 'gradcam_mean.png')}")
     except GrahamError as exc:
         _fail(exc)

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..errors import ParameterError
 
-__all__ = ["gradcam_plus_plus_weights", "GradCAMPlusPlus", "conv_layer_names", "explain_clip"]
+__all__ = ["gradcam_plus_plus_weights", "GradCAMPlusPlus", "conv_layer_names", "explain_clip", "mean_maps"]
 
 
 def gradcam_plus_plus_weights(activations: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
@@ -113,3 +113,15 @@ def explain_clip(classifier, mel: np.ndarray, *, target: int | None = None, laye
         count[s:s + n] += 1
     out = total / np.maximum(count, 1)
     return (out / max(out.max(), 1e-12)).astype(np.float32), target
+
+
+def mean_maps(maps: dict[str, list[np.ndarray]], *, width: int = 256) -> dict[str, np.ndarray]:
+    """Mean map per key (genre) over maps of any length: each is resized (bilinear) to
+    ``width`` time steps first; every mean is scaled to [0, 1] by its maximum."""
+    out = {}
+    for key, group in maps.items():
+        resized = [F.interpolate(torch.from_numpy(m)[None, None], size=(m.shape[0], width), mode="bilinear",
+                                 align_corners=False)[0, 0].numpy() for m in group]
+        m = np.mean(resized, axis=0)
+        out[key] = m / max(float(m.max()), 1e-12)
+    return out

@@ -7,11 +7,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..evaluate.protocol import METHOD_NAMES
-from ..explain.gradcam import explain_clip
+from ..explain.gradcam import explain_clip, mean_maps
 from ..explain.tsne import silhouette, tsne_2d
 from ..io import write_json
 from .figures import confusion_figure, curves_figure, gradcam_figure, mean_heatmap_figure, table_figure, tsne_figure
@@ -24,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool):
     """Grad-CAM++ for up to ``per_genre`` test clips of each genre: figures and mean maps."""
-    figures, means = [], {}
+    figures = []
     rng = np.random.default_rng(0)
     chosen = []
     for k, genre in enumerate(outcome.classes):
@@ -41,12 +39,8 @@ def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool)
         cam, target = explain_clip(classifier, mel)
         title = f"{clip.clip_id}: true {genre}, predicted {classifier.classes[target]}"
         figures.append((gradcam_figure(mel, cam, outcome.mel, title, fig_dir / f"gradcam_{clip.clip_id}.png"), title))
-        resized = F.interpolate(torch.from_numpy(cam)[None, None], size=(cam.shape[0], 256), mode="bilinear",
-                                align_corners=False)[0, 0].numpy()
-        stacks.setdefault(genre, []).append(resized)
-    for genre, maps in stacks.items():
-        m = np.mean(maps, axis=0)
-        means[genre] = m / max(m.max(), 1e-12)
+        stacks.setdefault(genre, []).append(cam)
+    means = mean_maps(stacks)
     return figures, means
 
 

@@ -8,11 +8,12 @@ import time
 
 
 def set_threads(n: int) -> None:
-    """Pin torch's (and BLAS's) thread count so runs compare like with like."""
-    import torch
-
+    """Pin torch's (and BLAS's) thread count so runs compare like with like. The environment is
+    set before torch is imported (OpenMP reads it once, at load); call this first."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, str(n))
+    import torch
+
     torch.set_num_threads(n)
 
 

@@ -19,15 +19,15 @@ def test_run_experiment_writes_tables_and_confusions(tmp_path):
                          gnn_train=GNNTrainConfig(epochs=10), cache=tmp_path / "feat", progress=False)
     assert len(res.runs) == 4 and {r.n_test for r in res.runs} == {12}
     table = res.table()
-    assert {(r["fraction"], r["method"]) for r in table} == {(f, m) for f in (0.5, 1.0)
-                                                           for m in ("GrahAM (GNN)", "Random Forest", "2-layer NN")}
+    six = ("GrahAM (GNN)", "Random Forest", "2-layer NN", "Label spreading", "Supervised CNN", "Log-mel stats + LR")
+    assert {(r["fraction"], r["method"]) for r in table} == {(f, m) for f in (0.5, 1.0) for m in six}
     assert all(r["runs"] == 2 and 0 <= r["accuracy_mean"] <= 1 for r in table)
     md = (tmp_path / "table.md").read_text()
     assert "stratified random 70%:30%" in md and "| 50% | GrahAM (GNN) |" in md
     assert (tmp_path / "table.csv").read_text().startswith("fraction,method,runs,accuracy_mean")
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["config"]["mode"] == "transductive" and len(doc["runs"]) == 4
-    assert len(list((tmp_path / "confusion").glob("*.png"))) == 12
+    assert len(list((tmp_path / "confusion").glob("*.png"))) == 4 * 6
     cm = np.array(doc["runs"][0]["metrics"]["grahams_gnn"]["confusion"])
     assert cm.shape == (10, 10) and cm.sum() == 12
 

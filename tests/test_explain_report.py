@@ -112,7 +112,9 @@ def test_run_report_has_every_figure(trained):
         assert title in html
     imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     n_test_genres = len(set(trained.labels[trained.test_idx]))
-    assert len(imgs) == 3 + 1 + 1 + n_test_genres + 1  # confusions, t-SNE, mean map, clips, curves
+    # a confusion matrix per method and for the shipped bundle, t-SNE, mean map, clips, curves
+    assert len(imgs) == len(trained.metrics) + 1 + 1 + n_test_genres + 1
+    assert "GrahAM bundle (inductive, windowed)" in html and "scored as it predicts" in html
     assert all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
     doc = json.loads((trained.out / "metrics.json").read_text())
     assert set(doc["silhouette"]) == {"siamese", "gnn", "clips"} and "report_s" in doc["timings"]

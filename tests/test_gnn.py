@@ -4,6 +4,7 @@ import torch
 
 from graham.errors import ParameterError
 from graham.nn import GNNConfig, GrahamConv, GrahamGNN, complete_edge_index, knn_graph
+from graham.nn.graphs import Graph
 from graham.train.gnn import GNNTrainConfig, train_gnn
 
 
@@ -60,7 +61,7 @@ def test_knn_graph_by_cosine():
     with pytest.raises(ParameterError):
         knn_graph(x, 5)
     model = GrahamGNN(2, 3, GNNConfig(hidden=8))
-    assert model(x, knn_graph(x, 2)).shape == (5, 3)
+    assert model(x, Graph(knn_graph(x, 2))).shape == (5, 3)
 
 
 def _blobs(n=240, classes=4, dim=16, seed=0):
@@ -111,4 +112,4 @@ def test_edge_weights_scale_messages_and_come_from_the_pair_head():
     assert w.shape == (30,) and ((w > 0) & (w < 1)).all()
     torch.testing.assert_close(w[0], torch.sigmoid(head(x.float()[ei[1, :1]], x.float()[ei[0, :1]]))[0])
     model = GrahamGNN(4, 2, GNNConfig(hidden=8))
-    assert model(x.float(), knn_graph(x.float(), 3), edge_weight=torch.rand(18)).shape == (6, 2)
+    assert model(x.float(), Graph(knn_graph(x.float(), 3), torch.rand(18))).shape == (6, 2)

@@ -41,11 +41,23 @@ def songs(tmp_path_factory):
 
 def test_train_writes_metrics_and_a_bundle(trained):
     m = json.loads((trained.out / "metrics.json").read_text())
-    assert set(m["results"]) == {"GrahAM (GNN)", "Random Forest", "2-layer NN"}
+    assert set(m["results"]) == {"GrahAM (GNN)", "Random Forest", "2-layer NN", "Label spreading", "Supervised CNN",
+                                 "Log-mel stats + LR", "GrahAM bundle (inductive, windowed)"}
     assert m["protocol"]["split"].startswith("random stratified 70%:30%")
     assert m["protocol"]["test_clips"] == 12 and 0 <= m["results"]["GrahAM (GNN)"]["accuracy"] <= 1
     b = load_bundle(trained.out / "bundle")
     assert b.classes == trained.classes and b.reference.shape == (28, 16)
+
+
+def test_the_shipped_model_is_scored_as_graham_predict_scores_files(trained):
+    """The bundle's figure in metrics.json is what predicting the test clips' files gives."""
+    model = load(trained.out / "bundle")
+    truth = [trained.corpus[i].label for i in trained.test_idx]
+    pred = [model.predict(trained.corpus[i].path, top_k=1).label for i in trained.test_idx]
+    acc = float(np.mean([p == t for p, t in zip(pred, truth)]))
+    m = json.loads((trained.out / "metrics.json").read_text())
+    assert m["results"]["GrahAM bundle (inductive, windowed)"]["accuracy"] == pytest.approx(acc)
+    assert "graham predict" in m["results_note"]
 
 
 def test_bundle_round_trip_gives_the_same_predictions(trained, songs):

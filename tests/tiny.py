@@ -12,7 +12,7 @@ TINY = XceptionConfig(stem=(4, 8), entry=(8, 12, 16), middle_blocks=1, exit=(16,
 
 def tiny_siamese(**kw) -> SiameseConfig:
     base = dict(backbone=TINY, crop_frames=32, epochs=2, classes_per_batch=4, per_class=3, head_hidden=16,
-                val_fraction=0.0)
+                val_fraction=0.0, min_batches=0, lr=3e-4)
     return SiameseConfig(**{**base, **kw})
 
 

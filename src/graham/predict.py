@@ -19,6 +19,7 @@ from .audio.mel import LogMel
 from .audio.windows import window_starts
 from .bundle import Bundle, load_bundle
 from .errors import AudioError, ParameterError
+from .nn.graphs import attach_graph, build_graph
 from .train.crops import MelCrops
 
 __all__ = ["GenreScore", "WindowScore", "Prediction", "GenreClassifier", "load"]
@@ -77,21 +78,16 @@ class GenreClassifier:
         self.scale = torch.as_tensor(bundle.scale, dtype=torch.float32, device=self.device)
         self.crop_frames = bundle.siamese_config.crop_frames
         self.batch_size = batch_size
+        self.raw_reference = torch.as_tensor(bundle.reference, dtype=torch.float32, device=self.device)
+        cfg = self.gnn.config
         # The reference nodes' hidden features do not depend on the query: compute them once.
         with torch.no_grad():
-            self._ref_hidden = self._reference_layers()
+            graph = build_graph(cfg.graph, self.raw_reference, k=cfg.k, head=self.siamese.head)
+            self._ref_states = self.gnn.reference_states(self.reference, graph)
 
     @property
     def classes(self) -> list[str]:
         return self.bundle.classes
-
-    def _reference_layers(self) -> list[torch.Tensor]:
-        """Input of every GNN layer for the reference nodes (eval mode: no dropout)."""
-        feats, r = [], self.reference
-        for conv in self.gnn.convs:
-            feats.append(r)
-            r = torch.relu(conv.forward_complete(r, self_loops=self.gnn.config.self_loops))
-        return feats
 
     # -- preprocess ------------------------------------------------------------------------
     def mel(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> np.ndarray:
@@ -123,15 +119,18 @@ class GenreClassifier:
 
     @torch.no_grad()
     def node_logits(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """GNN logits of new nodes [shape=(W, classes)] attached to every reference node."""
+        """GNN logits of new nodes [shape=(W, classes)] with Siamese ``embeddings`` attached to
+        the reference nodes as the bundle's graph says (every reference node, the k nearest,
+        or every one weighted by s_ij): :meth:`GrahamGNN.forward_inductive`."""
         return self.node_logits_grad(embeddings)
 
     def node_logits_grad(self, embeddings: torch.Tensor) -> torch.Tensor:
         """As :meth:`node_logits`, differentiable (for Grad-CAM++ through the whole model)."""
-        q = (embeddings.to(self.device) - self.mean) / self.scale
-        for conv, r in zip(self.gnn.convs, self._ref_hidden):
-            q = torch.relu(conv.forward_complete(q, sources=r))
-        return self.gnn.classifier(q)
+        emb = embeddings.to(self.device)
+        cfg = self.gnn.config
+        with torch.no_grad():
+            attach = attach_graph(cfg.graph, self.raw_reference, emb.detach(), k=cfg.k, head=self.siamese.head)
+        return self.gnn.forward_inductive(None, (emb - self.mean) / self.scale, attach=attach, ref_states=self._ref_states)
 
     def embed(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> np.ndarray:
         """The clip's 128-d embedding: the mean over its windows (as in training)."""

@@ -4,15 +4,17 @@
 - ``audioset:~/as/eval_segments.csv`` with ``clips=DIR``: AudioSet music genres.
 - ``folder:~/music``: ``<root>/<label>/**/<file>``.
 - ``csv:~/table.csv``: a corpus table (clip_id, path, label[, group, split]).
-- ``synthetic`` or ``synthetic:PER_GENRExSECONDS`` (e.g. ``synthetic:30x10``): the built-in
-  synthetic genre corpus, generated once into the cache and read as GTZAN.
+- ``synthetic`` or ``synthetic:PER_GENRExSECONDS[@ARTISTS]`` (e.g. ``synthetic:30x10``,
+  ``synthetic:30x10@5``): the built-in synthetic genre corpus, generated once into the cache and
+  read as GTZAN; with ``@ARTISTS`` (or ``synthetic:artists`` = ``30x10@5``) each genre's clips
+  come from that many artists, and a clip's group is its artist.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import DatasetError
@@ -23,12 +25,16 @@ from .corpus import Corpus
 from .folder import read_folder
 from .gtzan import read_gtzan
 
-__all__ = ["DatasetSpec", "parse_dataset", "open_dataset", "DEFAULT_SYNTHETIC"]
+__all__ = ["DatasetSpec", "parse_dataset", "open_dataset", "DEFAULT_SYNTHETIC", "ARTIST_SYNTHETIC"]
 
 KINDS = ("gtzan", "audioset", "folder", "csv", "synthetic")
 
 #: What the bare name ``synthetic`` means: 10 genres x 30 clips of 10 s at 22050 Hz, seed 0.
 DEFAULT_SYNTHETIC = SynthSpec(per_genre=30, seconds=10.0, seed=0)
+
+#: What ``synthetic:artists`` means: the same size, each genre played by 5 artists of 6 clips
+#: (the artist is the clip's group, so grouped splits keep an artist on one side).
+ARTIST_SYNTHETIC = SynthSpec(per_genre=30, seconds=10.0, seed=0, artists=5)
 
 
 @dataclass(frozen=True)
@@ -52,11 +58,15 @@ def parse_dataset(text: str) -> DatasetSpec:
     if kind == "synthetic":
         if not rest:
             return DatasetSpec(kind, None, {"synth": DEFAULT_SYNTHETIC})
-        m = re.fullmatch(r"(\d+)(?:x(\d+(?:\.\d+)?))?", rest.strip())
+        if rest.strip().lower() == "artists":
+            return DatasetSpec(kind, None, {"synth": ARTIST_SYNTHETIC})
+        m = re.fullmatch(r"(\d+)(?:x(\d+(?:\.\d+)?))?(?:@(\d+))?", rest.strip())
         if not m:
-            raise DatasetError(f"synthetic takes PER_GENRE or PER_GENRExSECONDS, e.g. synthetic:30x10, got {rest!r}")
+            raise DatasetError("synthetic takes PER_GENRE[xSECONDS][@ARTISTS] or artists, e.g. synthetic:30x10, "
+                               f"synthetic:30x10@5 or synthetic:artists, got {rest!r}")
         seconds = float(m[2]) if m[2] else DEFAULT_SYNTHETIC.seconds
-        return DatasetSpec(kind, None, {"synth": SynthSpec(per_genre=int(m[1]), seconds=seconds, seed=DEFAULT_SYNTHETIC.seed)})
+        return DatasetSpec(kind, None, {"synth": SynthSpec(per_genre=int(m[1]), seconds=seconds, seed=DEFAULT_SYNTHETIC.seed,
+                                                           artists=int(m[3] or 0))})
     if not sep or not rest.strip():
         raise DatasetError(f"{kind} needs a path: {kind}:PATH")
     return DatasetSpec(kind, Path(os.path.expanduser(rest.strip())))
@@ -95,8 +105,11 @@ def open_dataset(
     if genres or synth_seed is not None:
         synth = SynthSpec(per_genre=synth.per_genre, seconds=synth.seconds,
                           seed=synth.seed if synth_seed is None else synth_seed,
-                          genres=tuple(genres) if genres else synth.genres, sample_rate=synth.sample_rate)
+                          genres=tuple(genres) if genres else synth.genres, sample_rate=synth.sample_rate,
+                          artists=synth.artists)
     root = generate_corpus(cache_dir() / synth.key(), synth, progress=progress)
     corpus = read_gtzan(root, name="synthetic")
-    return Corpus(f"synthetic ({synth.per_genre} clips x {len(synth.genres)} genres, {synth.seconds:g} s, seed {synth.seed})",
-                  corpus.clips, corpus.skipped, corpus.root, corpus.notes)
+    clips = [replace(c, group=synth.group(c.label, int(c.clip_id.rsplit(".", 1)[1]))) for c in corpus.clips]
+    by = f", {synth.artists} artists per genre" if synth.artists else ""
+    return Corpus(f"synthetic ({synth.per_genre} clips x {len(synth.genres)} genres, {synth.seconds:g} s{by}, "
+                  f"seed {synth.seed})", clips, corpus.skipped, corpus.root, corpus.notes)

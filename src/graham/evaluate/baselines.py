@@ -1,14 +1,22 @@
-"""The paper's baselines on the same Siamese embeddings: Random Forest and a 2-layer network."""
+"""Baselines that need no graph network: the paper's Random Forest and 2-layer network on the
+Siamese embeddings, graph-based label spreading with no training, and a floor with no deep
+learning at all (log-mel band statistics with logistic regression)."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.semi_supervised import LabelSpreading
 
-__all__ = ["BASELINES", "fit_baseline"]
+from ..errors import ParameterError
+
+__all__ = ["BASELINES", "fit_baseline", "label_spreading", "mel_band_statistics", "fit_mel_floor"]
 
 BASELINES = ("random_forest", "mlp_2layer")
 
@@ -24,3 +32,38 @@ def fit_baseline(name: str, x: np.ndarray, y: np.ndarray, *, seed: int = 0):
     else:
         raise ValueError(f"unknown baseline {name!r}; known: {BASELINES}")
     return model.fit(x, y)
+
+
+def label_spreading(x: np.ndarray, y: np.ndarray, labelled: np.ndarray, targets: np.ndarray, *,
+                    n_neighbors: int = 10, alpha: float = 0.2) -> np.ndarray:
+    """Predicted classes of rows ``targets`` of ``x`` [shape=(N, d)] by scikit-learn's
+    ``LabelSpreading`` with a kNN kernel over all rows of ``x`` (Zhou et al. 2004): the
+    labels of rows ``labelled`` diffuse along the kNN graph of the standardised features, with
+    no training. Pass only the rows that may sit in the graph (transductive: all clips;
+    inductive: the training clips plus the clips to predict, one at a time or together)."""
+    labelled = np.asarray(labelled)
+    if len(np.unique(y[labelled])) < 2:
+        raise ParameterError("label spreading needs labelled clips of at least two classes")
+    z = StandardScaler().fit(x[labelled]).transform(x)
+    seeds = np.full(len(x), -1, dtype=np.int64)
+    seeds[labelled] = y[labelled]
+    k = int(min(n_neighbors, len(x) - 1))
+    model = LabelSpreading(kernel="knn", n_neighbors=k, alpha=alpha, max_iter=1000).fit(z, seeds)
+    return model.transduction_[np.asarray(targets)]
+
+
+def mel_band_statistics(mels: Sequence[np.ndarray]) -> np.ndarray:
+    """Per clip, for every mel band: the mean and standard deviation over time [dB] and the mean
+    absolute frame-to-frame change [dB/frame] [shape=(N, 3 n_mels)]. The classic hand-made
+    genre features (Tzanetakis & Cook 2002 used MFCC means and variances), with no learning."""
+    out = []
+    for m in mels:
+        m = np.asarray(m, dtype=np.float64)
+        delta = np.abs(np.diff(m, axis=1)).mean(1) if m.shape[1] > 1 else np.zeros(m.shape[0])
+        out.append(np.concatenate([m.mean(1), m.std(1), delta]))
+    return np.stack(out).astype(np.float32)
+
+
+def fit_mel_floor(x: np.ndarray, y: np.ndarray, *, seed: int = 0):
+    """Logistic regression (L2, C=0.1) on standardised :func:`mel_band_statistics`."""
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000, random_state=seed)).fit(x, y)

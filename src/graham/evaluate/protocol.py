@@ -1,9 +1,10 @@
 """The paper's Table 1 protocol and its honest variants.
 
 For every seed and split: for every labelled fraction of the training clips, the Siamese
-network is trained on the labelled training clips only, every clip is embedded, and GrahAM
-(the GNN over the complete graph of all clips, loss on labelled nodes only), a Random Forest
-and a 2-layer network (both on the labelled embeddings) are scored on the test clips.
+network is trained on the labelled training clips only, every clip is embedded, and every
+method of :data:`graham.evaluate.methods.METHODS` (GrahAM's GNN over the graph of clips, loss on
+labelled nodes only; Random Forest, 2-layer NN and label spreading on the same embeddings; a
+supervised CNN and a log-mel floor on the spectrograms) is scored on the test clips.
 """
 
 from __future__ import annotations
@@ -16,19 +17,18 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..errors import ParameterError
 from ..nn.gnn import GNNConfig
-from ..train.gnn import GNNTrainConfig, standardise_features, train_gnn
-from ..train.siamese import SiameseConfig, embed_clips, train_siamese
-from .baselines import BASELINES, fit_baseline
+from ..train.gnn import GNNTrainConfig
+from ..train.siamese import SiameseConfig
+from .methods import DEFAULT_METHODS, METHOD_NAMES, METHODS, RunData
 from .metrics import classification_metrics
 from .splits import Split, labelled_subset, make_splits
 
-__all__ = ["ProtocolConfig", "RunResult", "ExperimentResult", "run_protocol", "evaluate_split", "run_key"]
+__all__ = ["ProtocolConfig", "RunResult", "ExperimentResult", "run_protocol", "evaluate_split", "run_key",
+           "METHOD_NAMES"]
 
 log = logging.getLogger(__name__)
-
-METHODS = ("grahams_gnn",) + BASELINES
-METHOD_NAMES = {"grahams_gnn": "GrahAM (GNN)", "random_forest": "Random Forest", "mlp_2layer": "2-layer NN"}
 
 
 @dataclass
@@ -41,20 +41,36 @@ class ProtocolConfig:
     test_size: float = 0.3
     k: int = 5
     mode: str = "transductive"  # or inductive: test clips are not in the graph while training
+    methods: tuple[str, ...] = DEFAULT_METHODS
 
-    def describe(self) -> str:
+    def __post_init__(self) -> None:
+        self.seeds, self.fractions, self.methods = tuple(self.seeds), tuple(self.fractions), tuple(self.methods)
+        unknown = set(self.methods) - set(METHODS)
+        if unknown or not self.methods:
+            raise ParameterError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
+        if self.protocol not in ("random", "grouped", "kfold", "given"):
+            raise ParameterError(f"protocol must be random, grouped, kfold or given, got {self.protocol!r}")
+        if self.mode not in ("transductive", "inductive"):
+            raise ParameterError(f"mode must be transductive or inductive, got {self.mode!r}")
+        if not self.seeds or not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
+            raise ParameterError("need at least one seed and fractions in (0, 1]")
+        if not 0 < self.test_size < 1 or self.k < 2:
+            raise ParameterError("need 0 < test_size < 1 and k >= 2")
+
+    def describe(self, grouped: bool = False) -> str:
         split = {"random": f"stratified random {1 - self.test_size:.0%}:{self.test_size:.0%} split of clips "
                            "(the paper's; clips of one artist may sit on both sides)",
                  "grouped": "stratified grouped split: no group (artist/album/track/video) on both sides",
-                 "kfold": f"stratified {self.k}-fold cross-validation",
+                 "kfold": (f"stratified grouped {self.k}-fold cross-validation (no group in two folds)" if grouped
+                           else f"stratified {self.k}-fold cross-validation"),
                  "given": "the data set's own split lists (train+valid : test)"}[self.protocol]
         mode = ("transductive: test clips are unlabelled nodes of the graph while the GNN trains (as in the paper)"
                 if self.mode == "transductive" else
                 "inductive: the GNN trains on the training clips alone; test clips join afterwards as new nodes")
         return (f"{split}; labelled fractions {', '.join(f'{f:.0%}' for f in self.fractions)} of the training clips "
                 f"(stratified, nested); seeds {', '.join(map(str, self.seeds))}; the Siamese network trains on the "
-                f"labelled training clips only; {mode}; Random Forest and 2-layer NN on the same embeddings, "
-                f"trained on the labelled clips.")
+                f"labelled training clips only; {mode}; every method trains on the labelled clips alone: "
+                + "; ".join(f"{METHODS[m].title}: {METHODS[m].about}" for m in self.methods) + ".")
 
 
 @dataclass
@@ -78,12 +94,17 @@ class ExperimentResult:
     last_hidden: np.ndarray | None = None
     last_labels: np.ndarray | None = None
     last_test: np.ndarray | None = None
+    grouped: bool = False  # the corpus has groups shared by several clips (k-fold keeps them apart)
+
+    def describe(self) -> str:
+        """The protocol in words, saying "grouped" whenever groups kept clips apart."""
+        return self.config.describe(grouped=self.grouped)
 
     def table(self) -> list[dict]:
         """Mean and standard deviation over runs per (fraction, method)."""
         rows = []
         for frac in self.config.fractions:
-            for m in METHODS:
+            for m in self.config.methods:
                 acc = [r.metrics[m]["accuracy"] for r in self.runs if r.fraction == frac]
                 f1 = [r.metrics[m]["macro_f1"] for r in self.runs if r.fraction == frac]
                 if acc:
@@ -105,7 +126,7 @@ class ExperimentResult:
         return ",".join(keys) + "\n" + "".join(",".join(str(r[k]) for k in keys) + "\n" for r in self.table())
 
     def to_dict(self) -> dict:
-        return {"protocol": self.config.describe(), "config": asdict(self.config), "classes": self.classes,
+        return {"protocol": self.describe(), "config": asdict(self.config), "classes": self.classes,
                 "table": self.table(), "runs": [asdict(r) for r in self.runs]}
 
 
@@ -119,38 +140,24 @@ def run_key(seed: int, split_name: str, fraction: float) -> str:
 def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split, labelled: np.ndarray,
                    num_classes: int, classes: list[str], *, siamese: SiameseConfig, gnn: GNNConfig,
                    gnn_train: GNNTrainConfig, mode: str = "transductive", device: str | None = None,
-                   progress: bool = False, siamese_out=None, resume: bool = False):
-    """One run: Siamese on ``labelled``, embed all, GNN + baselines, metrics on ``split.test``.
-    Returns (metrics by method, embeddings, GNN hidden features of all clips, trained models)."""
-    sia = train_siamese([mels[i] for i in labelled], labels[labelled], siamese, device=device, progress=progress,
-                        out=siamese_out, resume=resume)
-    emb = embed_clips(sia.model, mels, crop_frames=siamese.crop_frames, device=device)
-    test = split.test
-    if mode == "transductive":
-        res = train_gnn(emb, labels, labelled, num_classes, config=gnn, train=gnn_train, device=device)
-        xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
-        with torch.no_grad():
-            logits, hidden = res.model.cpu()(xs, return_hidden=True)
-        pred_test = logits[test].argmax(1).numpy()
-    else:
-        nodes = np.sort(split.train)
-        pos = np.searchsorted(nodes, labelled)
-        res = train_gnn(emb[nodes], labels[nodes], pos, num_classes, config=gnn, train=gnn_train, device=device)
-        xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
-        with torch.no_grad():
-            model = res.model.cpu()
-            _, hidden_ref = model(xs[nodes], return_hidden=True)
-            logits_test, hidden_test = model.forward_inductive(xs[nodes], xs[test], return_hidden=True)
-        pred_test = logits_test.argmax(1).numpy()
-        hidden = torch.zeros(len(emb), hidden_ref.shape[1])
-        hidden[nodes], hidden[test] = hidden_ref, hidden_test
-    metrics = {"grahams_gnn": classification_metrics(labels[test], pred_test, classes)}
-    baselines = {}
-    for name in BASELINES:
-        clf = fit_baseline(name, emb[labelled], labels[labelled], seed=siamese.seed)
-        metrics[name] = classification_metrics(labels[test], clf.predict(emb[test]), classes)
-        baselines[name] = clf
-    return metrics, emb, hidden.numpy(), {"siamese": sia, "gnn": res, **baselines}
+                   progress: bool = False, siamese_out=None, resume: bool = False,
+                   methods: Sequence[str] = DEFAULT_METHODS):
+    """One run: every method in ``methods`` fits on the ``labelled`` training clips and predicts
+    ``split.test``. Returns (metrics by method, Siamese embeddings of all clips or None, GNN
+    hidden features of all clips or None, the fitted models by method plus ``siamese``)."""
+    data = RunData(mels, np.asarray(labels), list(classes), split, np.asarray(labelled), siamese, gnn, gnn_train,
+                   mode=mode, seed=siamese.seed, device=device, progress=progress, siamese_out=siamese_out,
+                   resume=resume)
+    metrics, models, hidden = {}, {}, None
+    for key in methods:
+        out = METHODS[key].run(data)
+        metrics[key] = classification_metrics(data.labels[split.test], out.pred, list(classes))
+        models[key] = out.model
+        hidden = out.extras.get("hidden", hidden)
+    uses_siamese = any(METHODS[m].uses_siamese for m in methods)
+    if uses_siamese:
+        models["siamese"] = data.siamese
+    return metrics, (data.embeddings if uses_siamese else None), hidden, models
 
 
 def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config: ProtocolConfig, *,
@@ -163,6 +170,7 @@ def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config:
     ``on_run(key, result)`` is called after every new run, e.g. to save it at once."""
     labels = np.asarray(labels)
     result = ExperimentResult(config, list(classes))
+    result.grouped = groups is not None and len(set(groups)) < len(labels)
     plan = []
     for seed in config.seeds:
         for split in make_splits(config.protocol, labels, seed=seed, groups=groups, splits=splits,
@@ -184,7 +192,7 @@ def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config:
         g_train = GNNTrainConfig(**{**asdict(gnn_train or GNNTrainConfig()), "seed": seed})
         metrics, emb, hidden, _ = evaluate_split(mels, labels, split, labelled, len(classes), list(classes),
                                                  siamese=sia_cfg, gnn=gnn or GNNConfig(), gnn_train=g_train,
-                                                 mode=config.mode, device=device)
+                                                 mode=config.mode, device=device, methods=config.methods)
         run = RunResult(seed, split.name, frac, len(labelled), len(split.test), metrics, time.perf_counter() - t0)
         result.runs.append(run)
         if on_run is not None:

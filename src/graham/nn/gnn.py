@@ -16,13 +16,16 @@ from torch import nn
 
 from ..errors import ParameterError
 from .graham_conv import GrahamConv
+from .graphs import GRAPH_KINDS, Graph
 
 __all__ = ["GNNConfig", "GrahamGNN"]
 
 
 @dataclass(frozen=True)
 class GNNConfig:
-    """Layer count, widths, aggregation and dropout of :class:`GrahamGNN`."""
+    """Layer count, widths, aggregation and dropout of :class:`GrahamGNN`, and the graph it
+    runs on (``graph``: complete, knn with ``k`` neighbours, or similarity; see
+    :mod:`graham.nn.graphs`), kept here so a saved model knows how to attach new clips."""
 
     hidden: int = 64
     layers: int = 2
@@ -30,13 +33,26 @@ class GNNConfig:
     aggr: str = "mean"
     dropout: float = 0.3
     self_loops: bool = False
+    graph: str = "complete"
+    k: int = 10
 
     def __post_init__(self) -> None:
         if self.layers < 1 or self.hidden < 1 or not 0 <= self.dropout < 1:
             raise ParameterError("need layers >= 1, hidden >= 1 and 0 <= dropout < 1")
+        if self.graph not in GRAPH_KINDS or self.k < 1:
+            raise ParameterError(f"graph must be one of {GRAPH_KINDS} and k >= 1, got {self.graph!r}, k={self.k}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def preset_defaults(cls, preset: str, **overrides) -> "GNNConfig":
+        """``paper``: the paper's complete graph; ``cpu``: graham's measured defaults (the
+        dataclass defaults; see the README's "Choosing the graph")."""
+        base = {"paper": dict(graph="complete"), "cpu": {}}
+        if preset not in base:
+            raise ParameterError(f"unknown preset {preset!r}; known: {sorted(base)}")
+        return cls(**{**base[preset], **overrides})
 
 
 class GrahamGNN(nn.Module):
@@ -56,29 +72,52 @@ class GrahamGNN(nn.Module):
     def _act(self, h: torch.Tensor) -> torch.Tensor:
         return self.dropout(torch.relu(h))
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None, *,
-                edge_weight: torch.Tensor | None = None, return_hidden: bool = False):
-        """Transductive pass. ``edge_index`` None: the complete graph (fast exact path);
-        otherwise PyG message passing on the given edges (a kNN graph, say), optionally
-        weighted per edge. With ``return_hidden``, also the last hidden features (for t-SNE)."""
+    def _layer(self, conv: GrahamConv, h: torch.Tensor, graph: Graph | None) -> torch.Tensor:
+        if graph is None or graph.is_complete:
+            return conv.forward_complete(h, self_loops=self.config.self_loops)
+        return conv(h, graph.edge_index, graph.edge_weight)
+
+    def forward(self, x: torch.Tensor, graph: Graph | None = None, *, return_hidden: bool = False):
+        """Transductive pass over nodes ``x``. ``graph`` None or complete: the paper's complete
+        graph (fast exact path); otherwise PyG message passing on its edges (kNN, or weighted
+        by s_ij). With ``return_hidden``, also the last hidden features (for t-SNE)."""
         h = x
         for conv in self.convs:
-            if edge_index is None:
-                h = conv.forward_complete(h, self_loops=self.config.self_loops)
-            else:
-                h = conv(h, edge_index, edge_weight)
-            h = self._act(h)
+            h = self._act(self._layer(conv, h, graph))
         logits = self.classifier(h)
         return (logits, h) if return_hidden else logits
 
-    def forward_inductive(self, x_ref: torch.Tensor, x_new: torch.Tensor, *, return_hidden: bool = False):
-        """Logits of new nodes ``x_new`` attached to every reference node ``x_ref``."""
-        if x_new.shape[-1] != self.in_dim or x_ref.shape[-1] != self.in_dim:
-            raise ParameterError(f"node features must have {self.in_dim} dimensions")
-        r, q = x_ref, x_new
+    def reference_states(self, x_ref: torch.Tensor, graph: Graph | None = None) -> list[torch.Tensor]:
+        """The input of every layer for the reference nodes, computed among themselves
+        [K tensors of shape=(N_ref, d_k)]. They do not depend on new clips: compute them once
+        and pass them to :meth:`forward_inductive` for every query."""
+        states, r = [], x_ref
         for conv in self.convs:
-            r_next = conv.forward_complete(r, self_loops=self.config.self_loops)
-            q = self._act(conv.forward_complete(q, sources=r))
-            r = self._act(r_next)
+            states.append(r)
+            r = self._act(self._layer(conv, r, graph))
+        return states
+
+    def forward_inductive(self, x_ref: torch.Tensor | None, x_new: torch.Tensor, *, graph: Graph | None = None,
+                          attach: Graph | None = None, ref_states: list[torch.Tensor] | None = None,
+                          return_hidden: bool = False):
+        """Logits of new nodes ``x_new`` attached to the reference nodes ``x_ref``: each new node
+        receives from every reference node (``attach`` None or complete) or from the sources of
+        its ``attach`` edges (bipartite; :func:`graham.nn.graphs.attach_graph`). The reference
+        nodes see only each other (over ``graph``), so a new clip's prediction never depends
+        on another new clip. ``ref_states`` (from :meth:`reference_states`) skips recomputing
+        the reference side."""
+        if x_new.shape[-1] != self.in_dim:
+            raise ParameterError(f"node features must have {self.in_dim} dimensions")
+        if ref_states is None:
+            if x_ref is None or x_ref.shape[-1] != self.in_dim:
+                raise ParameterError(f"reference features must have {self.in_dim} dimensions")
+            ref_states = self.reference_states(x_ref, graph)
+        q = x_new
+        for conv, r in zip(self.convs, ref_states):
+            if attach is None or attach.is_complete:
+                q = conv.forward_complete(q, sources=r)
+            else:
+                q = conv(r, attach.edge_index, attach.edge_weight, x_dst=q)
+            q = self._act(q)
         logits = self.classifier(q)
         return (logits, q) if return_hidden else logits

@@ -97,11 +97,17 @@ class GrahamConv(MessagePassing):
                 m.reset_parameters()
 
     # -- the reference: PyG message passing ------------------------------------------------
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor | None = None, *,
+                x_dst: torch.Tensor | None = None) -> torch.Tensor:
         """``edge_weight`` [shape=(E,)], optional, scales each message (e.g. the Siamese
-        similarity s_ij, :func:`graham.nn.graphs.siamese_edge_weights`)."""
-        m = self.propagate(edge_index, x=x, edge_weight=edge_weight)
-        return self.phi(torch.cat([x, m], dim=-1))
+        similarity s_ij, :func:`graham.nn.graphs.siamese_edge_weights`). With ``x_dst``, the
+        graph is bipartite: sources are rows of ``x``, targets rows of ``x_dst`` (new clips
+        attached to reference clips), and the output has one row per target."""
+        if x_dst is None:
+            m = self.propagate(edge_index, x=x, edge_weight=edge_weight)
+            return self.phi(torch.cat([x, m], dim=-1))
+        m = self.propagate(edge_index, x=(x, x_dst), edge_weight=edge_weight, size=(x.shape[0], x_dst.shape[0]))
+        return self.phi(torch.cat([x_dst, m], dim=-1))
 
     def message(self, x_i: torch.Tensor, x_j: torch.Tensor, edge_weight: torch.Tensor | None = None) -> torch.Tensor:
         msg = self.gamma(x_i - x_j)

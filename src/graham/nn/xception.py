@@ -23,7 +23,18 @@ __all__ = ["XceptionConfig", "PRESETS", "SeparableConv2d", "Xception"]
 @dataclass(frozen=True)
 class XceptionConfig:
     """Widths and depth. ``paper``: Xception's own (32/64, 128/256/728, 8 x 728, 1024/1536) with
-    a projection to 128; ``cpu``: a narrow, shallow variant that trains in minutes on 2 cores."""
+    a projection to 128; ``cpu``: a narrow, shallow variant that trains in minutes on 2 cores.
+
+    ``freq_coord`` adds a second input channel holding each mel band's position in [-1, 1]
+    (CoordConv; the frequency-aware CNNs of Koutini et al., 2019). Convolutions and global
+    average pooling are blind to where in frequency a pattern lies, which is much of timbre;
+    the extra channel lets the network know it at the cost of one input channel.
+
+    ``input_norm``: ``centre`` subtracts each crop's mean [dB] and divides by a fixed 20 dB,
+    so a gain changes nothing but the crop's dynamic range, a production cue (compression),
+    survives; ``standardise`` (graham 0.1, kept to load its bundles) also divides by the
+    crop's own standard deviation, which erases that cue (measured: README).
+    """
 
     stem: tuple[int, int] = (32, 64)
     entry: tuple[int, ...] = (128, 256, 728)
@@ -31,24 +42,30 @@ class XceptionConfig:
     exit: tuple[int, int] = (1024, 1536)
     out_channels: int = 128
     dropout: float = 0.0
+    freq_coord: bool = False
+    input_norm: str = "centre"
 
     def __post_init__(self) -> None:
         if len(self.stem) != 2 or len(self.exit) != 2 or not self.entry or self.middle_blocks < 0:
             raise ParameterError("stem and exit take two widths, entry at least one, middle_blocks >= 0")
         if min(self.stem + self.entry + self.exit + (self.out_channels,)) <= 0:
             raise ParameterError("every width must be > 0")
+        if self.input_norm not in ("centre", "standardise"):
+            raise ParameterError(f"input_norm must be centre or standardise, got {self.input_norm!r}")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "XceptionConfig":
+        d = {"input_norm": "standardise", **d}  # saved before input_norm existed: graham 0.1's
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 PRESETS: dict[str, XceptionConfig] = {
     "paper": XceptionConfig(),
-    "cpu": XceptionConfig(stem=(8, 16), entry=(24, 48, 64), middle_blocks=2, exit=(96, 128), out_channels=128),
+    "cpu": XceptionConfig(stem=(8, 16), entry=(24, 48, 64), middle_blocks=2, exit=(96, 128), out_channels=128,
+                          freq_coord=True),
 }
 
 
@@ -94,15 +111,15 @@ class _Block(nn.Module):
 class Xception(nn.Module):
     """phi: spectrogram batch [shape=(B, 1, n_mels, frames)] -> feature map
     [shape=(B, out_channels, ~n_mels/32, ~frames/32)] (:meth:`features`) -> 128-d embedding
-    by global average pooling (:meth:`forward`). Inputs in dB are standardised per clip first
-    (zero mean, unit variance), so the scale of the front end does not matter."""
+    by global average pooling (:meth:`forward`). Each input crop in dB is first centred (its
+    mean removed, so a gain changes nothing) and scaled by a fixed 20 dB (``input_norm``)."""
 
     def __init__(self, config: XceptionConfig | None = None) -> None:
         super().__init__()
         c = self.config = config or PRESETS["paper"]
         s0, s1 = c.stem
         self.stem = nn.Sequential(
-            nn.Conv2d(1, s0, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(s0), nn.ReLU(),
+            nn.Conv2d(2 if c.freq_coord else 1, s0, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(s0), nn.ReLU(),
             nn.Conv2d(s0, s1, 3, padding=1, bias=False), nn.BatchNorm2d(s1), nn.ReLU(),
         )
         entry, cin = [], s1
@@ -123,11 +140,12 @@ class Xception(nn.Module):
     def embedding_dim(self) -> int:
         return self.config.out_channels
 
-    @staticmethod
-    def standardise(x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(dim=(-2, -1), keepdim=True)
-        std = x.std(dim=(-2, -1), keepdim=True).clamp_min(1e-3)
-        return (x - mean) / std
+    def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        """The crop centred and scaled as ``config.input_norm`` says."""
+        centred = x - x.mean(dim=(-2, -1), keepdim=True)
+        if self.config.input_norm == "centre":
+            return centred / 20.0
+        return centred / x.std(dim=(-2, -1), keepdim=True).clamp_min(1e-3)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last convolutional map [shape=(B, out_channels, H/32, W/32)]."""
@@ -135,7 +153,11 @@ class Xception(nn.Module):
             x = x.unsqueeze(1)
         if x.dim() != 4 or x.shape[1] != 1:
             raise ParameterError(f"expected (B, 1, n_mels, frames) or (B, n_mels, frames), got {tuple(x.shape)}")
-        return self.exit(self.middle(self.entry(self.stem(self.standardise(x)))))
+        x = self.standardise(x)
+        if self.config.freq_coord:
+            coord = torch.linspace(-1.0, 1.0, x.shape[-2], device=x.device, dtype=x.dtype)
+            x = torch.cat([x, coord.view(1, 1, -1, 1).expand(x.shape[0], 1, x.shape[-2], x.shape[-1])], dim=1)
+        return self.exit(self.middle(self.entry(self.stem(x))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings [shape=(B, out_channels)]."""

@@ -17,11 +17,12 @@ import soundfile as sf
 
 from ..errors import ParameterError
 from ..io import atomic_path, write_json
+from .artists import artist_of, artist_seed, artist_style
 from .render import render
 from .score import Score, compose
 from .styles import GENRES
 
-__all__ = ["SynthSpec", "clip_seeds", "synthesize_clip", "generate_corpus"]
+__all__ = ["clip_group", "SynthSpec", "clip_seeds", "synthesize_clip", "generate_corpus"]
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,11 @@ class SynthSpec:
     seed: int = 0
     genres: tuple[str, ...] = GENRES
     sample_rate: int = 22050
+    artists: int = 0  # artists per genre (0: every clip drawn from the genre's whole style)
 
     def __post_init__(self) -> None:
-        if self.per_genre <= 0 or self.seconds <= 0 or self.sample_rate <= 0:
-            raise ParameterError("per_genre, seconds and sample_rate must be > 0")
+        if self.per_genre <= 0 or self.seconds <= 0 or self.sample_rate <= 0 or self.artists < 0:
+            raise ParameterError("per_genre, seconds and sample_rate must be > 0, artists >= 0")
         unknown = set(self.genres) - set(GENRES)
         if unknown:
             raise ParameterError(f"unknown genres {sorted(unknown)}; known: {list(GENRES)}")
@@ -45,7 +47,17 @@ class SynthSpec:
 
     def key(self) -> str:
         g = "all" if tuple(self.genres) == GENRES else "-".join(self.genres)
-        return f"synth-{g}-n{self.per_genre}-s{self.seconds:g}-sr{self.sample_rate}-seed{self.seed}"
+        a = f"-a{self.artists}" if self.artists else ""
+        return f"synth-{g}-n{self.per_genre}-s{self.seconds:g}-sr{self.sample_rate}-seed{self.seed}{a}"
+
+    def group(self, genre: str, index: int) -> str:
+        """Clip ``index`` of ``genre``'s group for grouped splits: its artist, or itself."""
+        return clip_group(genre, index, self.artists)
+
+
+def clip_group(genre: str, index: int, artists: int) -> str:
+    """``<genre>-artist<a>`` for a corpus with artists, else the clip id ``<genre>.<NNNNN>``."""
+    return f"{genre}-artist{artist_of(index, artists)}" if artists else f"{genre}.{index:05d}"
 
 
 def clip_seeds(seed: int, genre: str, index: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
@@ -56,27 +68,30 @@ def clip_seeds(seed: int, genre: str, index: int) -> tuple[np.random.SeedSequenc
 
 
 def synthesize_clip(genre: str, index: int, *, seconds: float = 30.0, seed: int = 0,
-                    sample_rate: int = 22050) -> tuple[Score, np.ndarray]:
-    """Compose and render clip ``index`` of ``genre``: (its score, float32 samples)."""
+                    sample_rate: int = 22050, artists: int = 0) -> tuple[Score, np.ndarray]:
+    """Compose and render clip ``index`` of ``genre``: (its score, float32 samples). With
+    ``artists`` > 0 the clip is played by artist ``index % artists`` of the genre, in that
+    artist's narrower style (:mod:`graham.synth.artists`)."""
     score_seed, render_seed = clip_seeds(seed, genre, index)
-    score = compose(genre, seconds=seconds, seed=score_seed)
+    style = artist_style(genre, artist_seed(seed, genre, artist_of(index, artists))) if artists else None
+    score = compose(genre, seconds=seconds, seed=score_seed, style=style)
     return score, render(score, sr=sample_rate, seed=render_seed)
 
 
 def _write_clip(args) -> str:
-    out, genre, index, seconds, seed, sr = args
+    out, genre, index, seconds, seed, sr, artists = args
     path = Path(out) / genre / f"{genre}.{index:05d}.wav"
-    score, y = synthesize_clip(genre, index, seconds=seconds, seed=seed, sample_rate=sr)
+    score, y = synthesize_clip(genre, index, seconds=seconds, seed=seed, sample_rate=sr, artists=artists)
     with atomic_path(path, suffix=".wav") as tmp:
         sf.write(str(tmp), y, sr, subtype="PCM_16", format="WAV")
-    return f"{genre}.{index:05d}\t{score.tempo:.2f}\t{score.meter}\t{score.swing:.3f}\t{score.progression}"
+    return f"{genre}.{index:05d}\t{clip_group(genre, index, artists)}\t{score.tempo:.2f}\t{score.meter}\t{score.swing:.3f}\t{score.progression}"
 
 
 def generate_corpus(out: str | os.PathLike, spec: SynthSpec | None = None, *, workers: int | None = None,
                     progress: bool = True, skip_existing: bool = True) -> Path:
     """Write ``spec``'s corpus under ``out`` and return ``out``.
 
-    Also writes ``synth.json`` (the spec) and ``scores.tsv`` (each clip's tempo, meter, swing
+    Also writes ``synth.json`` (the spec) and ``scores.tsv`` (each clip's group, tempo, meter, swing
     and progression). With ``skip_existing``, a folder already holding a complete corpus of the
     same spec is left untouched, so callers can use ``out`` as a cache.
     """
@@ -84,14 +99,14 @@ def generate_corpus(out: str | os.PathLike, spec: SynthSpec | None = None, *, wo
     out = Path(out).expanduser()
     marker = out / "synth.json"
     spec_dict = {"per_genre": spec.per_genre, "seconds": spec.seconds, "seed": spec.seed,
-                 "genres": list(spec.genres), "sample_rate": spec.sample_rate}
+                 "genres": list(spec.genres), "sample_rate": spec.sample_rate, "artists": spec.artists}
     if skip_existing and marker.exists():
         try:
             if json.loads(marker.read_text()) == spec_dict:
                 return out
         except json.JSONDecodeError:
             pass
-    jobs = [(str(out), g, i, spec.seconds, spec.seed, spec.sample_rate) for g in spec.genres for i in range(spec.per_genre)]
+    jobs = [(str(out), g, i, spec.seconds, spec.seed, spec.sample_rate, spec.artists) for g in spec.genres for i in range(spec.per_genre)]
     workers = workers if workers is not None else min(len(jobs), os.cpu_count() or 1)
     if workers <= 1:
         it = map(_write_clip, jobs)
@@ -109,6 +124,6 @@ def generate_corpus(out: str | os.PathLike, spec: SynthSpec | None = None, *, wo
             pool.shutdown()
     (out).mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "scores.tsv") as tmp:
-        tmp.write_text("clip_id\ttempo\tmeter\tswing\tprogression\n" + "\n".join(rows) + "\n")
+        tmp.write_text("clip_id\tgroup\ttempo\tmeter\tswing\tprogression\n" + "\n".join(rows) + "\n")
     write_json(marker, spec_dict)
     return out

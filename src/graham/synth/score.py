@@ -83,9 +83,9 @@ class Score:
 class _Composer:
     """Writes one clip's notes; every random draw comes from ``rng`` in a fixed order."""
 
-    def __init__(self, genre: str, seconds: float, rng: np.random.Generator) -> None:
+    def __init__(self, genre: str, seconds: float, rng: np.random.Generator, style: GenreStyle | None = None) -> None:
         self.rng = rng
-        self.style: GenreStyle = STYLES[genre]
+        self.style: GenreStyle = style or STYLES[genre]
         s = self.style
         tempo = float(rng.uniform(*s.tempo))
         meter = int(rng.choice(s.meters))
@@ -340,8 +340,10 @@ _DRUM_PATTERNS = {
 }
 
 
-def compose(genre: str, *, seconds: float = 30.0, seed: int | np.random.SeedSequence = 0) -> Score:
-    """Compose a clip of ``genre`` lasting ``seconds``, fully determined by ``seed``.
+def compose(genre: str, *, seconds: float = 30.0, seed: int | np.random.SeedSequence = 0,
+            style: GenreStyle | None = None) -> Score:
+    """Compose a clip of ``genre`` lasting ``seconds``, fully determined by ``seed``; ``style``
+    (an artist's, :func:`graham.synth.artists.artist_style`) replaces the genre's own.
 
     Returns a :class:`Score` whose notes are sorted by onset and lie within the clip.
     """
@@ -350,7 +352,7 @@ def compose(genre: str, *, seconds: float = 30.0, seed: int | np.random.SeedSequ
     if seconds <= 0:
         raise ParameterError(f"seconds must be > 0, got {seconds}")
     rng = np.random.default_rng(seed)
-    c = _Composer(genre, float(seconds), rng)
+    c = _Composer(genre, float(seconds), rng, style)
     s = c.style
     drums = s.drums[int(rng.integers(len(s.drums)))]
     if drums is not None:

@@ -14,7 +14,8 @@ from torch import nn
 
 from ..errors import ParameterError
 from ..nn.gnn import GNNConfig, GrahamGNN
-from .siamese import resolve_device
+from ..nn.graphs import Graph
+from .siamese import resolve_device, split_validation
 
 __all__ = ["GNNTrainConfig", "GNNResult", "train_gnn", "standardise_features"]
 
@@ -23,12 +24,32 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class GNNTrainConfig:
+    """Full-graph training of the GNN. With ``val_fraction`` > 0 (and at least 10 labelled
+    nodes), that stratified part of the labelled nodes gives no loss but validation accuracy
+    every 10 epochs; the best validation state is restored at the end, and training stops
+    after ``patience`` epochs without improvement (None: never early)."""
+
     epochs: int = 1000
     lr: float = 3e-4
     weight_decay: float = 5e-4
-    patience: int | None = None  # early stopping on validation accuracy (needs val_fraction > 0)
-    val_fraction: float = 0.0
+    patience: int | None = 300
+    val_fraction: float = 0.2
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.val_fraction < 1:
+            raise ParameterError("GNN training needs epochs >= 1, lr > 0, weight_decay >= 0, 0 <= val_fraction < 1")
+        if self.patience is not None and self.patience < 10:
+            raise ParameterError("patience is counted in epochs and checked every 10: use >= 10 or None")
+
+    @classmethod
+    def preset_defaults(cls, preset: str, **overrides) -> "GNNTrainConfig":
+        """``paper``: 1000 epochs on every labelled node, the last state kept; ``cpu``: the
+        dataclass defaults (a validation part of the labelled nodes picks the best state)."""
+        base = {"paper": dict(val_fraction=0.0, patience=None), "cpu": {}}
+        if preset not in base:
+            raise ParameterError(f"unknown preset {preset!r}; known: {sorted(base)}")
+        return cls(**{**base[preset], **overrides})
 
 
 @dataclass
@@ -38,6 +59,7 @@ class GNNResult:
     scale: np.ndarray
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    best_epoch: int = -1  # the restored validation-best epoch; -1: the last state was kept
 
 
 def standardise_features(x: np.ndarray, mean: np.ndarray | None = None, scale: np.ndarray | None = None):
@@ -55,10 +77,12 @@ def train_gnn(
     *,
     config: GNNConfig | None = None,
     train: GNNTrainConfig | None = None,
+    graph: Graph | None = None,
     device: str | None = None,
     progress: bool = False,
 ) -> GNNResult:
-    """Fit a :class:`GrahamGNN` on the complete graph over all rows of ``x`` [shape=(N, d)].
+    """Fit a :class:`GrahamGNN` on ``graph`` (default: the complete graph) over all rows of
+    ``x`` [shape=(N, d)].
 
     ``labelled`` holds the indices of the nodes whose label ``y`` gives loss; every other node
     sits in the graph unlabelled (transductive). Features are standardised with the labelled
@@ -70,21 +94,24 @@ def train_gnn(
         raise ParameterError("no labelled nodes")
     dev = resolve_device(device)
     torch.manual_seed(train.seed)
-    rng = np.random.default_rng(train.seed)
     xs, mean, scale = standardise_features(x, x[labelled].mean(0), x[labelled].std(0) + 1e-6)
     xt = torch.as_tensor(xs, dtype=torch.float32, device=dev)
     yt = torch.as_tensor(y, dtype=torch.long, device=dev)
     fit_idx, val_idx = labelled, np.empty(0, np.int64)
-    if train.val_fraction > 0 and len(labelled) >= 10:
-        perm = rng.permutation(labelled)
-        n_val = max(1, int(round(train.val_fraction * len(perm))))
-        val_idx, fit_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    if train.val_fraction > 0:
+        if len(labelled) >= 10:
+            fit_pos, val_pos = split_validation(np.asarray(y)[labelled], train.val_fraction, train.seed)
+            fit_idx, val_idx = labelled[fit_pos], labelled[val_pos]
+        if len(val_idx) == 0:
+            log.warning("GNN validation is off: it needs at least 10 labelled nodes and 4 of every class "
+                        "(got %d labelled nodes); the last epoch's state is kept", len(labelled))
     fit_t = torch.as_tensor(fit_idx, device=dev)
     val_t = torch.as_tensor(val_idx, device=dev)
     model = GrahamGNN(x.shape[1], num_classes, config).to(dev)
+    graph = graph.to(dev) if graph is not None else None
     opt = torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
-    history, best, best_state, waited = [], -1.0, None, 0
+    history, best, best_state, waited, best_epoch = [], -np.inf, None, 0, -1
     t0 = time.perf_counter()
     epochs = range(train.epochs)
     if progress:
@@ -92,7 +119,7 @@ def train_gnn(
         epochs = tqdm(epochs, desc="gnn", unit="epoch", leave=False)
     for epoch in epochs:
         model.train()
-        logits = model(xt)
+        logits = model(xt, graph)
         loss = loss_fn(logits[fit_t], yt[fit_t])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -101,10 +128,13 @@ def train_gnn(
         if len(val_idx) and (epoch % 10 == 0 or epoch == train.epochs - 1):
             model.eval()
             with torch.no_grad():
-                acc = float((model(xt)[val_t].argmax(1) == yt[val_t]).float().mean())
-            row["val_acc"] = acc
-            if acc > best:
-                best, waited = acc, 0
+                val_logits = model(xt, graph)[val_t]
+                acc = float((val_logits.argmax(1) == yt[val_t]).float().mean())
+                val_loss = float(loss_fn(val_logits, yt[val_t]))
+            row.update(val_acc=acc, val_loss=val_loss)
+            score = acc - 1e-4 * min(val_loss, 10.0)  # accuracy first; ties: the lower validation loss
+            if score > best:
+                best, waited, best_epoch = score, 0, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 waited += 10
@@ -115,4 +145,4 @@ def train_gnn(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return GNNResult(model, mean, scale, history, time.perf_counter() - t0)
+    return GNNResult(model, mean, scale, history, time.perf_counter() - t0, best_epoch)

@@ -29,7 +29,8 @@ class ClassBalancedBatchSampler:
     of ``ceil(n / batch)`` batches sees every clip about once. Its state (RNG and queues) is
     JSON-serialisable, for exact resume."""
 
-    def __init__(self, labels: Sequence[int], *, classes_per_batch: int = 8, per_class: int = 4, seed: int = 0) -> None:
+    def __init__(self, labels: Sequence[int], *, classes_per_batch: int = 8, per_class: int = 4, seed: int = 0,
+                 min_batches: int = 0) -> None:
         labels = np.asarray(labels)
         if labels.ndim != 1 or labels.size < 2:
             raise ParameterError("need at least two labelled clips")
@@ -40,6 +41,7 @@ class ClassBalancedBatchSampler:
         self.by_class = {int(c): np.flatnonzero(labels == c) for c in self.classes}
         self.classes_per_batch = min(classes_per_batch, len(self.classes))
         self.per_class = per_class
+        self.min_batches = int(min_batches)
         self.rng = np.random.default_rng(seed)
         self.queues: dict[int, list[int]] = {int(c): [] for c in self.classes}
 
@@ -48,7 +50,7 @@ class ClassBalancedBatchSampler:
         return self.classes_per_batch * self.per_class
 
     def __len__(self) -> int:
-        return max(1, -(-len(self.labels) // self.batch_size))
+        return max(1, self.min_batches, -(-len(self.labels) // self.batch_size))
 
     def _take(self, c: int, k: int) -> list[int]:
         members = self.by_class[c]
@@ -77,15 +79,23 @@ class ClassBalancedBatchSampler:
 
 
 def sample_pairs(labels: np.ndarray, rng: np.random.Generator, *, clip_ids: np.ndarray | None = None,
-                 max_pairs: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 max_pairs: int | None = None, scores: np.ndarray | None = None,
+                 hard_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Balanced pairs of batch positions: (i, j, same) with i < j and as many positives as
     negatives (the smaller set whole, the larger subsampled; ``max_pairs`` caps the total).
-    Positions that hold the same clip (``clip_ids`` equal) are never paired."""
+    Positions that hold the same clip (``clip_ids`` equal) are never paired.
+
+    Hard negatives: with ``scores`` (the current same-genre logit of every pair i < j, in
+    ``np.triu_indices(n, 1)`` order), ``hard_fraction`` of the negatives are the highest-scoring
+    ones (the pairs of different genres the network most confuses), the rest random."""
     n = len(labels)
     i, j = np.triu_indices(n, k=1)
+    if scores is not None and len(scores) != len(i):
+        raise ParameterError(f"scores must hold one value per pair i < j ({len(i)}), got {len(scores)}")
     if clip_ids is not None:
         keep = clip_ids[i] != clip_ids[j]
         i, j = i[keep], j[keep]
+        scores = scores[keep] if scores is not None else None
     same = labels[i] == labels[j]
     pos, neg = np.flatnonzero(same), np.flatnonzero(~same)
     m = min(len(pos), len(neg))
@@ -93,6 +103,9 @@ def sample_pairs(labels: np.ndarray, rng: np.random.Generator, *, clip_ids: np.n
         m = min(m, max_pairs // 2)
     if m == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
-    sel = np.concatenate([rng.choice(pos, m, replace=False), rng.choice(neg, m, replace=False)])
+    n_hard = int(round(hard_fraction * m)) if scores is not None else 0
+    hard = neg[np.argsort(-scores[neg], kind="stable")[:n_hard]] if n_hard else np.empty(0, np.int64)
+    rest = np.setdiff1d(neg, hard)
+    sel = np.concatenate([rng.choice(pos, m, replace=False), hard, rng.choice(rest, m - n_hard, replace=False)])
     sel.sort()
     return i[sel], j[sel], same[sel].astype(np.float32)

@@ -1,0 +1,175 @@
+"""The methods of Table 1, as one registry: each is a key, a title for tables and a function that
+fits on the labelled training clips of one run and predicts its test clips.
+
+The report and the tables iterate over :data:`METHODS` and never name a method. Methods on the
+Siamese embeddings share one trained Siamese network per run (:class:`RunData` trains it on
+first use); the others (the supervised CNN, the log-mel floor) never touch it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..nn.gnn import GNNConfig
+from ..nn.graphs import attach_graph, build_graph
+from ..train.gnn import GNNTrainConfig, GNNResult, standardise_features, train_gnn
+from ..train.siamese import SiameseConfig, SiameseResult, embed_clips, train_siamese
+from ..train.supervised import predict_proba_clips, train_supervised_cnn
+from .baselines import fit_baseline, fit_mel_floor, label_spreading, mel_band_statistics
+from .splits import Split
+
+__all__ = ["RunData", "MethodRun", "Method", "METHODS", "METHOD_NAMES", "DEFAULT_METHODS", "run_gnn",
+           "result_title"]
+
+
+@dataclass
+class RunData:
+    """Everything one run of the protocol knows: the clips, the split, which training clips are
+    labelled, the settings, and (trained on first use) the Siamese network and embeddings."""
+
+    mels: Sequence[np.ndarray]
+    labels: np.ndarray
+    classes: list[str]
+    split: Split
+    labelled: np.ndarray
+    siamese_config: SiameseConfig
+    gnn_config: GNNConfig
+    gnn_train: GNNTrainConfig
+    mode: str = "transductive"
+    seed: int = 0
+    device: str | None = None
+    progress: bool = False
+    siamese_out: object = None
+    resume: bool = False
+
+    @functools.cached_property
+    def siamese(self) -> SiameseResult:
+        """The Siamese network, trained on the labelled training clips only."""
+        return train_siamese([self.mels[i] for i in self.labelled], self.labels[self.labelled], self.siamese_config,
+                             device=self.device, progress=self.progress, out=self.siamese_out, resume=self.resume)
+
+    @functools.cached_property
+    def embeddings(self) -> np.ndarray:
+        """Every clip's 128-d embedding (mean over windows) [shape=(N, 128)]."""
+        return embed_clips(self.siamese.model, self.mels, crop_frames=self.siamese_config.crop_frames,
+                           device=self.device)
+
+
+@dataclass
+class MethodRun:
+    """Predicted classes of the test clips, the fitted model, and extras for figures."""
+
+    pred: np.ndarray
+    model: object = None
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Method:
+    key: str
+    title: str
+    uses_siamese: bool
+    run: Callable[[RunData], MethodRun]
+    about: str = ""
+
+
+def run_gnn(d: RunData) -> MethodRun:
+    """GrahAM: the GNN over the graph of clips (all clips: transductive; training clips, test
+    clips attached afterwards: inductive); loss on the labelled nodes only. Extras: the GNN's
+    hidden features of every clip (``hidden``) and the :class:`GNNResult` (``gnn``)."""
+    emb, labels, test = d.embeddings, d.labels, d.split.test
+    head = d.siamese.model.head.cpu().eval()
+    cfg = d.gnn_config
+    emb_t = torch.as_tensor(emb, dtype=torch.float32)
+    if d.mode == "transductive":
+        graph = build_graph(cfg.graph, emb_t, k=cfg.k, head=head)
+        res = train_gnn(emb, labels, d.labelled, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
+                        device=d.device)
+        xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
+        with torch.no_grad():
+            logits, hidden = res.model.cpu()(xs, graph, return_hidden=True)
+        pred = logits[test].argmax(1).numpy()
+    else:
+        nodes = np.sort(d.split.train)
+        pos = np.searchsorted(nodes, d.labelled)
+        graph = build_graph(cfg.graph, emb_t[nodes], k=cfg.k, head=head)
+        res = train_gnn(emb[nodes], labels[nodes], pos, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
+                        device=d.device)
+        xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
+        attach = attach_graph(cfg.graph, emb_t[nodes], emb_t[test], k=cfg.k, head=head)
+        with torch.no_grad():
+            model = res.model.cpu()
+            states = model.reference_states(xs[nodes], graph)
+            _, hidden_ref = model(xs[nodes], graph, return_hidden=True)
+            logits_test, hidden_test = model.forward_inductive(None, xs[test], attach=attach, ref_states=states,
+                                                               return_hidden=True)
+        pred = logits_test.argmax(1).numpy()
+        hidden = torch.zeros(len(emb), hidden_ref.shape[1])
+        hidden[nodes], hidden[test] = hidden_ref, hidden_test
+    return MethodRun(pred, res, {"hidden": hidden.numpy(), "gnn": res})
+
+
+def _embedding_baseline(name: str) -> Callable[[RunData], MethodRun]:
+    def run(d: RunData) -> MethodRun:
+        clf = fit_baseline(name, d.embeddings[d.labelled], d.labels[d.labelled], seed=d.seed)
+        return MethodRun(clf.predict(d.embeddings[d.split.test]), clf)
+    return run
+
+
+def _label_spreading(d: RunData) -> MethodRun:
+    test = d.split.test
+    if d.mode == "transductive":
+        return MethodRun(label_spreading(d.embeddings, d.labels, d.labelled, test))
+    # Inductive: the graph holds the training clips and one test clip at a time.
+    train = np.sort(d.split.train)
+    pos = np.searchsorted(train, d.labelled)
+    pred = [label_spreading(d.embeddings[np.append(train, t)], d.labels[np.append(train, t)], pos, [len(train)])[0]
+            for t in test]
+    return MethodRun(np.asarray(pred))
+
+
+def _supervised_cnn(d: RunData) -> MethodRun:
+    res = train_supervised_cnn([d.mels[i] for i in d.labelled], d.labels[d.labelled], len(d.classes),
+                               d.siamese_config, device=d.device)
+    proba = predict_proba_clips(res.model, [d.mels[i] for i in d.split.test],
+                                crop_frames=d.siamese_config.crop_frames, device=d.device)
+    return MethodRun(proba.argmax(1), res)
+
+
+def _mel_floor(d: RunData) -> MethodRun:
+    feats = mel_band_statistics(d.mels)
+    clf = fit_mel_floor(feats[d.labelled], d.labels[d.labelled], seed=d.seed)
+    return MethodRun(clf.predict(feats[d.split.test]), clf)
+
+
+METHODS: dict[str, Method] = {m.key: m for m in (
+    Method("grahams_gnn", "GrahAM (GNN)", True, run_gnn,
+           "the GrahAM GNN on the Siamese embeddings; only labelled training clips give loss"),
+    Method("random_forest", "Random Forest", True, _embedding_baseline("random_forest"),
+           "500 trees on the labelled clips' Siamese embeddings (the paper's baseline)"),
+    Method("mlp_2layer", "2-layer NN", True, _embedding_baseline("mlp_2layer"),
+           "128 ReLU units and a softmax layer on the labelled clips' Siamese embeddings (the paper's baseline)"),
+    Method("label_spreading", "Label spreading", True, _label_spreading,
+           "scikit-learn LabelSpreading, kNN kernel (k=10), on the Siamese embeddings: a graph method with no training"),
+    Method("supervised_cnn", "Supervised CNN", False, _supervised_cnn,
+           "the same backbone and preset trained with cross-entropy on the labelled clips; windows averaged"),
+    Method("mel_floor", "Log-mel stats + LR", False, _mel_floor,
+           "logistic regression on per-band log-mel mean, std and mean |delta|: the floor with no deep learning"),
+)}
+
+#: Titles by key, for tables and reports.
+METHOD_NAMES: dict[str, str] = {k: m.title for k, m in METHODS.items()}
+
+def result_title(key: str) -> str:
+    """The title of a method's result, or of the shipped model's (``shipped_model``: the saved
+    bundle predicting as ``graham predict`` does)."""
+    return METHOD_NAMES.get(key, "GrahAM bundle (inductive, windowed)" if key == "shipped_model" else key)
+
+
+#: What ``graham experiment`` and ``graham train`` run unless told otherwise: all six.
+DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)

@@ -80,11 +80,11 @@ def test_attach_graph_connects_new_clips_to_reference_clips_only():
         assert set(g.edge_index[0, g.edge_index[1] == i].tolist()) == truth[i]
     head = PairHead(8, 16).eval()
     s = attach_graph("similarity", ref, new, head=head)
-    assert s.edge_index.shape[1] == 100
-    e = 37
-    j, i = int(s.edge_index[0, e]), int(s.edge_index[1, e])
+    assert s.weights.shape == (5, 20)
     with torch.no_grad():
-        assert float(s.edge_weight[e]) == pytest.approx(float(torch.sigmoid(head(new[i:i + 1], ref[j:j + 1]))[0]), abs=1e-6)
+        for i, j in ((0, 0), (2, 17), (4, 9)):
+            assert float(s.weights[i, j]) == pytest.approx(float(torch.sigmoid(head(new[i:i + 1], ref[j:j + 1]))[0]),
+                                                           abs=1e-6)
     assert attach_graph("complete", ref, new).is_complete
 
 
@@ -93,15 +93,33 @@ def test_similarity_graph_weights_every_edge_with_the_pair_head():
     x = torch.randn(6, 8)
     head = PairHead(8, 16).eval()
     g = build_graph("similarity", x, head=head)
-    assert g.edge_index.shape[1] == 30 and not (g.edge_index[0] == g.edge_index[1]).any()
+    assert g.weights.shape == (6, 6) and (g.weights.diagonal() == 0).all() and not g.is_complete
     with torch.no_grad():
-        for e in range(30):
-            j, i = g.edge_index[:, e].tolist()
-            assert float(g.edge_weight[e]) == pytest.approx(float(torch.sigmoid(head(x[i:i + 1], x[j:j + 1]))[0]), abs=1e-6)
+        for i in range(6):
+            for j in range(6):
+                if i != j:
+                    assert float(g.weights[i, j]) == pytest.approx(float(torch.sigmoid(head(x[i:i + 1], x[j:j + 1]))[0]),
+                                                                   abs=1e-6)
     with pytest.raises(ParameterError, match="pair head"):
         build_graph("similarity", x)
     with pytest.raises(ParameterError, match="graph must be"):
         build_graph("star", x)
+
+
+@pytest.mark.parametrize("aggr", ["mean", "sum", "max"])
+def test_weighted_dense_layer_is_message_passing_on_every_edge(aggr):
+    torch.manual_seed(6)
+    conv = GrahamConv(5, 4, hidden=6, aggr=aggr).double()
+    x = torch.randn(11, 5, dtype=torch.float64)
+    w = torch.rand(11, 11, dtype=torch.float64)
+    w.fill_diagonal_(0.0)
+    ei = torch.tensor([[j, i] for i in range(11) for j in range(11) if i != j]).T
+    with torch.no_grad():
+        torch.testing.assert_close(conv.forward_weighted(x, w), conv(x, ei, w[ei[1], ei[0]]))
+        src = torch.randn(7, 5, dtype=torch.float64)
+        wb = torch.rand(11, 7, dtype=torch.float64)
+        nbrs = [list(range(7))] * 11
+        torch.testing.assert_close(conv.forward_weighted(x, wb, sources=src), eq4_loop(conv, x, src, nbrs, wb))
 
 
 @pytest.mark.parametrize("kind", ["complete", "knn", "similarity"])
@@ -119,13 +137,18 @@ def test_inductive_prediction_on_every_graph_kind_is_eq4_from_reference_nodes(ki
         r, q = ref, new
         ei = graph.edge_index if graph.edge_index is not None else None
         for conv in model.convs:
-            if ei is None:
+            if graph.weights is not None:
+                rn = [[j for j in range(15) if j != i] for i in range(15)]
+                rw = [[graph.weights[i, j] for j in rn[i]] for i in range(15)]
+            elif ei is None:
                 rn = [[j for j in range(15) if j != i] for i in range(15)]
                 rw = None
             else:
                 rn = [ei[0, ei[1] == i].tolist() for i in range(15)]
                 rw = None if graph.edge_weight is None else [graph.edge_weight[ei[1] == i] for i in range(15)]
-            if attach.edge_index is None:
+            if attach.weights is not None:
+                qn, qw = [list(range(15))] * 4, [attach.weights[i] for i in range(4)]
+            elif attach.edge_index is None:
                 qn, qw = [list(range(15))] * 4, None
             else:
                 a = attach.edge_index

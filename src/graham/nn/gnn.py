@@ -75,6 +75,8 @@ class GrahamGNN(nn.Module):
     def _layer(self, conv: GrahamConv, h: torch.Tensor, graph: Graph | None) -> torch.Tensor:
         if graph is None or graph.is_complete:
             return conv.forward_complete(h, self_loops=self.config.self_loops)
+        if graph.weights is not None:
+            return conv.forward_weighted(h, graph.weights)
         return conv(h, graph.edge_index, graph.edge_weight)
 
     def forward(self, x: torch.Tensor, graph: Graph | None = None, *, return_hidden: bool = False):
@@ -116,6 +118,8 @@ class GrahamGNN(nn.Module):
         for conv, r in zip(self.convs, ref_states):
             if attach is None or attach.is_complete:
                 q = conv.forward_complete(q, sources=r)
+            elif attach.weights is not None:
+                q = conv.forward_weighted(q, attach.weights, sources=r)
             else:
                 q = conv(r, attach.edge_index, attach.edge_weight, x_dst=q)
             q = self._act(q)

@@ -135,6 +135,9 @@ class Xception(nn.Module):
             nn.Conv2d(e1, c.out_channels, 1, bias=False), nn.BatchNorm2d(c.out_channels), nn.ReLU(),
         )
         self.dropout = nn.Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
+        # NHWC: oneDNN's convolutions run about 1.6x faster so on 2 CPU cores (a training step of
+        # the cpu preset: 0.24 -> 0.15 s), and cuDNN's too. Weights load into it unchanged.
+        self.to(memory_format=torch.channels_last)
 
     @property
     def embedding_dim(self) -> int:
@@ -157,7 +160,7 @@ class Xception(nn.Module):
         if self.config.freq_coord:
             coord = torch.linspace(-1.0, 1.0, x.shape[-2], device=x.device, dtype=x.dtype)
             x = torch.cat([x, coord.view(1, 1, -1, 1).expand(x.shape[0], 1, x.shape[-2], x.shape[-1])], dim=1)
-        return self.exit(self.middle(self.entry(self.stem(x))))
+        return self.exit(self.middle(self.entry(self.stem(x.contiguous(memory_format=torch.channels_last)))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings [shape=(B, out_channels)]."""

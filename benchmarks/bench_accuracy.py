@@ -6,10 +6,12 @@ Two settings (issue 10's goals):
 - the corpus with artists (``synthetic:artists``), a grouped split (no artist on both sides).
 
 Each run trains one Siamese network and scores every method of the registry on its test clips,
-plus the GNN on each graph kind (and without early stopping), on the same embeddings. Every run's
-result is saved under ``--out`` as soon as it is done, so a killed benchmark resumes.
+plus the GNN on each graph kind and training scheme, on the same embeddings. Every run's result
+is saved under ``--out`` as soon as it is done (with its embeddings and pair head, so that
+``--gnn-only`` can score new GNN variants without training anything else), and a killed
+benchmark resumes.
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_accuracy.py [--seeds 0 1 2] [--quick]
+    OMP_NUM_THREADS=2 python benchmarks/bench_accuracy.py [--seeds 0 1 2] [--quick] [--gnn-only]
 """
 
 from __future__ import annotations
@@ -25,12 +27,21 @@ import numpy as np
 from _util import set_threads
 
 
-VARIANTS = {  # GNN variants scored on every run's embeddings: (graph, k, early stopping)
-    "gnn complete": ("complete", 10, True),
-    "gnn complete, no early stop": ("complete", 10, False),
-    "gnn knn k=10": ("knn", 10, True),
-    "gnn similarity": ("similarity", 10, True),
+VARIANTS = {  # GNN variants scored on every run's embeddings: (graph, k, training)
+    "gnn complete, 1000 epochs (paper)": ("complete", 10, "plain"),
+    "gnn complete, early stop + refit": ("complete", 10, "refit"),
+    "gnn knn k=10, 1000 epochs": ("knn", 10, "plain"),
+    "gnn knn k=10, early stop + refit": ("knn", 10, "refit"),
+    "gnn similarity, early stop + refit": ("similarity", 10, "refit"),
 }
+
+
+def _gnn_train(kind: str, seed: int):
+    from graham.train.gnn import GNNTrainConfig
+
+    if kind == "plain":
+        return GNNTrainConfig(seed=seed, val_fraction=0.0, patience=None, refit=False)
+    return GNNTrainConfig(seed=seed, refit=kind == "refit")
 
 
 def main() -> None:
@@ -41,6 +52,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/bench_accuracy")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="one seed, 30 %% and 100 %% only, random setting")
+    ap.add_argument("--gnn-only", action="store_true", help="rescore the GNN variants on the saved embeddings")
     args = ap.parse_args()
     set_threads(args.threads)
     if args.quick:
@@ -52,7 +64,11 @@ def main() -> None:
     from graham.nn.gnn import GNNConfig
     from graham.pipeline import _features, load_features
     from graham.train.gnn import GNNTrainConfig
-    from graham.train.siamese import SiameseConfig
+    import torch
+
+    from graham.nn.siamese import SiameseNet
+    from graham.train.checkpoint import load_checkpoint, save_checkpoint
+    from graham.train.siamese import SiameseConfig, SiameseResult
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +82,8 @@ def main() -> None:
             split = make_splits(setting, labels, seed=seed, groups=corpus.groups)[0]
             for frac in args.fractions:
                 path = out / f"{setting}-seed{seed}-frac{int(frac * 100)}.json"
-                if path.exists():
+                saved = path.with_suffix(".safetensors")
+                if path.exists() and not (args.gnn_only and saved.exists()):
                     rows.append(json.loads(path.read_text()))
                     continue
                 t0 = time.perf_counter()
@@ -74,13 +91,21 @@ def main() -> None:
                 data = RunData(mels, labels, corpus.classes, split, lab, SiameseConfig(seed=seed), GNNConfig(),
                                GNNTrainConfig(seed=seed), seed=seed)
                 acc = {}
-                for key, method in METHODS.items():
-                    pred = method.run(data).pred
-                    acc[method.title] = classification_metrics(labels[split.test], pred, corpus.classes)["accuracy"]
-                for name, (graph, k, early) in VARIANTS.items():
+                if args.gnn_only:
+                    acc = json.loads(path.read_text())["accuracy"]
+                    tensors, _ = load_checkpoint(saved)
+                    model = SiameseNet(data.siamese_config.backbone, head_hidden=data.siamese_config.head_hidden)
+                    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+                    data.__dict__.update(siamese=SiameseResult(model.eval()), embeddings=tensors["embeddings"].numpy())
+                else:
+                    for key, method in METHODS.items():
+                        pred = method.run(data).pred
+                        acc[method.title] = classification_metrics(labels[split.test], pred, corpus.classes)["accuracy"]
+                    save_checkpoint(saved, {"embeddings": torch.from_numpy(data.embeddings),
+                                            **{f"model/{k}": v for k, v in data.siamese.model.state_dict().items()}})
+                for name, (graph, k, kind) in VARIANTS.items():
                     variant = dataclasses.replace(data, gnn_config=GNNConfig(graph=graph, k=k),
-                                                  gnn_train=GNNTrainConfig(seed=seed) if early else
-                                                  GNNTrainConfig(seed=seed, val_fraction=0.0, patience=None))
+                                                  gnn_train=_gnn_train(kind, seed))
                     variant.__dict__.update(siamese=data.siamese, embeddings=data.embeddings)  # same embeddings
                     acc[name] = classification_metrics(labels[split.test], run_gnn(variant).pred,
                                                        corpus.classes)["accuracy"]
@@ -90,6 +115,8 @@ def main() -> None:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     for setting in args.settings:
+        if not any(r["setting"] == setting for r in rows):
+            continue
         print(f"\n### {setting} split ({datasets[setting]}), accuracy % (mean ± std over seeds {args.seeds})\n")
         names = list(rows[0]["accuracy"])
         print("| method | " + " | ".join(f"{f:.0%}" for f in args.fractions) + " |")

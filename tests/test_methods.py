@@ -161,3 +161,28 @@ def test_synthetic_artists_share_a_style_and_group_their_clips():
     assert not set(groups[sp.train]) & set(groups[sp.test])
     with pytest.raises(Exception, match="artists"):
         open_dataset("synthetic:4x1@x", progress=False)
+
+
+def test_identification_loss_trains_a_classifier_that_is_checkpointed_and_dropped(tmp_path):
+    from graham.train.checkpoint import load_checkpoint
+    from graham.train.siamese import train_siamese
+
+    mels, labels = toy_mels(n_per_class=4)
+    on = train_siamese(mels, labels, tiny_siamese(epochs=1, identification=1.0), out=tmp_path / "on", progress=False)
+    off = train_siamese(mels, labels, tiny_siamese(epochs=1, identification=0.0), out=tmp_path / "off", progress=False)
+    last_on, _ = load_checkpoint(tmp_path / "on" / "last.safetensors")
+    last_off, _ = load_checkpoint(tmp_path / "off" / "last.safetensors")
+    assert last_on["ident/weight"].shape == (4, 16) and not any(k.startswith("ident/") for k in last_off)
+    # Same seed and batches: the extra loss changes the embedding network's weights.
+    k = "backbone.stem.0.weight"
+    assert not torch.allclose(on.model.state_dict()[k], off.model.state_dict()[k])
+    assert set(on.model.state_dict()) == set(off.model.state_dict())  # the classifier is not part of the model
+
+
+def test_min_batches_lengthens_a_short_epoch():
+    from graham.train.pairs import ClassBalancedBatchSampler
+
+    labels = np.repeat(np.arange(4), 3)
+    assert len(ClassBalancedBatchSampler(labels, classes_per_batch=4, per_class=3)) == 1
+    s = ClassBalancedBatchSampler(labels, classes_per_batch=4, per_class=3, min_batches=5)
+    assert len(s) == 5 and len(list(s)) == 5

@@ -102,7 +102,8 @@ def main() -> None:
                         pred = method.run(data).pred
                         acc[method.title] = classification_metrics(labels[split.test], pred, corpus.classes)["accuracy"]
                     save_checkpoint(saved, {"embeddings": torch.from_numpy(data.embeddings),
-                                            **{f"model/{k}": v for k, v in data.siamese.model.state_dict().items()}})
+                                            **{f"model/{k}": v for k, v in data.siamese.model.state_dict().items()}},
+                                    {"split": split.name})
                 for name, (graph, k, kind) in VARIANTS.items():
                     variant = dataclasses.replace(data, gnn_config=GNNConfig(graph=graph, k=k),
                                                   gnn_train=_gnn_train(kind, seed))

@@ -116,3 +116,25 @@ def test_train_with_given_split_lists(tmp_path):
     assert doc["protocol"]["split"].startswith("given split lists") and doc["protocol"]["test_clips"] == 3
     res = runner.invoke(app, ["train", f"gtzan:{root}", "--out", str(tmp_path / "x"), "--split-list", "dev=a.txt"])
     assert res.exit_code != 0 and "train=FILE" in res.output
+
+
+def test_graph_and_method_options_reach_the_run(tmp_path):
+    res = runner.invoke(app, ["experiment", "synthetic:3x2@2", "--out", str(tmp_path / "exp"), "--seed", "0",
+                              "--fraction", "1.0", "--epochs", "1", "--gnn-epochs", "20", "--graph", "knn",
+                              "--k-neighbours", "3", "--method", "grahams_gnn", "--method", "label_spreading",
+                              "--protocol", "kfold", "--k", "2"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "exp" / "results.json").read_text())
+    assert {r["method"] for r in doc["table"]} == {"GrahAM (GNN)", "Label spreading"}
+    assert "grouped 2-fold" in doc["protocol"]  # the artists are the groups
+    settings = json.loads((tmp_path / "exp" / "runs" / "settings.json").read_text())
+    assert settings["gnn"]["graph"] == "knn" and settings["gnn"]["k"] == 3
+    res = runner.invoke(app, ["train", "synthetic:3x2", "--out", str(tmp_path / "run"), "--epochs", "1",
+                              "--gnn-epochs", "20", "--graph", "similarity", "--method", "mel_floor", "--no-report"])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(m["results"]) == {"GrahAM (GNN)", "Log-mel stats + LR", "GrahAM bundle (inductive, windowed)"}
+    assert m["settings"]["gnn"]["graph"] == "similarity"
+    for bad in (["--graph", "star"], ["--method", "svm"]):
+        res = runner.invoke(app, ["experiment", "synthetic:3x2", "--out", str(tmp_path / "x")] + bad)
+        assert res.exit_code == 2 and "error" in res.output

@@ -86,8 +86,29 @@ def test_semi_supervised_training_and_inductive_prediction():
 
 def test_early_stopping_keeps_the_best_state():
     x, y = _blobs(seed=2)
-    res = train_gnn(x, y, np.arange(200), 4, train=GNNTrainConfig(epochs=400, lr=1e-2, val_fraction=0.2, patience=50))
+    cfg = GNNTrainConfig(epochs=400, lr=1e-2, val_fraction=0.2, patience=50, refit=False)
+    res = train_gnn(x, y, np.arange(200), 4, train=cfg)
     assert len(res.history) < 400 and any("val_acc" in h for h in res.history)
+    checked = [h for h in res.history if "val_acc" in h]
+    assert res.best_epoch < res.history[-1]["epoch"]  # it stopped after the best epoch
+    assert res.history[res.best_epoch]["val_acc"] == max(h["val_acc"] for h in checked)
+    # The returned weights are those after epoch best_epoch: a run told to stop there has them.
+    short = train_gnn(x, y, np.arange(200), 4,
+                      train=GNNTrainConfig(epochs=res.best_epoch + 1, lr=1e-2, val_fraction=0.2, patience=None,
+                                           refit=False))
+    for k, v in res.model.state_dict().items():
+        torch.testing.assert_close(v, short.model.state_dict()[k])
+
+
+def test_refit_trains_on_every_labelled_node_for_the_chosen_epochs():
+    x, y = _blobs(seed=3)
+    res = train_gnn(x, y, np.arange(200), 4, train=GNNTrainConfig(epochs=300, lr=1e-2, val_fraction=0.2, patience=50))
+    assert res.best_epoch >= 0 and res.history[-1].get("refit")
+    plain = train_gnn(x, y, np.arange(200), 4, train=GNNTrainConfig(epochs=res.best_epoch + 1, lr=1e-2, val_fraction=0.0,
+                                                                      patience=None, refit=False))
+    xt = torch.as_tensor((x - res.mean) / res.scale, dtype=torch.float32)
+    with torch.no_grad():
+        torch.testing.assert_close(res.model(xt), plain.model(xt))
 
 
 def test_gnn_rejects_bad_config():

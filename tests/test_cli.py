@@ -43,3 +43,21 @@ def test_synth_and_corpus_commands(tmp_path):
 def test_console_script_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "graham.cli", "version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0.1.0"
+
+
+def test_an_unusable_device_is_a_clear_error(tmp_path):
+    import pytest
+    import torch
+
+    from graham.errors import ParameterError
+    from graham.train.siamese import resolve_device
+
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ParameterError, match="unknown device"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="no usable CUDA"):
+            resolve_device("cuda")
+        res = runner.invoke(app, ["train-siamese", "synthetic:3x2", "--out", str(tmp_path), "--epochs", "1",
+                                  "--device", "cuda"])
+        assert res.exit_code == 2 and "no usable CUDA" in res.output and "Traceback" not in res.output

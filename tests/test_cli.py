@@ -61,3 +61,19 @@ def test_an_unusable_device_is_a_clear_error(tmp_path):
         res = runner.invoke(app, ["train-siamese", "synthetic:3x2", "--out", str(tmp_path), "--epochs", "1",
                                   "--device", "cuda"])
         assert res.exit_code == 2 and "no usable CUDA" in res.output and "Traceback" not in res.output
+
+
+def test_bad_options_and_one_class_corpora_are_refused_up_front(tmp_path):
+    res = runner.invoke(app, ["synth", "--help"])
+    assert "[s]" in res.output and "[Hz]" in res.output  # units survive in help texts
+    for args in (["serve", str(tmp_path), "--port", "99999"], ["predict", str(tmp_path), "x.wav", "--top-k", "0"],
+                 ["train", "synthetic:3x2", "--out", str(tmp_path), "--gnn-epochs", "0"]):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2 and "Invalid value" in res.output, args
+    # A one-genre corpus: a folder with a single label.
+    from conftest import tone, write
+    for i in range(4):
+        write(tmp_path / "one" / "rock" / f"r{i}.wav", tone(1.0, freq=200.0 + 50 * i))
+    for cmd in ("train", "train-siamese", "experiment"):
+        res = runner.invoke(app, [cmd, f"folder:{tmp_path / 'one'}", "--out", str(tmp_path / cmd), "--epochs", "1"])
+        assert res.exit_code == 2 and "at least two classes" in res.output, (cmd, res.output)

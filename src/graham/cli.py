@@ -12,7 +12,9 @@ import typer
 from . import __version__
 from .errors import GrahamError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# rich_markup_mode=None: help texts are plain text, so units such as "[s]" and "[Hz]" are shown
+# as written (Rich markup would take them for tags and drop them).
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="graham: music genre classification with graph representation learning (GrahAM).")
 
 DATASET_HELP = ("KIND:PATH — gtzan:DIR, audioset:CSV (with --clips DIR), folder:DIR, csv:TABLE, "
@@ -29,7 +31,7 @@ SPLIT_LIST_HELP = "GTZAN split list SPLIT=FILE (train, valid or test; repeat), f
 CLIPS_OPT = typer.Option(None, help="AudioSet: folder holding the clips.")
 DEVICE_OPT = typer.Option("auto", help="cpu, cuda, cuda:1 ... (auto: a GPU when there is one).")
 PRESET_OPT = typer.Option("cpu", help="Backbone preset: cpu (narrow, minutes on 2 cores) or paper (full Xception).")
-EPOCHS_OPT = typer.Option(None, help="Siamese epochs (default: the preset's).")
+EPOCHS_OPT = typer.Option(None, min=1, help="Siamese epochs (default: the preset's).")
 SPLIT_LIST_OPT = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP)
 GRAPH_OPT = typer.Option(None, help="GNN graph: complete (the paper's), knn (k most similar clips) or similarity "
                                     "(complete, each edge weighted by the pair head's s_ij). Default: the preset's.")
@@ -209,7 +211,7 @@ def train(
     out: Path = typer.Option(..., "--out", help="Run folder: metrics.json, bundle/, report.html, siamese/."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
-    gnn_epochs: int = typer.Option(1000, help="GNN epochs (paper: 1000)."),
+    gnn_epochs: int = typer.Option(1000, min=1, help="GNN epochs at most (paper: 1000)."),
     protocol: str = typer.Option("random", help="Split: random (paper's 70:30), grouped or given."),
     fraction: float = typer.Option(1.0, help="Labelled fraction of the training clips."),
     seed: int = typer.Option(0),
@@ -260,7 +262,7 @@ def experiment(
     mode: str = typer.Option("transductive", help="transductive (paper) or inductive."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
-    gnn_epochs: int = typer.Option(1000, help="GNN epochs."),
+    gnn_epochs: int = typer.Option(1000, min=1, help="GNN epochs at most (paper: 1000)."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the finished runs of an interrupted experiment."),
     split_list: Optional[List[str]] = SPLIT_LIST_OPT,
     graph: Optional[str] = GRAPH_OPT,
@@ -315,7 +317,7 @@ def _expand_inputs(paths: List[str]) -> tuple[list[Path], list[str]]:
 def predict(
     bundle: Path = typer.Argument(..., help="A bundle folder (RUN/bundle)."),
     paths: List[str] = typer.Argument(..., help="Audio files, folders (recursive) or glob patterns."),
-    top_k: int = typer.Option(3, "--top-k", help="Genres to show per file."),
+    top_k: int = typer.Option(3, "--top-k", min=1, help="Genres to show per file (>= 1)."),
     fmt: str = typer.Option("table", "--format", help="table, json (JSON lines) or csv."),
     per_window: bool = typer.Option(False, "--per-window", help="Also the scores of every window (a time line)."),
     device: str = typer.Option("cpu", help="cpu, cuda, ..."),
@@ -412,7 +414,7 @@ def explain(
 def serve(
     bundle: Path = typer.Argument(..., help="A bundle folder (RUN/bundle)."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port, 1-65535."),
     max_upload_mb: float = typer.Option(50.0, help="Largest accepted upload [MB]."),
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET / (upload page)."""

@@ -19,7 +19,7 @@ from .bundle import save_bundle
 from .data.corpus import Corpus
 from .data.features import FeatureSet, FeatureStore
 from .data.spec import open_dataset
-from .errors import ParameterError
+from .errors import DatasetError, ParameterError
 from .evaluate.methods import DEFAULT_METHODS, result_title
 from .evaluate.metrics import classification_metrics
 from .evaluate.protocol import (METHOD_NAMES, ExperimentResult, ProtocolConfig, RunResult, evaluate_split, run_key,
@@ -83,6 +83,13 @@ def _features(dataset: str, *, cache: str | os.PathLike | None, clips: str | Non
     return extract_features(dataset, root, clips=clips, progress=progress, workers=workers, split_lists=split_lists)
 
 
+def _require_classes(corpus: Corpus) -> None:
+    """Training needs at least two genres with clips: say so before any work is done."""
+    if len(corpus.classes) < 2:
+        raise DatasetError(f"{corpus.name}: training needs clips of at least two classes, found "
+                           f"{len(corpus.classes)} ({', '.join(corpus.classes) or 'none'})")
+
+
 # -- training -------------------------------------------------------------------------------
 @dataclass
 class TrainOutcome:
@@ -139,6 +146,7 @@ def train_model(
     t0 = time.perf_counter()
     fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     corpus = fr.features.corpus
+    _require_classes(corpus)
     classes, labels = corpus.classes, np.asarray(corpus.targets())
     mels = load_features(fr.features)
     split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
@@ -213,6 +221,7 @@ def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None
     """Train only the Siamese network, on the training part of a split; checkpoints in ``out``."""
     fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     corpus = fr.features.corpus
+    _require_classes(corpus)
     labels = np.asarray(corpus.targets())
     split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
                         splits=[c.split for c in corpus])[0]
@@ -266,6 +275,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
     out = Path(out)
     fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     corpus = fr.features.corpus
+    _require_classes(corpus)
     siamese, gnn, gnn_train = siamese or SiameseConfig(), gnn or GNNConfig(), gnn_train or GNNTrainConfig()
     settings = {"dataset": dataset, "protocol": asdict(config), "siamese": siamese.to_dict(),
                 "gnn": gnn.to_dict(), "gnn_train": asdict(gnn_train),

@@ -103,3 +103,28 @@ def test_bad_parameters():
         load_audio("x.wav", sr=0)
     with pytest.raises(ParameterError):
         load_audio("x.wav", offset=-1)
+
+
+def test_random_bytes_are_called_an_unknown_format_not_a_missing_file(tmp_path):
+    import os as _os
+
+    from graham.audio.decode import load_audio
+    from graham.errors import AudioError
+
+    p = tmp_path / "noise.wav"
+    p.write_bytes(_os.urandom(4096))
+    with pytest.raises(AudioError) as info:
+        load_audio(p)
+    assert "does not exist" not in str(info.value) and str(p) in str(info.value)
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os as _os
+    import stat
+
+    from graham.io import write_text
+
+    write_text(tmp_path / "a.txt", "x")
+    mask = _os.umask(0o022)
+    _os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~mask

@@ -18,6 +18,8 @@ def atomic_path(target: str | os.PathLike, *, suffix: str = ""):
     """Yield a temporary path in ``target``'s folder; on success rename it onto ``target``.
 
     A crash or exception leaves ``target`` as it was (old content or absent), never half written.
+    The file gets the mode a plain ``open`` would give it (0666 less the umask), not
+    ``mkstemp``'s private 0600.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +29,7 @@ def atomic_path(target: str | os.PathLike, *, suffix: str = ""):
         yield Path(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -34,6 +37,16 @@ def atomic_path(target: str | os.PathLike, *, suffix: str = ""):
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once, at import: os.umask is process-wide, not safe to toggle from threads
 
 
 def write_bytes(target: str | os.PathLike, data: bytes) -> None:

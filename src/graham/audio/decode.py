@@ -79,7 +79,12 @@ def header_problem(path: str | os.PathLike) -> str | None:
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
     # soundfile prefixes the message with the path; the path is already in AudioError.
-    return text.split(": ", 1)[-1] if text.startswith("Error opening") else text
+    text = text.split(": ", 1)[-1] if text.startswith("Error opening") else text
+    # libsndfile says this of a readable file whose format it does not recognise (random
+    # bytes, a text file): the file does exist, so say what is really wrong.
+    if "does not exist or is not a regular file" in text:
+        return "format not recognised (not a file libsndfile can read)"
+    return text
 
 
 def to_mono(y: np.ndarray) -> np.ndarray:

@@ -38,6 +38,14 @@ def test_inductive_grouped_protocol(tmp_path):
                          gnn_train=GNNTrainConfig(epochs=5), cache=tmp_path / "feat", progress=False)
     assert len(res.runs) == 3 and sum(r.n_test for r in res.runs) == 30
     assert "inductive" in json.loads((tmp_path / "results.json").read_text())["protocol"]
+    md = (tmp_path / "table.md").read_text()
+    assert "stratified 3-fold" in md and "grouped" not in md  # every clip its own group: not called grouped
+    # One seed but three folds: a spread; with one run there would be none to show.
+    assert "±" in md
+    single = run_experiment("synthetic:3x2", tmp_path / "one", ProtocolConfig(seeds=(0,), fractions=(1.0,),
+                                                                              methods=("mel_floor",)),
+                            cache=tmp_path / "feat", progress=False)
+    assert "±" not in single.markdown() and len(single.runs) == 1
 
 
 def test_experiment_and_train_commands(tmp_path):

@@ -115,6 +115,7 @@ def test_run_report_has_every_figure(trained):
     # a confusion matrix per method and for the shipped bundle, t-SNE, mean map, clips, curves
     assert len(imgs) == len(trained.metrics) + 1 + 1 + n_test_genres + 1
     assert "GrahAM bundle (inductive, windowed)" in html and "scored as it predicts" in html
+    assert "accuracy %" in html and "&quot;gnn_training&quot;" in html and "patience" in html  # % like Table 1; GNN settings
     assert all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
     doc = json.loads((trained.out / "metrics.json").read_text())
     assert set(doc["silhouette"]) == {"siamese", "gnn", "clips"} and "report_s" in doc["timings"]

@@ -77,3 +77,17 @@ def test_config_validation_and_key():
     assert MelConfig().n_frames(22050 * 30) == 1292
     with pytest.raises(ParameterError):
         LogMel(MelConfig(center=False))(torch.zeros(100))
+
+
+def test_logmel_accepts_float64_and_int16_samples():
+    import torch
+
+    from graham.audio.mel import LogMel, MelConfig
+
+    y = np.random.default_rng(0).normal(0, 0.1, 22050)
+    m = LogMel(MelConfig())
+    ref = m(torch.from_numpy(y.astype(np.float32)))
+    torch.testing.assert_close(m(torch.from_numpy(y)), ref)
+    pcm = (y * 32767).astype(np.int16)
+    assert m(torch.from_numpy(pcm)).shape == ref.shape
+    assert m.double()(torch.from_numpy(y)).dtype == torch.float64

@@ -113,6 +113,7 @@ class TrainOutcome:
     siamese_config: SiameseConfig
     gnn_config: GNNConfig
     timings: dict = field(default_factory=dict)
+    gnn_train: GNNTrainConfig = field(default_factory=GNNTrainConfig)
 
 
 def train_model(
@@ -172,7 +173,8 @@ def train_model(
     outcome = TrainOutcome(out, dataset, corpus, classes, labels, split.name, split.train, split.test, labelled, metrics,
                            emb, hidden, models, fr.skipped, fr.features.config, siamese, gnn,
                            {"features_s": round(t_feat, 1), "training_s": round(t_train, 1),
-                            "siamese_s": round(models["siamese"].seconds, 1), "gnn_s": round(g.seconds, 1)})
+                            "siamese_s": round(models["siamese"].seconds, 1), "gnn_s": round(g.seconds, 1)},
+                           gnn_train)
     write_json(out / "metrics.json", _metrics_doc(outcome, gnn_train))
     return outcome
 

@@ -203,8 +203,12 @@ class LogMel(torch.nn.Module):
         return torch.cat(parts, dim=-1).transpose(-1, -2)
 
     def mel_power(self, y: torch.Tensor) -> torch.Tensor:
-        """Mel spectrogram before the dB conversion [shape=(..., n_mels, frames)]."""
+        """Mel spectrogram before the dB conversion [shape=(..., n_mels, frames)]. Samples of any
+        real dtype are accepted and computed in the module's dtype (float32 unless ``.double()``)."""
         c = self.config
+        if not torch.is_floating_point(y) and not y.dtype.is_complex:
+            y = y.float()
+        y = y.to(self.window.dtype)
         lead = y.shape[:-1]
         y = y.reshape(-1, y.shape[-1])
         if c.center:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-__all__ = ["classification_metrics"]
+__all__ = ["classification_metrics", "format_pm"]
 
 
 def classification_metrics(y_true, y_pred, classes: list[str]) -> dict:
@@ -19,3 +19,9 @@ def classification_metrics(y_true, y_pred, classes: list[str]) -> dict:
                       for k, c in enumerate(classes)},
         "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+
+
+def format_pm(mean: float, std: float, runs: int) -> str:
+    """A fraction as a percentage with its spread over runs (``81.1 ± 2.3``); a single run has
+    no spread to show (``81.1``)."""
+    return f"{100 * mean:.1f} ± {100 * std:.1f}" if runs > 1 else f"{100 * mean:.1f}"

@@ -22,7 +22,7 @@ from ..nn.gnn import GNNConfig
 from ..train.gnn import GNNTrainConfig
 from ..train.siamese import SiameseConfig
 from .methods import DEFAULT_METHODS, METHOD_NAMES, METHODS, RunData
-from .metrics import classification_metrics
+from .metrics import classification_metrics, format_pm
 from .splits import Split, labelled_subset, make_splits
 
 __all__ = ["ProtocolConfig", "RunResult", "ExperimentResult", "run_protocol", "evaluate_split", "run_key",
@@ -114,11 +114,13 @@ class ExperimentResult:
         return rows
 
     def markdown(self) -> str:
+        """Table 1 in Markdown: accuracy and macro-F1 in %, with the spread over runs where
+        there is more than one run."""
         lines = ["| labelled | method | accuracy (%) | macro-F1 (%) | runs |", "| --- | --- | --- | --- | --- |"]
         for r in self.table():
-            lines.append(f"| {r['fraction']:.0%} | {r['method']} | {100 * r['accuracy_mean']:.1f} ± "
-                         f"{100 * r['accuracy_std']:.1f} | {100 * r['macro_f1_mean']:.1f} ± {100 * r['macro_f1_std']:.1f} "
-                         f"| {r['runs']} |")
+            acc = format_pm(r["accuracy_mean"], r["accuracy_std"], r["runs"])
+            f1 = format_pm(r["macro_f1_mean"], r["macro_f1_std"], r["runs"])
+            lines.append(f"| {r['fraction']:.0%} | {r['method']} | {acc} | {f1} | {r['runs']} |")
         return "\n".join(lines)
 
     def csv(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluate.methods import result_title
+from ..evaluate.metrics import format_pm
 from ..explain.gradcam import explain_clip, mean_maps
 from ..explain.tsne import silhouette, tsne_2d
 from ..io import write_json
@@ -44,11 +46,6 @@ def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool)
     return figures, means
 
 
-def _pm(mean: float, std: float, runs: int) -> str:
-    """A percentage with its spread over runs; a single run has no spread to show."""
-    return f"{100 * mean:.1f} ± {100 * std:.1f}" if runs > 1 else f"{100 * mean:.1f}"
-
-
 def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre: int = 1, progress: bool = True) -> Path:
     """Write ``outcome.out/report.html`` and its figures under ``outcome.out/figures``; adds the
     silhouette scores to ``metrics.json``. ``classifier`` is the run's bundle loaded for
@@ -58,8 +55,8 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
     fig_dir = out / "figures"
     classes = outcome.classes
     sections = []
-    acc_rows = [{"method": result_title(m), "accuracy": v["accuracy"], "macro-F1": v["macro_f1"]}
-                for m, v in outcome.metrics.items()]
+    acc_rows = [{"method": result_title(m), "accuracy %": f"{100 * v['accuracy']:.1f}",
+                 "macro-F1 %": f"{100 * v['macro_f1']:.1f}"} for m, v in outcome.metrics.items()]
     sections.append(Section("Run", [
         f"Data set: {outcome.corpus.name}" + ("" if outcome.corpus.name.startswith(outcome.dataset)
                                                else f" (from {outcome.dataset})") + ".",
@@ -108,13 +105,14 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
         sections.append(Section(f"Table 1, {split_kind} split: every method by labelled fraction",
                                 [f"Protocol: {exp.describe()}"],
                                 tables=[[{"labelled": f"{r['fraction']:.0%}", "method": r["method"],
-                                          "accuracy %": _pm(r["accuracy_mean"], r["accuracy_std"], r["runs"]),
-                                          "macro-F1 %": _pm(r["macro_f1_mean"], r["macro_f1_std"], r["runs"]),
+                                          "accuracy %": format_pm(r["accuracy_mean"], r["accuracy_std"], r["runs"]),
+                                          "macro-F1 %": format_pm(r["macro_f1_mean"], r["macro_f1_std"], r["runs"]),
                                           "runs": r["runs"]} for r in exp.table()]],
                                 figures=[(table_figure(exp.table(), fig_dir / f"table1_{exp.config.protocol}.png",
                                                        title=f"test accuracy by labelled fraction ({exp.config.protocol} split)"),
                                           "Table 1(b) as bars")]))
-    settings = {"mel": outcome.mel.to_dict(), "siamese": outcome.siamese_config.to_dict(), "gnn": outcome.gnn_config.to_dict()}
+    settings = {"mel": outcome.mel.to_dict(), "siamese": outcome.siamese_config.to_dict(), "gnn": outcome.gnn_config.to_dict(),
+                "gnn_training": dataclasses.asdict(outcome.gnn_train)}
     import json
     sections.append(Section("Settings and skipped files", pre=[json.dumps(settings, indent=1)],
                             paragraphs=[f"{len(outcome.skipped)} files skipped" + (":" if outcome.skipped else ".")]

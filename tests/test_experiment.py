@@ -53,6 +53,7 @@ def test_experiment_and_train_commands(tmp_path):
                               "--fraction", "1.0", "--epochs", "1", "--gnn-epochs", "5"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "exp" / "table.md").exists() and "| 100% | Random Forest |" in res.output
+    assert "siamese epoch 1/1: loss" in res.output  # each run's epochs are shown, not only with -v
     res = runner.invoke(app, ["train", "synthetic:3x2", "--out", str(tmp_path / "run"), "--epochs", "1",
                               "--gnn-epochs", "5", "--no-report"])
     assert res.exit_code == 0, res.output
@@ -146,3 +147,35 @@ def test_graph_and_method_options_reach_the_run(tmp_path):
     for bad in (["--graph", "star"], ["--method", "svm"]):
         res = runner.invoke(app, ["experiment", "synthetic:3x2", "--out", str(tmp_path / "x")] + bad)
         assert res.exit_code == 2 and "error" in res.output
+
+
+def test_test_labels_reach_no_training(tmp_path):
+    """Shuffling the test clips' labels changes nothing any method learns or predicts."""
+    import torch
+
+    from graham.evaluate.protocol import evaluate_split
+    from graham.evaluate.splits import labelled_subset, random_split
+    from graham.nn.gnn import GNNConfig
+    from graham.pipeline import _features, load_features
+
+    fr = _features("synthetic:3x2", cache=tmp_path / "feat", clips=None, progress=False)
+    mels, labels = load_features(fr.features), np.asarray(fr.features.corpus.targets())
+    classes = fr.features.corpus.classes
+    split = random_split(labels, seed=0)
+    labelled = labelled_subset(split.train, labels, 1.0, seed=0)
+    shuffled = labels.copy()
+    shuffled[split.test] = np.random.default_rng(1).permutation(labels[split.test])[::-1]
+    assert (shuffled[split.test] != labels[split.test]).any()
+    for mode in ("transductive", "inductive"):
+        kw = dict(siamese=tiny_siamese(epochs=1), gnn=GNNConfig(graph="knn", k=3), mode=mode,
+                  gnn_train=GNNTrainConfig(epochs=30, val_fraction=0.0, patience=None, refit=False))
+        a = evaluate_split(mels, labels, split, labelled, len(classes), classes, **kw)
+        b = evaluate_split(mels, shuffled, split, labelled, len(classes), classes, **kw)
+        np.testing.assert_array_equal(a[1], b[1])  # embeddings
+        np.testing.assert_array_equal(a[2], b[2])  # GNN hidden features of every clip
+        for k, v in a[3]["grahams_gnn"].model.state_dict().items():
+            assert torch.equal(v, b[3]["grahams_gnn"].model.state_dict()[k])
+        assert set(a[0]) == {"grahams_gnn", "random_forest", "mlp_2layer", "label_spreading", "supervised_cnn",
+                             "mel_floor"}
+        for m in a[0]:  # every method predicts the same class for every test clip; only the scores differ
+            assert a[0][m]["predicted"] == b[0][m]["predicted"], (mode, m)

@@ -188,3 +188,21 @@ def test_service_page_renders_in_headless_chromium(server, trained, tmp_path):
     dom = out.stdout
     assert '<form id="f">' in dom and 'type="file"' in dom and "Classify" in dom
     assert ", ".join(trained.classes) in dom
+
+
+def test_prediction_is_the_gnns_own_inductive_forward(trained, songs):
+    """The service's classifier attaches windows through GrahamGNN.forward_inductive, nothing else."""
+    import torch
+
+    from graham.nn.graphs import attach_graph, build_graph
+
+    model = load(trained.out / "bundle")
+    emb, _ = model.window_embeddings(model.mel(songs[(3, "wav")]))
+    emb_t = torch.from_numpy(emb)
+    b, cfg = model.bundle, model.gnn.config
+    ref = torch.as_tensor(b.reference, dtype=torch.float32)
+    std = lambda e: (e - torch.as_tensor(b.mean, dtype=torch.float32)) / torch.as_tensor(b.scale, dtype=torch.float32)  # noqa: E731
+    with torch.no_grad():
+        want = b.gnn.forward_inductive(std(ref), std(emb_t), graph=build_graph(cfg.graph, ref, k=cfg.k, head=b.siamese.head),
+                                       attach=attach_graph(cfg.graph, ref, emb_t, k=cfg.k, head=b.siamese.head))
+        torch.testing.assert_close(model.node_logits(emb_t), want)

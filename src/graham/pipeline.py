@@ -186,7 +186,7 @@ def score_bundle(bundle: str | os.PathLike, mels, labels, classes: list[str]) ->
 
     model = load(bundle)
     pred = [classes.index(model.predict_mel(np.asarray(m), top_k=1).label) for m in mels]
-    return classification_metrics(np.asarray(labels), np.asarray(pred), list(classes))
+    return {**classification_metrics(np.asarray(labels), np.asarray(pred), list(classes)), "predicted": pred}
 
 
 def report_run(outcome: TrainOutcome, *, experiment: ExperimentResult | None = None, explain_per_genre: int = 1,

@@ -89,7 +89,7 @@ def run_gnn(d: RunData) -> MethodRun:
     if d.mode == "transductive":
         graph = build_graph(cfg.graph, emb_t, k=cfg.k, head=head)
         res = train_gnn(emb, labels, d.labelled, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
-                        device=d.device)
+                        device=d.device, progress=d.progress)
         xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
         with torch.no_grad():
             logits, hidden = res.model.cpu()(xs, graph, return_hidden=True)
@@ -99,7 +99,7 @@ def run_gnn(d: RunData) -> MethodRun:
         pos = np.searchsorted(nodes, d.labelled)
         graph = build_graph(cfg.graph, emb_t[nodes], k=cfg.k, head=head)
         res = train_gnn(emb[nodes], labels[nodes], pos, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
-                        device=d.device)
+                        device=d.device, progress=d.progress)
         xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
         attach = attach_graph(cfg.graph, emb_t[nodes], emb_t[test], k=cfg.k, head=head)
         with torch.no_grad():
@@ -135,7 +135,7 @@ def _label_spreading(d: RunData) -> MethodRun:
 
 def _supervised_cnn(d: RunData) -> MethodRun:
     res = train_supervised_cnn([d.mels[i] for i in d.labelled], d.labels[d.labelled], len(d.classes),
-                               d.siamese_config, device=d.device)
+                               d.siamese_config, device=d.device, progress=d.progress)
     proba = predict_proba_clips(res.model, [d.mels[i] for i in d.split.test],
                                 crop_frames=d.siamese_config.crop_frames, device=d.device)
     return MethodRun(proba.argmax(1), res)

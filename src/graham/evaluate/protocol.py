@@ -145,8 +145,9 @@ def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split,
                    progress: bool = False, siamese_out=None, resume: bool = False,
                    methods: Sequence[str] = DEFAULT_METHODS):
     """One run: every method in ``methods`` fits on the ``labelled`` training clips and predicts
-    ``split.test``. Returns (metrics by method, Siamese embeddings of all clips or None, GNN
-    hidden features of all clips or None, the fitted models by method plus ``siamese``)."""
+    ``split.test``. Returns (metrics by method, each with the ``predicted`` class of every test
+    clip; Siamese embeddings of all clips or None; GNN hidden features of all clips or None; the
+    fitted models by method plus ``siamese``)."""
     data = RunData(mels, np.asarray(labels), list(classes), split, np.asarray(labelled), siamese, gnn, gnn_train,
                    mode=mode, seed=siamese.seed, device=device, progress=progress, siamese_out=siamese_out,
                    resume=resume)
@@ -154,6 +155,7 @@ def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split,
     for key in methods:
         out = METHODS[key].run(data)
         metrics[key] = classification_metrics(data.labels[split.test], out.pred, list(classes))
+        metrics[key]["predicted"] = [int(p) for p in out.pred]  # per test clip, in split.test order
         models[key] = out.model
         hidden = out.extras.get("hidden", hidden)
     uses_siamese = any(METHODS[m].uses_siamese for m in methods)
@@ -194,7 +196,8 @@ def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config:
         g_train = GNNTrainConfig(**{**asdict(gnn_train or GNNTrainConfig()), "seed": seed})
         metrics, emb, hidden, _ = evaluate_split(mels, labels, split, labelled, len(classes), list(classes),
                                                  siamese=sia_cfg, gnn=gnn or GNNConfig(), gnn_train=g_train,
-                                                 mode=config.mode, device=device, methods=config.methods)
+                                                 mode=config.mode, device=device, methods=config.methods,
+                                                 progress=progress)
         run = RunResult(seed, split.name, frac, len(labelled), len(split.test), metrics, time.perf_counter() - t0)
         result.runs.append(run)
         if on_run is not None:

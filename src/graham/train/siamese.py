@@ -314,6 +314,12 @@ def train_siamese(
             best = (score, epoch)
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         log.info("siamese epoch %d: %s", epoch, row)
+        if progress:  # every epoch's validation on screen, not only with -v
+            from tqdm.auto import tqdm
+            val = "".join(f", {k.removeprefix('val_').replace('_', ' ')} {row[k]:.3f}"
+                          for k in ("val_centroid_acc", "val_auc") if k in row)
+            tqdm.write(f"siamese epoch {epoch + 1}/{config.epochs}: loss {row['loss']:.3f}, "
+                       f"pair acc {row['pair_acc']:.3f}{val}")
         if out is not None and rank == 0:
             tensors, ometa = _state_tensors(model, opt)
             if ident is not None:

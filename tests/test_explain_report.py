@@ -119,3 +119,14 @@ def test_run_report_has_every_figure(trained):
     assert all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
     doc = json.loads((trained.out / "metrics.json").read_text())
     assert set(doc["silhouette"]) == {"siamese", "gnn", "clips"} and "report_s" in doc["timings"]
+
+
+def test_importing_graham_leaves_matplotlib_alone():
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); import graham.report.figures, graham.report.run_report, "
+            "graham.serve; assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+            "import sys; assert 'matplotlib.pyplot' not in sys.modules")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]

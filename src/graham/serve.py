@@ -97,17 +97,13 @@ def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024
 
 
 def _overlay_png(classifier: GenreClassifier, mel) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from .explain.gradcam import explain_clip
+    from .report.figures import new_figure
 
     cam, target = explain_clip(classifier, mel)
     cfg = classifier.bundle.mel
     seconds = mel.shape[-1] * cfg.hop_length / cfg.sr
-    fig, ax = plt.subplots(figsize=(8, 3))
+    fig, ax = new_figure(figsize=(8, 3))
     ax.imshow(mel, origin="lower", aspect="auto", cmap="gray", extent=[0, seconds, 0, cfg.n_mels])
     ax.imshow(cam, origin="lower", aspect="auto", cmap="jet", alpha=0.45, vmin=0, vmax=1, extent=[0, seconds, 0, cfg.n_mels])
     ax.set_xlabel("time [s]")
@@ -115,5 +111,4 @@ def _overlay_png(classifier: GenreClassifier, mel) -> str:
     ax.set_title(f"Grad-CAM++ overlay: {classifier.classes[target]}")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")

@@ -1,4 +1,9 @@
-"""The report's figures (matplotlib, Agg backend), each written as a PNG."""
+"""The report's figures (matplotlib), each written as a PNG.
+
+Figures are made with matplotlib's object API (``Figure``), not pyplot: no backend is chosen
+for the process, no global figure registry is touched, and figures can be drawn from several
+threads (the HTTP service) at once.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,26 @@ import os
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..audio.mel import MelConfig, mel_frequencies
+from ..io import atomic_path
 
-from ..audio.mel import MelConfig, mel_frequencies  # noqa: E402
-from ..io import atomic_path  # noqa: E402
-
-__all__ = ["save", "confusion_figure", "tsne_figure", "gradcam_figure", "mean_heatmap_figure", "curves_figure",
+__all__ = ["new_figure", "save", "confusion_figure", "tsne_figure", "gradcam_figure", "mean_heatmap_figure", "curves_figure",
            "table_figure"]
+
+
+def new_figure(*args, figsize, **kwargs):
+    """(figure, axes) as ``pyplot.subplots`` gives, without pyplot (see the module docstring)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def save(fig, path: str | os.PathLike, *, dpi: int = 90) -> Path:
     path = Path(path)
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -31,7 +39,7 @@ def confusion_figure(cm, classes: list[str], title: str, path) -> Path:
     cm = np.asarray(cm, dtype=float)
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     n = len(classes)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
+    fig, ax = new_figure(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n), classes, rotation=45, ha="right")
     ax.set_yticks(range(n), classes)
@@ -49,9 +57,9 @@ def confusion_figure(cm, classes: list[str], title: str, path) -> Path:
 
 def tsne_figure(layouts: list[tuple[str, np.ndarray, float]], labels: np.ndarray, classes: list[str], path) -> Path:
     """Side-by-side 2-D layouts (title, points [N, 2], silhouette), coloured by genre."""
-    fig, axes = plt.subplots(1, len(layouts), figsize=(6.2 * len(layouts), 5.6))
+    fig, axes = new_figure(1, len(layouts), figsize=(6.2 * len(layouts), 5.6))
     axes = np.atleast_1d(axes)
-    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
     for ax, (title, pts, sil) in zip(axes, layouts):
         for k, c in enumerate(classes):
             m = labels == k
@@ -74,7 +82,7 @@ def gradcam_figure(mel: np.ndarray, cam: np.ndarray, cfg: MelConfig, title: str,
     """The paper's Fig. 2(a) row: heatmap, mel spectrogram, overlay; time [s] and frequency [Hz]."""
     seconds = mel.shape[-1] * cfg.hop_length / cfg.sr
     extent = [0, seconds, 0, cfg.n_mels]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.6), sharey=True)
+    fig, axes = new_figure(1, 3, figsize=(15, 3.6), sharey=True)
     axes[0].imshow(cam, origin="lower", aspect="auto", cmap="jet", vmin=0, vmax=1, extent=extent)
     axes[0].set_title("Grad-CAM++ heatmap")
     axes[1].imshow(mel, origin="lower", aspect="auto", cmap="magma", extent=extent)
@@ -94,7 +102,7 @@ def mean_heatmap_figure(maps: dict[str, np.ndarray], cfg: MelConfig, path) -> Pa
     n = len(maps)
     cols = min(5, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False, sharey=True)
+    fig, axes = new_figure(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False, sharey=True)
     for ax, (genre, m) in zip(axes.flat, maps.items()):
         seconds = m.shape[-1] * cfg.hop_length / cfg.sr
         ax.imshow(m, origin="lower", aspect="auto", cmap="jet", vmin=0, vmax=1, extent=[0, seconds, 0, cfg.n_mels])
@@ -110,7 +118,7 @@ def mean_heatmap_figure(maps: dict[str, np.ndarray], cfg: MelConfig, path) -> Pa
 
 def curves_figure(siamese_history: list[dict], gnn_history: list[dict], path) -> Path:
     """Training curves: Siamese loss and pair accuracy/AUC per epoch; GNN loss per epoch."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    fig, axes = new_figure(1, 2, figsize=(12, 3.8))
     ep = [h["epoch"] + 1 for h in siamese_history]
     axes[0].plot(ep, [h["loss"] for h in siamese_history], label="train loss")
     axes[0].plot(ep, [h["pair_acc"] for h in siamese_history], label="train pair accuracy")
@@ -131,7 +139,7 @@ def table_figure(table: list[dict], path, *, title: str) -> Path:
     """Accuracy (mean ± std over runs) per labelled fraction and method: Table 1(b) as bars."""
     fracs = sorted({r["fraction"] for r in table})
     methods = list(dict.fromkeys(r["method"] for r in table))
-    fig, ax = plt.subplots(figsize=(1.8 + 2.2 * len(fracs), 4))
+    fig, ax = new_figure(figsize=(1.8 + 2.2 * len(fracs), 4))
     width = 0.8 / len(methods)
     for k, m in enumerate(methods):
         rows = [next((r for r in table if r["fraction"] == f and r["method"] == m), None) for f in fracs]

@@ -111,7 +111,11 @@ def test_predict_cli_formats_and_bad_files(trained, songs, tmp_path):
     assert "broken.wav" in res.output
     res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(songs[(3, "wav")]), "--format", "csv",
                               "--per-window", "--top-k", "2"])
-    assert res.exit_code == 0 and res.stdout.splitlines()[0].startswith("file,rank,label,score")
+    rows = list(__import__("csv").DictReader(res.stdout.splitlines()))
+    assert res.exit_code == 0 and list(rows[0]) == ["file", "scope", "rank", "label", "score", "window_start", "window_end"]
+    assert [r["rank"] for r in rows if r["scope"] == "clip"] == ["1", "2"]
+    windows = [r for r in rows if r["scope"] == "window"]
+    assert windows and {r["rank"] for r in windows} == {"1", "2"} and all(r["window_end"] for r in windows)
     res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(bad)])
     assert res.exit_code == 1 and "no input could be read" in res.output
 
@@ -206,3 +210,15 @@ def test_prediction_is_the_gnns_own_inductive_forward(trained, songs):
         want = b.gnn.forward_inductive(std(ref), std(emb_t), graph=build_graph(cfg.graph, ref, k=cfg.k, head=b.siamese.head),
                                        attach=attach_graph(cfg.graph, ref, emb_t, k=cfg.k, head=b.siamese.head))
         torch.testing.assert_close(model.node_logits(emb_t), want)
+
+
+def test_explain_keeps_files_of_the_same_name_apart(trained, songs, tmp_path):
+    import shutil
+
+    a, b = tmp_path / "a" / "x.wav", tmp_path / "b" / "x.wav"
+    for p in (a, b):
+        p.parent.mkdir()
+        shutil.copy(songs[(3, "wav")], p)
+    res = runner.invoke(app, ["explain", str(trained.out / "bundle"), str(a), str(b), "--out", str(tmp_path / "cam")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "cam" / "gradcam_x.png").exists() and (tmp_path / "cam" / "gradcam_x-2.png").exists()

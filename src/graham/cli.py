@@ -344,7 +344,7 @@ def predict(
         it = tqdm(files, desc="predict", unit="file", file=sys.stderr)
     writer = csvmod.writer(sys.stdout, lineterminator="\n") if fmt == "csv" else None
     if writer:
-        writer.writerow(["file", "rank", "label", "score"] + (["window_start", "window_end"] if per_window else []))
+        writer.writerow(["file", "scope", "rank", "label", "score"] + (["window_start", "window_end"] if per_window else []))
     ok = 0
     for f in it:
         try:
@@ -357,10 +357,10 @@ def predict(
             typer.echo(json.dumps(pred.to_dict()))
         elif fmt == "csv":
             for r, g in enumerate(pred.top, 1):
-                writer.writerow([str(f), r, g.label, f"{g.score:.4f}"] + (["", ""] if per_window else []))
-            for w in pred.windows:
-                best = max(w.scores, key=lambda g: g.score)
-                writer.writerow([str(f), "window", best.label, f"{best.score:.4f}", w.start, w.end])
+                writer.writerow([str(f), "clip", r, g.label, f"{g.score:.4f}"] + (["", ""] if per_window else []))
+            for w in pred.windows:  # the window's own top k, ranked like the clip's
+                for r, g in enumerate(sorted(w.scores, key=lambda g: -g.score)[:top_k], 1):
+                    writer.writerow([str(f), "window", r, g.label, f"{g.score:.4f}", w.start, w.end])
         else:
             tops = "  ".join(f"{g.label} {100 * g.score:5.1f} %" for g in pred.top)
             typer.echo(f"{f}  ({pred.duration:.1f} s)  {tops}")
@@ -370,6 +370,17 @@ def predict(
     if ok == 0:
         typer.secho("error: no input could be read", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
+
+
+def _unique_names(paths: List[Path]) -> list[str]:
+    """A file-name stem per path, made unique: ``x``, and ``x-2``, ``x-3`` for the next files
+    whose stem is also ``x`` (``a/x.wav`` and ``b/x.wav`` must not overwrite each other)."""
+    seen: dict[str, int] = {}
+    out = []
+    for p in paths:
+        seen[p.stem] = seen.get(p.stem, 0) + 1
+        out.append(p.stem if seen[p.stem] == 1 else f"{p.stem}-{seen[p.stem]}")
+    return out
 
 
 @app.command()
@@ -390,7 +401,8 @@ def explain(
         if target is not None and target not in model.classes:
             raise GrahamError(f"unknown genre {target!r}; the bundle knows {', '.join(model.classes)}")
         means: dict = {}
-        for f in audio:
+        names = _unique_names(audio)
+        for f, name in zip(audio, names):
             try:
                 mel = model.mel(f)
             except GrahamError as exc:
@@ -398,7 +410,7 @@ def explain(
                 continue
             cam, t = explain_clip(model, mel, target=None if target is None else model.classes.index(target), layer=layer)
             png = gradcam_figure(mel, cam, model.bundle.mel, f"{f.name}: Grad-CAM++ for {model.classes[t]}",
-                                 out / f"gradcam_{f.stem}.png")
+                                 out / f"gradcam_{name}.png")
             means.setdefault(model.classes[t], []).append(cam)
             typer.echo(f"{f}: {model.classes[t]} -> {png}")
         if len(audio) > 1:

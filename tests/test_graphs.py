@@ -161,3 +161,15 @@ def test_inductive_prediction_on_every_graph_kind_is_eq4_from_reference_nodes(ki
                                 for i in range(4)])
         torch.testing.assert_close(got, one_by_one)
     assert isinstance(graph, Graph)
+
+
+@pytest.mark.parametrize("aggr", ["mean", "sum", "max"])
+def test_with_self_loops_a_new_node_is_its_own_neighbour_like_every_reference_node(aggr):
+    torch.manual_seed(7)
+    model = GrahamGNN(4, 3, GNNConfig(hidden=6, layers=1, dropout=0.0, aggr=aggr, self_loops=True)).double().eval()
+    ref, new = torch.randn(8, 4, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64)
+    conv = model.convs[0]
+    with torch.no_grad():
+        want = model.classifier(torch.relu(eq4_loop(conv, new, torch.cat([ref, new]), [list(range(8)) + [8 + i]
+                                                                                      for i in range(2)])))
+        torch.testing.assert_close(model.forward_inductive(ref, new), want)

@@ -117,7 +117,7 @@ class GrahamGNN(nn.Module):
         q = x_new
         for conv, r in zip(self.convs, ref_states):
             if attach is None or attach.is_complete:
-                q = conv.forward_complete(q, sources=r)
+                q = conv.forward_complete(q, sources=r, self_loops=self.config.self_loops)
             elif attach.weights is not None:
                 q = conv.forward_weighted(q, attach.weights, sources=r)
             else:

@@ -122,9 +122,15 @@ class GrahamConv(MessagePassing):
                          chunk: int = 1024) -> torch.Tensor:
         """This layer on the complete graph: every node of ``x`` receives a message from every
         node of ``sources`` (default: ``x`` itself, without the node itself unless ``self_loops``).
-        With separate ``sources`` (inductive use), every source is a neighbour.
+        With separate ``sources`` (inductive use), every source is a neighbour, and with
+        ``self_loops`` the new node is its own neighbour too, as every reference node is.
         """
         m = self.aggregate_complete(x, sources, self_loops=self_loops, chunk=chunk)
+        if sources is not None and self_loops:  # add the message of the node to itself: gamma(x_i - x_i)
+            g0 = self.gamma(torch.zeros(1, x.shape[-1], dtype=x.dtype, device=x.device))
+            n = sources.shape[0]
+            m = {"mean": lambda: (m * n + g0) / (n + 1), "sum": lambda: m + g0,
+                 "max": lambda: torch.maximum(m, g0)}[self.aggr]()
         return self.phi(torch.cat([x, m], dim=-1))
 
     def aggregate_complete(self, x: torch.Tensor, sources: torch.Tensor | None = None, *, self_loops: bool = False,

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from graham.data import Corpus, open_dataset, parse_dataset, read_audioset, read_folder, read_gtzan
@@ -105,3 +107,21 @@ def test_corpus_rejects_duplicate_ids(gtzan_dir):
     c = read_gtzan(gtzan_dir)
     with pytest.raises(DatasetError, match="duplicate"):
         Corpus("x", c.clips + c.clips[:1])
+
+
+def test_folders_and_dangling_links_named_like_audio_are_listed_as_skipped(tmp_path):
+    from conftest import tone, write
+
+    from graham.data import read_folder, read_gtzan
+
+    for g in ("jazz", "rock"):
+        write(tmp_path / "f" / g / "a.wav", tone(0.5))
+        write(tmp_path / "g" / "genres" / g / f"{g}.00000.wav", tone(0.5))
+    (tmp_path / "f" / "jazz" / "x.wav").mkdir()
+    (tmp_path / "f" / "rock" / "gone.flac").symlink_to(tmp_path / "nowhere.flac")
+    (tmp_path / "g" / "genres" / "rock" / "rock.00001.wav").mkdir()
+    (tmp_path / "g" / "genres" / "jazz" / "jazz.00001.au").symlink_to(tmp_path / "nowhere.au")
+    for corpus, n in ((read_folder(tmp_path / "f"), 2), (read_gtzan(tmp_path / "g"), 2)):
+        reasons = {Path(s.path).name: s.reason for s in corpus.skipped}
+        assert len(corpus) == n and len(reasons) == 2, reasons
+        assert any("folder" in r for r in reasons.values()) and any("dangling" in r for r in reasons.values())

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, Sequence
 
 from ..errors import DatasetError
 
-__all__ = ["Clip", "Skipped", "Corpus"]
+__all__ = ["Clip", "Skipped", "Corpus", "not_a_file"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -28,6 +28,18 @@ class Clip:
     label: str
     group: str
     split: str | None = None
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why ``path``, named like an audio file, cannot be one (``None`` when it is a regular
+    file): a folder, a dangling symbolic link, a device or pipe."""
+    if path.is_file():
+        return None
+    if path.is_symlink() and not path.exists():
+        return "dangling symbolic link"
+    if path.is_dir():
+        return "a folder, not a file"
+    return "not a regular file"
 
 
 @dataclass(frozen=True)

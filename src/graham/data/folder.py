@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..audio.decode import AUDIO_EXTENSIONS, header_problem
 from ..errors import DatasetError
-from .corpus import Clip, Corpus, Skipped
+from .corpus import Clip, Corpus, Skipped, not_a_file
 
 __all__ = ["read_folder"]
 
@@ -28,9 +28,10 @@ def read_folder(root: str | os.PathLike, *, check_headers: bool = True, name: st
     for label_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for path in sorted(label_dir.rglob("*")):
             rel = path.relative_to(base)
-            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in AUDIO_EXTENSIONS:
                 continue
-            if path.suffix.lower() not in AUDIO_EXTENSIONS:
+            if not_a_file(path):  # a folder named x.wav, a dangling link: listed, not silently dropped
+                skipped.append(Skipped(str(path), not_a_file(path)))
                 continue
             problem = header_problem(path) if check_headers else None
             if problem:

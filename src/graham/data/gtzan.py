@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..audio.decode import AUDIO_EXTENSIONS, header_problem
 from ..errors import DatasetError
-from .corpus import Clip, Corpus, Skipped
+from .corpus import Clip, Corpus, Skipped, not_a_file
 from .split_lists import apply_split_lists
 
 __all__ = ["GTZAN_GENRES", "find_gtzan_root", "read_gtzan"]
@@ -64,11 +64,14 @@ def read_gtzan(
         folders = [base / g for g in genres]
     for folder in folders:
         for path in sorted(folder.iterdir()):
-            if path.name.startswith(".") or not path.is_file():
+            if path.name.startswith("."):
                 continue
             m = _NAME.match(path.name)
             if m is None or path.suffix.lower() not in AUDIO_EXTENSIONS:
                 continue  # GTZAN folders hold only clips; other files (e.g. .mf lists) are not clips
+            if not_a_file(path):
+                skipped.append(Skipped(str(path), not_a_file(path)))
+                continue
             if m["genre"] != folder.name:
                 skipped.append(Skipped(str(path), f"file name says genre {m['genre']!r} but it is in {folder.name}/"))
                 continue

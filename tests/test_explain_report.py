@@ -130,3 +130,18 @@ def test_importing_graham_leaves_matplotlib_alone():
             "import sys; assert 'matplotlib.pyplot' not in sys.modules")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_mean_heatmaps_are_drawn_on_relative_time(tmp_path, monkeypatch):
+    import numpy as np
+
+    import graham.report.figures as figures
+    from graham.audio.mel import MelConfig
+    from graham.explain.gradcam import mean_maps
+
+    drawn = []
+    monkeypatch.setattr(figures, "save", lambda fig, path, **kw: drawn.append(fig) or path)
+    maps = mean_maps({"rock": [np.random.rand(128, 431), np.random.rand(128, 200)]})
+    figures.mean_heatmap_figure(maps, MelConfig(), tmp_path / "m.png")
+    ax = drawn[0].axes[0]
+    assert ax.get_xlim() == (0.0, 1.0) and "position" in ax.get_xlabel()

@@ -98,16 +98,17 @@ def gradcam_figure(mel: np.ndarray, cam: np.ndarray, cfg: MelConfig, title: str,
 
 
 def mean_heatmap_figure(maps: dict[str, np.ndarray], cfg: MelConfig, path) -> Path:
-    """Mean Grad-CAM++ map per genre (each averaged over its explained clips)."""
+    """Mean Grad-CAM++ map per genre (each averaged over its explained clips). Clips of any
+    length were resized to a common width before averaging, so the time axis is the relative
+    position in the clip (0: start, 1: end), not seconds."""
     n = len(maps)
     cols = min(5, n)
     rows = -(-n // cols)
     fig, axes = new_figure(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False, sharey=True)
     for ax, (genre, m) in zip(axes.flat, maps.items()):
-        seconds = m.shape[-1] * cfg.hop_length / cfg.sr
-        ax.imshow(m, origin="lower", aspect="auto", cmap="jet", vmin=0, vmax=1, extent=[0, seconds, 0, cfg.n_mels])
+        ax.imshow(m, origin="lower", aspect="auto", cmap="jet", vmin=0, vmax=1, extent=[0, 1, 0, cfg.n_mels])
         ax.set_title(genre)
-        ax.set_xlabel("time [s]")
+        ax.set_xlabel("position in clip (0 start, 1 end)")
     for ax in axes[:, 0]:
         _freq_axis(ax, cfg)
     for ax in list(axes.flat)[n:]:

@@ -145,3 +145,14 @@ def test_mean_heatmaps_are_drawn_on_relative_time(tmp_path, monkeypatch):
     figures.mean_heatmap_figure(maps, MelConfig(), tmp_path / "m.png")
     ax = drawn[0].axes[0]
     assert ax.get_xlim() == (0.0, 1.0) and "position" in ax.get_xlabel()
+
+
+def test_a_tiny_test_set_gets_a_report_without_t_sne(tmp_path):
+    from graham.pipeline import report_run, train_model
+    from graham.train.gnn import GNNTrainConfig
+    from tiny import tiny_siamese
+
+    o = train_model("synthetic:3x1", tmp_path, siamese=tiny_siamese(epochs=1), cache=tmp_path / "feat",
+                    gnn_train=GNNTrainConfig(epochs=5), progress=False, methods=("grahams_gnn",))
+    html = report_run(o, explain_per_genre=0, progress=False).read_text()
+    assert "Not drawn" in html and "too few" in html

@@ -19,7 +19,9 @@ def tsne_2d(x: np.ndarray, *, seed: int = 0, perplexity: float = 30.0) -> np.nda
 
 def silhouette(x: np.ndarray, labels: np.ndarray) -> float:
     """Silhouette score of the classes in the standardised feature space (-1..1; higher:
-    denser, better separated clusters). NaN when fewer than two classes."""
-    if len(np.unique(labels)) < 2:
+    denser, better separated clusters). NaN where it is undefined: fewer than two classes, or
+    as many classes as clips."""
+    n_classes = len(np.unique(labels))
+    if n_classes < 2 or n_classes > len(labels) - 1:
         return float("nan")
     return float(silhouette_score(StandardScaler().fit_transform(x), labels))

@@ -46,6 +46,9 @@ def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool)
     return figures, means
 
 
+MIN_TSNE_CLIPS = 5  # t-SNE needs perplexity < clips; the silhouette needs more clips than classes
+
+
 def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre: int = 1, progress: bool = True) -> Path:
     """Write ``outcome.out/report.html`` and its figures under ``outcome.out/figures``; adds the
     silhouette scores to ``metrics.json``. ``classifier`` is the run's bundle loaded for
@@ -78,14 +81,19 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
     test = outcome.test_idx
     sil_sia = silhouette(outcome.embeddings[test], outcome.labels[test])
     sil_gnn = silhouette(outcome.hidden[test], outcome.labels[test])
-    tsne = tsne_figure([("Siamese embeddings (128-d)", tsne_2d(outcome.embeddings[test]), sil_sia),
-                        ("GrahAM GNN last hidden layer", tsne_2d(outcome.hidden[test]), sil_gnn)],
-                       outcome.labels[test], classes, fig_dir / "tsne.png")
-    verdict = "denser" if sil_gnn > sil_sia else "less dense"
-    sections.append(Section("t-SNE: Siamese vs GrahAM features", [
-        f"Test clips only. Silhouette in feature space: Siamese {sil_sia:.3f}, GNN {sil_gnn:.3f}: here the GNN's "
-        f"features cluster {verdict} than the Siamese embeddings (the paper's Fig. 1(b) claims denser)."],
-        figures=[(tsne, "t-SNE of the test clips, coloured by true genre")]))
+    if len(test) >= MIN_TSNE_CLIPS and np.isfinite(sil_sia) and np.isfinite(sil_gnn):
+        tsne = tsne_figure([("Siamese embeddings (128-d)", tsne_2d(outcome.embeddings[test]), sil_sia),
+                            ("GrahAM GNN last hidden layer", tsne_2d(outcome.hidden[test]), sil_gnn)],
+                           outcome.labels[test], classes, fig_dir / "tsne.png")
+        verdict = "denser" if sil_gnn > sil_sia else "less dense"
+        sections.append(Section("t-SNE: Siamese vs GrahAM features", [
+            f"Test clips only. Silhouette in feature space: Siamese {sil_sia:.3f}, GNN {sil_gnn:.3f}: here the GNN's "
+            f"features cluster {verdict} than the Siamese embeddings (the paper's Fig. 1(b) claims denser)."],
+            figures=[(tsne, "t-SNE of the test clips, coloured by true genre")]))
+    else:
+        sections.append(Section("t-SNE: Siamese vs GrahAM features", [
+            f"Not drawn: {len(test)} test clips of {len(set(outcome.labels[test].tolist()))} genres are too few for a "
+            f"t-SNE layout and a silhouette score (at least {MIN_TSNE_CLIPS} clips and more clips than genres)."]))
 
     cams, means = _explain(outcome, classifier, explain_per_genre, fig_dir, progress)
     figs = []
@@ -120,7 +128,8 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
     path = write_report(out / "report.html", f"graham report — {outcome.corpus.name}", sections)
     metrics_path = out / "metrics.json"
     doc = json.loads(metrics_path.read_text())
-    doc["silhouette"] = {"siamese": sil_sia, "gnn": sil_gnn, "clips": "test"}
+    doc["silhouette"] = {"siamese": sil_sia if np.isfinite(sil_sia) else None,
+                         "gnn": sil_gnn if np.isfinite(sil_gnn) else None, "clips": "test"}
     doc["timings"]["report_s"] = round(time.perf_counter() - t0, 1)
     if experiments:
         doc["table1"] = experiments[0].to_dict()

@@ -78,6 +78,8 @@ def test_experiment_and_train_commands(tmp_path):
 def test_kfold_is_refused_by_train(tmp_path):
     res = runner.invoke(app, ["train", "synthetic:3x2", "--out", str(tmp_path), "--protocol", "kfold"])
     assert res.exit_code == 2 and "one split" in res.output
+    res = runner.invoke(app, ["train-siamese", "synthetic:3x2", "--out", str(tmp_path), "--protocol", "kfold"])
+    assert res.exit_code == 2 and "one split" in res.output and "Traceback" not in res.output
 
 
 def test_experiment_resumes_from_saved_runs(tmp_path, monkeypatch):

@@ -221,6 +221,9 @@ def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None
                       protocol: str = "random", seed: int = 0, test_size: float = 0.3, cache=None, device=None,
                       resume: bool = False, progress: bool = True, split_lists: dict | None = None):
     """Train only the Siamese network, on the training part of a split; checkpoints in ``out``."""
+    if protocol not in ("random", "grouped", "given"):
+        raise ParameterError(f"train-siamese uses one split: protocol random, grouped or given, not {protocol!r} "
+                             "(k-fold: graham experiment)")
     fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     corpus = fr.features.corpus
     _require_classes(corpus)

@@ -222,3 +222,17 @@ def test_explain_keeps_files_of_the_same_name_apart(trained, songs, tmp_path):
     res = runner.invoke(app, ["explain", str(trained.out / "bundle"), str(a), str(b), "--out", str(tmp_path / "cam")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "cam" / "gradcam_x.png").exists() and (tmp_path / "cam" / "gradcam_x-2.png").exists()
+
+
+def test_service_page_shows_class_names_as_text(trained):
+    from fastapi.testclient import TestClient
+
+    from graham.serve import create_app
+
+    model = load(trained.out / "bundle")
+    evil = "<img src=x onerror=alert(1)>"
+    model.bundle.classes[0] = evil
+    page = TestClient(create_app(model)).get("/").text
+    assert evil not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "innerHTML" not in page and "textContent" in page  # results are inserted as text
+    assert 'id="busy"' in page  # a busy indicator while the request runs

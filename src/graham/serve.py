@@ -9,6 +9,7 @@ Needs the ``serve`` extra (fastapi, uvicorn, python-multipart).
 from __future__ import annotations
 
 import base64
+import html
 import io
 import os
 import tempfile
@@ -28,22 +29,41 @@ _PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>gra
 td{padding:.15em .5em}#err{color:#b00}img{max-width:100%}</style></head><body>
 <h1>graham: music genre</h1><p>Classes: __CLASSES__</p>
 <form id="f"><input type="file" id="file" name="file" accept="audio/*">
-<button type="submit" id="go">Classify</button></form><p id="err"></p>
+<button type="submit" id="go">Classify</button> <span id="busy" hidden>classifying&hellip;</span></form><p id="err"></p>
 <table id="out"></table><div id="cam"></div>
 <script>
+// Every value from the server goes in as text (textContent), never as HTML: a class named
+// <img src=x onerror=...> shows as those characters.
+function cell(tr, text) { const td = document.createElement('td'); td.textContent = text; tr.appendChild(td); return td; }
 document.getElementById('f').addEventListener('submit', async (e) => {
   e.preventDefault();
   const file = document.getElementById('file').files[0];
   const err = document.getElementById('err'), out = document.getElementById('out'), cam = document.getElementById('cam');
-  err.textContent = ''; out.innerHTML = ''; cam.innerHTML = '';
+  const go = document.getElementById('go'), busy = document.getElementById('busy');
+  err.textContent = ''; out.replaceChildren(); cam.replaceChildren();
   if (!file) { err.textContent = 'choose an audio file'; return; }
   const fd = new FormData(); fd.append('file', file);
-  const r = await fetch('predict?explain=true', {method: 'POST', body: fd});
-  const j = await r.json();
-  if (!r.ok) { err.textContent = j.detail || r.statusText; return; }
-  const rows = Object.entries(j.probabilities).sort((a, b) => b[1] - a[1]);
-  out.innerHTML = rows.map(([k, v]) => `<tr><td>${k}</td><td><span class="bar" style="width:${Math.round(400 * v)}px"></span> ${(100 * v).toFixed(1)} %</td></tr>`).join('');
-  if (j.gradcam_png) cam.innerHTML = `<h2>Grad-CAM++ for ${j.label}</h2><img id="camimg" alt="Grad-CAM++ overlay" src="data:image/png;base64,${j.gradcam_png}">`;
+  go.disabled = true; busy.hidden = false;
+  try {
+    const r = await fetch('predict?explain=true', {method: 'POST', body: fd});
+    const j = await r.json();
+    if (!r.ok) { err.textContent = j.detail || r.statusText; return; }
+    for (const [k, v] of Object.entries(j.probabilities).sort((a, b) => b[1] - a[1])) {
+      const tr = document.createElement('tr');
+      cell(tr, k);
+      const td = cell(tr, ' ' + (100 * v).toFixed(1) + ' %');
+      const bar = document.createElement('span'); bar.className = 'bar'; bar.style.width = Math.round(400 * v) + 'px';
+      td.prepend(bar);
+      out.appendChild(tr);
+    }
+    if (j.gradcam_png) {
+      const h = document.createElement('h2'); h.textContent = 'Grad-CAM++ for ' + j.label;
+      const img = document.createElement('img'); img.id = 'camimg'; img.alt = 'Grad-CAM++ overlay';
+      img.src = 'data:image/png;base64,' + j.gradcam_png;
+      cam.append(h, img);
+    }
+  } catch (x) { err.textContent = 'request failed: ' + x; }
+  finally { go.disabled = false; busy.hidden = true; }
 });
 </script></body></html>"""
 
@@ -52,7 +72,7 @@ def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024
     """The FastAPI application serving ``classifier``."""
     app = FastAPI(title="graham", description="music genre classification (GrahAM)")
     cam_lock = threading.Lock()
-    classes = ", ".join(classifier.classes)
+    classes = html.escape(", ".join(classifier.classes))  # class names are data, never markup
 
     @app.get("/health")
     def health() -> dict:

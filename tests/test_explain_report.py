@@ -156,3 +156,19 @@ def test_a_tiny_test_set_gets_a_report_without_t_sne(tmp_path):
                     gnn_train=GNNTrainConfig(epochs=5), progress=False, methods=("grahams_gnn",))
     html = report_run(o, explain_per_genre=0, progress=False).read_text()
     assert "Not drawn" in html and "too few" in html
+
+
+def test_hook_free_grad_cam_is_the_hooked_one_and_leaves_the_model_unhooked():
+    from graham.nn.xception import Xception
+
+    from tiny import TINY
+
+    torch.manual_seed(0)
+    net = Xception(TINY).eval()
+    x = torch.randn(3, 32, 40)
+    fn = lambda emb: emb[:, 2]  # noqa: E731
+    free = GradCAMPlusPlus(net)(x, fn)
+    last_relu = f"exit.{len(net.exit) - 1}"  # the module whose output features() returns
+    hooked = GradCAMPlusPlus(net, last_relu)(x, fn)
+    np.testing.assert_allclose(free, hooked, atol=1e-5)
+    assert not any(m._forward_hooks for m in net.modules())  # the shared model was never hooked

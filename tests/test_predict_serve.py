@@ -172,14 +172,19 @@ def test_service_serves_20_parallel_requests_without_mixing(server, songs, train
     paths = [songs[(3, "wav")], songs[(3, "flac")], songs[(3, "ogg")], songs[(30, "mp3")]]  # all under the 1 MB limit
     expected = {p.name: model.predict(p).probabilities for p in paths}
 
-    def call(p):
+    def call(k):
+        p = paths[k % 4]
+        explain = "true" if k % 3 == 0 else "false"  # predictions and explanations mixed, at the same time
         with open(p, "rb") as f:
-            return p.name, httpx.post(server + "/predict", files={"file": (p.name, f)}, timeout=120).json()
+            return p.name, explain, httpx.post(server + f"/predict?explain={explain}", files={"file": (p.name, f)},
+                                               timeout=120).json()
 
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
-        results = list(pool.map(call, [paths[k % 4] for k in range(20)]))
-    for name, body in results:
+        results = list(pool.map(call, range(20)))
+    for name, explain, body in results:
         assert body.get("source") == name, body
+        if explain == "true":
+            assert body.get("gradcam_png"), "an explanation was asked for"
         for genre, p in expected[name].items():
             assert body["probabilities"][genre] == pytest.approx(p, abs=1e-4)
 

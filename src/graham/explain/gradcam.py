@@ -1,4 +1,4 @@
-"""Grad-CAM++ (Chattopadhyay et al. 2018; the paper's eq. 5) in torch with hooks.
+"""Grad-CAM++ (Chattopadhyay et al. 2018; the paper's eq. 5) in torch.
 
 For activations ``A`` [shape=(K, h, w)] of a chosen convolutional layer and the gradients
 ``g = dY^c/dA`` of a class score, the per-pixel weights are
@@ -10,9 +10,17 @@ For activations ``A`` [shape=(K, h, w)] of a chosen convolutional layer and the 
 upsampled (bilinear) to the spectrogram's mel x time size. The class score ``Y^c`` is the
 *whole* model's: the GNN's logit for the clip's node, the clip attached to the reference
 graph, so the map shows what made GrahAM (not the Siamese branch alone) choose the genre.
+
+The default layer is the backbone's output feature map (the last convolution, after its
+BatchNorm and ReLU), read without hooks: ``A = backbone.features(x)`` and
+``g = torch.autograd.grad(Y, A)``, so a model shared by a service is never modified and
+predictions running beside an explanation cannot trip over a hook. Another layer, by name, is
+hooked on a private copy of the backbone for the same reason.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
@@ -50,36 +58,40 @@ class GradCAMPlusPlus:
         names = conv_layer_names(model)
         if not names:
             raise ParameterError("the model has no Conv2d layer")
-        self.layer_name = layer or names[-1]
-        modules = dict(model.named_modules())
-        if self.layer_name not in modules:
+        self.model = model
+        self.hook_free = layer is None and hasattr(model, "features") and hasattr(model, "pool")
+        self.layer_name = "features (the last convolution's output)" if self.hook_free else (layer or names[-1])
+        if not self.hook_free and self.layer_name not in dict(model.named_modules()):
             raise ParameterError(f"no layer {self.layer_name!r}; convolutional layers: {names[:5]} ... {names[-3:]}")
-        self.model, self.layer = model, modules[self.layer_name]
+
+    def _activations_and_grads(self, x: torch.Tensor, score_fn) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.enable_grad():
+            if self.hook_free:
+                a = self.model.features(x)
+                scores = score_fn(self.model.pool(a))
+                self._check(scores, x)
+                (g,) = torch.autograd.grad(scores.sum(), a)
+                return a.detach(), g.detach()
+            model = copy.deepcopy(self.model)  # hook a private copy, never the shared model
+            store: dict = {}
+            dict(model.named_modules())[self.layer_name].register_forward_hook(lambda _m, _i, out: store.update(a=out))
+            scores = score_fn(model(x))
+            self._check(scores, x)
+            (g,) = torch.autograd.grad(scores.sum(), store["a"])
+            return store["a"].detach(), g.detach()
+
+    @staticmethod
+    def _check(scores: torch.Tensor, x: torch.Tensor) -> None:
+        if scores.dim() != 1 or scores.shape[0] != x.shape[0]:
+            raise ParameterError("score_fn must return one score per input")
 
     def __call__(self, x: torch.Tensor, score_fn, *, normalise: bool = True) -> np.ndarray:
         """Maps [shape=(B, n_mels, frames)], each scaled to [0, 1] by its maximum unless
         ``normalise`` is False (then raw, comparable across the batch)."""
-        store: dict = {}
-
-        def hook(_m, _inp, out):
-            out.retain_grad()
-            store["a"] = out
-
-        handle = self.layer.register_forward_hook(hook)
-        try:
-            with torch.enable_grad():
-                x = x.detach().requires_grad_(True)
-                scores = score_fn(self.model(x))
-                if scores.dim() != 1 or scores.shape[0] != x.shape[0]:
-                    raise ParameterError("score_fn must return one score per input")
-                self.model.zero_grad(set_to_none=True)
-                scores.sum().backward()
-        finally:
-            handle.remove()
-        a, g = store["a"].detach(), store["a"].grad.detach()
+        a, g = self._activations_and_grads(x.detach(), score_fn)
         w = gradcam_plus_plus_weights(a, g)
         cam = torch.relu((w[:, :, None, None] * a).sum(1, keepdim=True))
-        cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+        cam = F.interpolate(cam.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
         if not normalise:
             return cam.numpy()
         peak = cam.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]

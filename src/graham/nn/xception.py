@@ -162,6 +162,10 @@ class Xception(nn.Module):
             x = torch.cat([x, coord.view(1, 1, -1, 1).expand(x.shape[0], 1, x.shape[-2], x.shape[-1])], dim=1)
         return self.exit(self.middle(self.entry(self.stem(x.contiguous(memory_format=torch.channels_last)))))
 
+    def pool(self, features: torch.Tensor) -> torch.Tensor:
+        """Embeddings from a feature map: global average pooling (and dropout while training)."""
+        return self.dropout(features.mean(dim=(-2, -1)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings [shape=(B, out_channels)]."""
-        return self.dropout(self.features(x).mean(dim=(-2, -1)))
+        return self.pool(self.features(x))

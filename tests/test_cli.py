@@ -77,3 +77,12 @@ def test_bad_options_and_one_class_corpora_are_refused_up_front(tmp_path):
     for cmd in ("train", "train-siamese", "experiment"):
         res = runner.invoke(app, [cmd, f"folder:{tmp_path / 'one'}", "--out", str(tmp_path / cmd), "--epochs", "1"])
         assert res.exit_code == 2 and "at least two classes" in res.output, (cmd, res.output)
+
+
+def test_verbose_works_after_the_subcommand_too(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "graham.cli", "corpus", "synthetic:1x1", "-v"], capture_output=True,
+                         text=True, timeout=300, env={**__import__("os").environ, "GRAHAM_CACHE": str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-2000:]  # before: "No such option: -v", exit 2
+    out = subprocess.run([sys.executable, "-m", "graham.cli", "version", "--verbose"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -464,5 +465,13 @@ def demo(
     typer.echo(f"done in {summary['seconds']:.0f} s; report: {summary['report']}")
 
 
+def run() -> None:
+    """The ``graham`` console command: ``app`` with ``-v``/``--verbose`` accepted anywhere on the
+    line (``graham train DATA --out RUN -v``), not only before the subcommand."""
+    args = sys.argv[1:]
+    verbose = [a for a in args if a in ("-v", "--verbose")]
+    app(args=verbose[:1] + [a for a in args if a not in ("-v", "--verbose")], prog_name="graham")
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    run()

@@ -165,3 +165,16 @@ def test_config_presets_and_round_trip():
     assert cfg.backbone == PRESETS["paper"] and cfg.epochs == 20 and cfg.classes_per_batch * cfg.per_class == 64
     assert SiameseConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert SiameseNet(TINY).embedding_dim == 16
+
+
+def test_embeddings_are_the_mean_over_windows_whatever_the_batch():
+    from graham.nn.siamese import SiameseNet
+    from graham.train.crops import MelCrops
+
+    torch.manual_seed(0)
+    mels, _ = toy_mels(n_per_class=2)
+    model = SiameseNet(TINY, head_hidden=8).eval()
+    with torch.no_grad():
+        ref = np.stack([model.embed(MelCrops(mels, 32).windows(i, 16)).mean(0).numpy() for i in range(len(mels))])
+    for bs in (1, 7, 64):
+        np.testing.assert_allclose(embed_clips(model, mels, crop_frames=32, batch_size=bs), ref, atol=1e-5)

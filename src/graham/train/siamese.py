@@ -362,23 +362,40 @@ def embed_clips(model: SiameseNet, mels: Sequence[np.ndarray], *, crop_frames: i
                 batch_size: int = 64, device: str | torch.device | None = None, progress: bool = False) -> np.ndarray:
     """128-d embedding of every clip [shape=(N, 128)]: the mean of the embeddings of its windows
     of ``crop_frames`` (the training crop length) with ``hop`` (default half a window), so a
-    clip of any length is embedded as the network was trained, window by window."""
+    clip of any length is embedded as the network was trained, window by window.
+
+    Windows are cut clip by clip and embedded ``batch_size`` at a time, each batch reduced into
+    per-clip sums at once: memory holds one batch of windows, whatever the corpus size."""
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     model = model.to(dev).eval()
     crops = MelCrops(mels, crop_frames)
     hop = hop or max(1, crop_frames // 2)
-    windows, owner = [], []
-    for i in range(len(crops)):
-        w = crops.windows(i, hop)
-        windows.append(w)
-        owner += [i] * len(w)
-    allw = torch.cat(windows)
-    owner_t = torch.tensor(owner)
-    it = range(0, len(allw), batch_size)
+    sums = torch.zeros(len(crops), model.embedding_dim, dtype=torch.float64)
+    counts = torch.zeros(len(crops), dtype=torch.float64)
+    pending, owners = [], []
+
+    def flush() -> None:
+        x = torch.cat(pending)
+        owner = torch.cat(owners)
+        emb = model.embed(x.to(dev)).cpu().double()
+        sums.index_add_(0, owner, emb)
+        counts.index_add_(0, owner, torch.ones(len(owner), dtype=torch.float64))
+        pending.clear()
+        owners.clear()
+
+    it = range(len(crops))
     if progress:
         from tqdm.auto import tqdm
-        it = tqdm(it, desc="embed", unit="batch")
-    emb = torch.cat([model.embed(allw[k:k + batch_size].to(dev)).cpu() for k in it])
-    sums = torch.zeros(len(crops), emb.shape[1]).index_add_(0, owner_t, emb)
-    counts = torch.bincount(owner_t, minlength=len(crops)).clamp_min(1).unsqueeze(1)
-    return (sums / counts).numpy()
+        it = tqdm(it, desc="embed", unit="clip")
+    queued = 0
+    for i in it:
+        w = crops.windows(i, hop)
+        pending.append(w)
+        owners.append(torch.full((len(w),), i, dtype=torch.long))
+        queued += len(w)
+        if queued >= batch_size:
+            flush()
+            queued = 0
+    if pending:
+        flush()
+    return (sums / counts.clamp_min(1).unsqueeze(1)).float().numpy()

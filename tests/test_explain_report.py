@@ -172,3 +172,24 @@ def test_hook_free_grad_cam_is_the_hooked_one_and_leaves_the_model_unhooked():
     hooked = GradCAMPlusPlus(net, last_relu)(x, fn)
     np.testing.assert_allclose(free, hooked, atol=1e-5)
     assert not any(m._forward_hooks for m in net.modules())  # the shared model was never hooked
+
+
+def test_window_maps_are_blended_without_seams(trained, monkeypatch):
+    """Windows whose maps are flat at 0, 1, 2, ... stitch into a ramp, not a staircase."""
+    import graham.explain.gradcam as gradcam
+    from graham.predict import load
+
+    model = load(trained.out / "bundle")
+    mel = np.zeros((model.bundle.mel.n_mels, 4 * model.crop_frames), np.float32)
+
+    def flat(self, x, score_fn, normalise=True):
+        return np.stack([np.full(x.shape[-2:], float(k + 1)) for k in range(x.shape[0])])
+
+    monkeypatch.setattr(gradcam.GradCAMPlusPlus, "__call__", flat)
+    cam, _ = gradcam.explain_clip(model, mel, target=0)
+    steps = np.abs(np.diff(cam[0]))
+    from graham.audio.windows import window_starts
+
+    n_windows = len(window_starts(mel.shape[-1], model.crop_frames, model.crop_frames // 2))
+    # Plain averaging jumps by half a window's step (~1/(2 n)) at every window edge; a taper spreads it.
+    assert steps.max() < 0.25 / n_windows

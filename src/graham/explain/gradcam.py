@@ -101,8 +101,9 @@ class GradCAMPlusPlus:
 def explain_clip(classifier, mel: np.ndarray, *, target: int | None = None, layer: str | None = None) -> tuple[np.ndarray, int]:
     """Grad-CAM++ map of a whole clip [shape=(n_mels, frames), in [0, 1]] for class ``target``
     (default: the predicted class) through ``classifier`` (a :class:`graham.predict.GenreClassifier`):
-    every window is a node attached to the reference graph; window maps are stitched by
-    averaging where windows overlap. Returns (map, target class index)."""
+    every window is a node attached to the reference graph; window maps are stitched by a
+    weighted average where windows overlap, each window weighted by a Hann taper (highest at
+    its centre), so the map has no seams at window edges. Returns (map, target class index)."""
     from ..audio.windows import window_starts
     from ..train.crops import MelCrops
 
@@ -119,11 +120,12 @@ def explain_clip(classifier, mel: np.ndarray, *, target: int | None = None, laye
     maps = cam(windows.to(classifier.device), lambda emb: classifier.node_logits_grad(emb)[:, target], normalise=False)
     total = np.zeros(mel.shape, np.float64)
     count = np.zeros(mel.shape[-1], np.float64)
+    taper = np.hanning(crop + 2)[1:-1]  # > 0 everywhere: a lone window keeps its edges
     for m, s in zip(maps, starts):
         n = min(crop, mel.shape[-1] - s)
-        total[:, s:s + n] += m[:, :n]
-        count[s:s + n] += 1
-    out = total / np.maximum(count, 1)
+        total[:, s:s + n] += m[:, :n] * taper[:n]
+        count[s:s + n] += taper[:n]
+    out = total / np.maximum(count, 1e-12)
     return (out / max(out.max(), 1e-12)).astype(np.float32), target
 
 

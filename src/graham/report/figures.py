@@ -22,8 +22,9 @@ __all__ = ["new_figure", "save", "confusion_figure", "tsne_figure", "gradcam_fig
 
 
 def new_figure(*args, figsize, **kwargs):
-    """(figure, axes) as ``pyplot.subplots`` gives, without pyplot (see the module docstring)."""
-    fig = Figure(figsize=figsize)
+    """(figure, axes) as ``pyplot.subplots`` gives, without pyplot (see the module docstring),
+    laid out by matplotlib's constrained layout so titles and labels never overlap."""
+    fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.subplots(*args, **kwargs)
 
 
@@ -108,7 +109,7 @@ def mean_heatmap_figure(maps: dict[str, np.ndarray], cfg: MelConfig, path) -> Pa
     for ax, (genre, m) in zip(axes.flat, maps.items()):
         ax.imshow(m, origin="lower", aspect="auto", cmap="jet", vmin=0, vmax=1, extent=[0, 1, 0, cfg.n_mels])
         ax.set_title(genre)
-        ax.set_xlabel("position in clip (0 start, 1 end)")
+        ax.set_xlabel("clip position (0 start, 1 end)")
     for ax in axes[:, 0]:
         _freq_axis(ax, cfg)
     for ax in list(axes.flat)[n:]:

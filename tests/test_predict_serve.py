@@ -241,3 +241,12 @@ def test_service_page_shows_class_names_as_text(trained):
     assert evil not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "innerHTML" not in page and "textContent" in page  # results are inserted as text
     assert 'id="busy"' in page  # a busy indicator while the request runs
+
+
+def test_device_auto_means_the_same_in_prediction(trained, songs):
+    from graham.train.siamese import resolve_device
+
+    assert load(trained.out / "bundle", device="auto").device == resolve_device("auto")
+    assert load(trained.out / "bundle").device.type == "cpu"  # the Python default stays the CPU
+    res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(songs[(3, "wav")]), "--device", "auto"])
+    assert res.exit_code == 0, res.output

@@ -321,7 +321,7 @@ def predict(
     top_k: int = typer.Option(3, "--top-k", min=1, help="Genres to show per file (>= 1)."),
     fmt: str = typer.Option("table", "--format", help="table, json (JSON lines) or csv."),
     per_window: bool = typer.Option(False, "--per-window", help="Also the scores of every window (a time line)."),
-    device: str = typer.Option("cpu", help="cpu, cuda, ..."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 ... or auto (a GPU when there is one), as everywhere."),
 ) -> None:
     """Classify songs of any length with a trained bundle."""
     import csv as csvmod
@@ -333,7 +333,7 @@ def predict(
     if fmt not in ("table", "json", "csv"):
         _fail(GrahamError("--format must be table, json or csv"))
     try:
-        model = load(bundle, device=None if device == "auto" else device)
+        model = load(bundle, device=device)
     except GrahamError as exc:
         _fail(exc)
     files, problems = _expand_inputs(paths)
@@ -429,6 +429,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port, 1-65535."),
     max_upload_mb: float = typer.Option(50.0, help="Largest accepted upload [MB]."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 ... or auto (a GPU when there is one), as everywhere."),
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET / (upload page)."""
     import uvicorn
@@ -437,7 +438,7 @@ def serve(
     from .serve import create_app
 
     try:
-        model = load(bundle)
+        model = load(bundle, device=device)
     except GrahamError as exc:
         _fail(exc)
     uvicorn.run(create_app(model, max_upload_bytes=int(max_upload_mb * 1024 * 1024)), host=host, port=port,

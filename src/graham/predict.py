@@ -21,6 +21,7 @@ from .bundle import Bundle, load_bundle
 from .errors import AudioError, ParameterError
 from .nn.graphs import attach_graph, build_graph
 from .train.crops import MelCrops
+from .train.siamese import resolve_device
 
 __all__ = ["GenreScore", "WindowScore", "Prediction", "GenreClassifier", "load"]
 
@@ -69,7 +70,7 @@ class GenreClassifier:
 
     def __init__(self, bundle: Bundle, *, device: str | None = None, batch_size: int = 32) -> None:
         self.bundle = bundle
-        self.device = torch.device(device or "cpu")
+        self.device = resolve_device(device or "cpu")  # "auto": a GPU when there is one, as in every command
         self.logmel = LogMel(bundle.mel).to(self.device)
         self.siamese = bundle.siamese.to(self.device).eval()
         self.gnn = bundle.gnn.to(self.device).eval()

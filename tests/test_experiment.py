@@ -72,7 +72,9 @@ def test_experiment_and_train_commands(tmp_path):
     res = runner.invoke(app, ["explain", str(tmp_path / "run" / "bundle"), str(clip), str(clip), "--out",
                               str(tmp_path / "cam")])
     assert res.exit_code == 0, res.output
-    assert len(list((tmp_path / "cam").glob("gradcam_*.png"))) == 2
+    # the same file twice: two maps (the second named <name>-2) and their mean
+    assert len(list((tmp_path / "cam").glob("gradcam_*.png"))) == 3
+    assert (tmp_path / "cam" / f"gradcam_{clip.stem}-2.png").exists()
 
 
 def test_kfold_is_refused_by_train(tmp_path):

@@ -193,3 +193,15 @@ def test_window_maps_are_blended_without_seams(trained, monkeypatch):
     n_windows = len(window_starts(mel.shape[-1], model.crop_frames, model.crop_frames // 2))
     # Plain averaging jumps by half a window's step (~1/(2 n)) at every window edge; a taper spreads it.
     assert steps.max() < 0.25 / n_windows
+
+
+def test_the_report_says_whether_the_graph_helps():
+    from graham.report.run_report import _verdict
+
+    table = [{"fraction": 0.3, "method": "GrahAM (GNN)", "accuracy_mean": 0.70, "accuracy_std": 0.02},
+             {"fraction": 0.3, "method": "Random Forest", "accuracy_mean": 0.80, "accuracy_std": 0.03},
+             {"fraction": 1.0, "method": "GrahAM (GNN)", "accuracy_mean": 0.90, "accuracy_std": 0.02},
+             {"fraction": 1.0, "method": "Random Forest", "accuracy_mean": 0.89, "accuracy_std": 0.03}]
+    text = _verdict(table)
+    assert "30% labelled: GrahAM 70.0 %, behind the best other method, Random Forest 80.0 %" in text
+    assert "100% labelled: GrahAM 90.0 %, level with" in text

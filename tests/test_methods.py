@@ -186,3 +186,14 @@ def test_min_batches_lengthens_a_short_epoch():
     assert len(ClassBalancedBatchSampler(labels, classes_per_batch=4, per_class=3)) == 1
     s = ClassBalancedBatchSampler(labels, classes_per_batch=4, per_class=3, min_batches=5)
     assert len(s) == 5 and len(list(s)) == 5
+
+
+def test_augmentation_reaches_siamese_training():
+    from graham.train.siamese import train_siamese
+
+    mels, labels = toy_mels(n_per_class=4)
+    plain = train_siamese(mels, labels, tiny_siamese(epochs=1), progress=False)
+    aug = train_siamese(mels, labels, tiny_siamese(epochs=1, augment=AugmentConfig.preset("cpu")), progress=False)
+    k = "backbone.stem.0.weight"
+    assert not torch.allclose(plain.model.state_dict()[k], aug.model.state_dict()[k])
+    assert AugmentConfig.preset("paper") == AugmentConfig() and not AugmentConfig().active

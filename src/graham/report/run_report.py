@@ -46,6 +46,27 @@ def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool)
     return figures, means
 
 
+def _verdict(table: list[dict]) -> str:
+    """Does the graph earn its place? GrahAM against the best other method at each fraction,
+    from the table's means (a difference under one spread is called a tie)."""
+    parts = []
+    for frac in sorted({r["fraction"] for r in table}):
+        rows = [r for r in table if r["fraction"] == frac]
+        ours = next((r for r in rows if r["method"] == result_title("grahams_gnn")), None)
+        others = [r for r in rows if r is not ours]
+        if ours is None or not others:
+            return ""
+        best = max(others, key=lambda r: r["accuracy_mean"])
+        gap = ours["accuracy_mean"] - best["accuracy_mean"]
+        spread = max(ours["accuracy_std"], best["accuracy_std"])
+        word = "ahead of" if gap > spread else ("behind" if gap < -spread else "level with")
+        if spread == 0 and gap != 0:
+            word += " (one run: no spread to judge by)"
+        parts.append(f"{frac:.0%} labelled: GrahAM {100 * ours['accuracy_mean']:.1f} %, {word} the best other method, "
+                     f"{best['method']} {100 * best['accuracy_mean']:.1f} %")
+    return "Does the graph help? " + "; ".join(parts) + "."
+
+
 MIN_TSNE_CLIPS = 5  # t-SNE needs perplexity < clips; the silhouette needs more clips than classes
 
 
@@ -111,7 +132,7 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
     for k, exp in enumerate(experiments):
         split_kind = exp.config.protocol + (" (the paper's)" if exp.config.protocol == "random" else "")
         sections.append(Section(f"Table 1, {split_kind} split: every method by labelled fraction",
-                                [f"Protocol: {exp.describe()}"],
+                                [f"Protocol: {exp.describe()}", _verdict(exp.table())],
                                 tables=[[{"labelled": f"{r['fraction']:.0%}", "method": r["method"],
                                           "accuracy %": format_pm(r["accuracy_mean"], r["accuracy_std"], r["runs"]),
                                           "macro-F1 %": format_pm(r["macro_f1_mean"], r["macro_f1_std"], r["runs"]),

@@ -17,7 +17,7 @@ import torch
 
 from ..nn.gnn import GNNConfig
 from ..nn.graphs import attach_graph, build_graph
-from ..train.gnn import GNNTrainConfig, GNNResult, standardise_features, train_gnn
+from ..train.gnn import GNNTrainConfig, standardise_features, train_gnn
 from ..train.siamese import SiameseConfig, SiameseResult, embed_clips, train_siamese
 from ..train.supervised import predict_proba_clips, train_supervised_cnn
 from .baselines import fit_baseline, fit_mel_floor, label_spreading, mel_band_statistics

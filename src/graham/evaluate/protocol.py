@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from ..errors import ParameterError
 from ..nn.gnn import GNNConfig

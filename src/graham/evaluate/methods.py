@@ -83,11 +83,12 @@ def run_gnn(d: RunData) -> MethodRun:
     clips attached afterwards: inductive); loss on the labelled nodes only. Extras: the GNN's
     hidden features of every clip (``hidden``) and the :class:`GNNResult` (``gnn``)."""
     emb, labels, test = d.embeddings, d.labels, d.split.test
-    head = d.siamese.model.head.cpu().eval()
+    head = d.siamese.model.head  # in eval mode after training; left on its device, never moved
+    dev = next(head.parameters()).device
     cfg = d.gnn_config
-    emb_t = torch.as_tensor(emb, dtype=torch.float32)
+    emb_dev = torch.as_tensor(emb, dtype=torch.float32, device=dev)
     if d.mode == "transductive":
-        graph = build_graph(cfg.graph, emb_t, k=cfg.k, head=head)
+        graph = build_graph(cfg.graph, emb_dev, k=cfg.k, head=head).to("cpu")
         res = train_gnn(emb, labels, d.labelled, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
                         device=d.device, progress=d.progress)
         xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
@@ -97,11 +98,11 @@ def run_gnn(d: RunData) -> MethodRun:
     else:
         nodes = np.sort(d.split.train)
         pos = np.searchsorted(nodes, d.labelled)
-        graph = build_graph(cfg.graph, emb_t[nodes], k=cfg.k, head=head)
+        graph = build_graph(cfg.graph, emb_dev[nodes], k=cfg.k, head=head).to("cpu")
         res = train_gnn(emb[nodes], labels[nodes], pos, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
                         device=d.device, progress=d.progress)
         xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
-        attach = attach_graph(cfg.graph, emb_t[nodes], emb_t[test], k=cfg.k, head=head)
+        attach = attach_graph(cfg.graph, emb_dev[nodes], emb_dev[test], k=cfg.k, head=head).to("cpu")
         with torch.no_grad():
             model = res.model.cpu()
             states = model.reference_states(xs[nodes], graph)

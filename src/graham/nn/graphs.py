@@ -129,12 +129,11 @@ def knn_graph(x: torch.Tensor, k: int, *, chunk: int = 4096, self_loops: bool = 
 
 
 @torch.no_grad()
-def siamese_edge_weights(head, embeddings, edge_index: torch.Tensor, *, chunk: int = 65536) -> torch.Tensor:
+def siamese_edge_weights(head, embeddings: torch.Tensor, edge_index: torch.Tensor, *,
+                         chunk: int = 65536) -> torch.Tensor:
     """Edge weights s_ij = sigmoid(Lambda(f_i, f_j)) from a trained pair head ``head`` (the
-    Siamese network's "same genre" probability) for edges j -> i [shape=(E,)]. ``embeddings``
-    is one tensor, or a pair (sources, targets) for bipartite edges."""
-    src_emb, dst_emb = embeddings if isinstance(embeddings, tuple) else (embeddings, embeddings)
+    Siamese network's "same genre" probability) for edges j -> i [shape=(E,)]."""
     src, dst = edge_index
-    out = [torch.sigmoid(head(dst_emb[dst[k:k + chunk]], src_emb[src[k:k + chunk]]))
+    out = [torch.sigmoid(head(embeddings[dst[k:k + chunk]], embeddings[src[k:k + chunk]]))
            for k in range(0, src.numel(), chunk)]
     return torch.cat(out) if out else torch.empty(0)

@@ -32,6 +32,26 @@ def test_paper_preset_final_map_is_6x6x128_for_192x192():
     assert sum(p.numel() for p in m.parameters()) > 15_000_000  # Xception's size, not a toy
 
 
+@pytest.mark.parametrize("cin", [8, 24])
+@pytest.mark.parametrize("hw", [(16, 24), (15, 23)])
+def test_strided_shortcut_is_a_strided_1x1_convolution(cin, hw):
+    """Both paths of the shortcut (every s-th pixel for narrow layers, oneDNN's strided kernel for
+    wide ones) give torch's strided convolution, forward and backward, in channels-last."""
+    from torch.nn import functional as F
+    from graham.nn.xception import StridedPointwise
+
+    torch.manual_seed(0)
+    m = StridedPointwise(cin, 2 * cin, 2).to(memory_format=torch.channels_last)
+    x = torch.randn(3, cin, *hw, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    m = m.double()
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    w = m.weight.detach().clone().requires_grad_()
+    m(x1).square().sum().backward()
+    F.conv2d(x2.contiguous(), w, stride=2).square().sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad)
+    torch.testing.assert_close(m.weight.grad, w.grad)
+
+
 def test_pair_features_are_eq_1_and_2():
     fi, fj = torch.randn(5, 16), torch.randn(5, 16)
     x = pair_features(fi, fj)
@@ -98,7 +118,7 @@ def test_training_separates_toy_classes_and_embeds_whole_clips(tmp_path):
     from sklearn.neighbors import KNeighborsClassifier
     acc = KNeighborsClassifier(5).fit(emb[::2], labels[::2]).score(emb[1::2], labels[1::2])
     assert acc >= 0.6  # chance: 0.25
-    again = load_siamese(tmp_path / "best.safetensors")
+    again = load_siamese(tmp_path / "best.safetensors").to(next(res.model.parameters()).device)  # same kernels
     np.testing.assert_allclose(embed_clips(again, mels[:3], crop_frames=32), emb[:3], atol=1e-5)
 
 

@@ -128,3 +128,53 @@ def test_written_files_follow_the_umask(tmp_path):
     mask = _os.umask(0o022)
     _os.umask(mask)
     assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~mask
+
+
+_MPEG_SCRIPT = r"""
+import logging, sys, threading, time
+logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="LOG %(message)s")
+from graham.audio import load_audio
+from graham.errors import AudioError
+stop = threading.Event()
+def chatter():  # another thread writing to stderr meanwhile (a progress bar, say)
+    while not stop.is_set():
+        sys.stderr.write("progress-marker\n"); sys.stderr.flush(); time.sleep(0.001)
+t = threading.Thread(target=chatter); t.start()
+for path in sys.argv[1:]:
+    try:
+        print("OK", path, load_audio(path).shape[0])
+    except AudioError as exc:
+        print("ERR", exc)
+stop.set(); t.join()
+"""
+
+
+@pytest.mark.skipif("MP3" not in __import__("soundfile").available_formats(), reason="libsndfile without MP3")
+def test_mp3_decoder_messages_reach_the_report_not_stderr(tmp_path):
+    """libmpg123 prints 'Illegal Audio-MPEG-Header' on fd 2 by itself: a damaged MP3 must be
+    reported by name with the decoder's reason, one read past damage logged, and nothing raw on
+    stderr; what another thread writes there meanwhile must still come out."""
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    clean = tmp_path / "clean.mp3"
+    sf.write(str(clean), tone(3.0), 22050, format="MP3")
+    raw = bytearray(clean.read_bytes())
+    rng = np.random.default_rng(0)
+    broken, scratched = bytearray(raw), bytearray(raw)
+    broken[1500:3000] = rng.integers(0, 256, 1500, dtype=np.uint8).tobytes()
+    scratched[1500:1600] = np.random.default_rng(1).integers(0, 256, 100, dtype=np.uint8).tobytes()
+    (tmp_path / "broken.mp3").write_bytes(bytes(broken))
+    (tmp_path / "scratched.mp3").write_bytes(bytes(scratched))
+    files = [str(tmp_path / n) for n in ("broken.mp3", "scratched.mp3", "clean.mp3")]
+    r = subprocess.run([sys.executable, "-c", _MPEG_SCRIPT, *files], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for raw_line in ("Illegal Audio-MPEG-Header", "libmpg123", "resync", "Note:"):
+        assert raw_line not in r.stderr
+    assert "progress-marker" in r.stderr
+    out = r.stdout
+    assert f"ERR {files[0]}: not decodable audio (damaged MPEG stream: " in out
+    assert f"LOG {files[1]}: decoded past damaged data" in out and f"OK {files[1]}" in out
+    assert f"OK {files[2]} 66150" in out

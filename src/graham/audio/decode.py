@@ -10,6 +10,8 @@ Documented behaviour for awkward inputs
 - zero-length audio (a valid header with no frames): ``AudioError``.
 - NaN or infinite samples (float WAV/AIFF): ``AudioError``; such a file is corrupt, and a
   silent repair would hide that.
+- MP3 with damaged frames: what libmpg123 prints is caught (never raw on stderr); a file it
+  gives up on fails with the decoder's reason, one it reads past damage is logged as a warning.
 - all-silent audio: returned as it is (zeros are valid music data); its log-mel is the
   constant floor ``10 log10(amin)``.
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +30,7 @@ import soundfile as sf
 import soxr
 
 from ..errors import AudioError, ParameterError
+from .native_stderr import capture_native_stderr
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioInfo", "audio_info", "header_problem", "load_audio", "to_mono", "resample"]
 
@@ -33,6 +38,31 @@ log = logging.getLogger(__name__)
 
 #: File name extensions graham looks for when it walks a folder (everything libsndfile reads).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aiff", ".aif", ".aifc")
+
+
+#: Suffixes whose decoder (libmpg123) prints to stderr; unknown suffixes are treated alike.
+_MPEG_SUFFIXES = (".mp3", ".mp2", ".mpga", ".mpeg")
+
+
+def _decoder_output(path: Path):
+    """A capture of the C decoder's stderr for MPEG files (see :mod:`.native_stderr`); others
+    are read without one, so that they decode in parallel."""
+    suffix = path.suffix.lower()
+    if suffix in _MPEG_SUFFIXES or suffix not in AUDIO_EXTENSIONS:
+        return capture_native_stderr()
+    return nullcontext([])
+
+
+def _decoder_reason(lines: list[str]) -> str:
+    """The decoder's last complaint, without libmpg123's source-location prefix."""
+    return re.sub(r"^(\[[^\]]*\]\s*)?(error|Error|Note|Warning):\s*", "", lines[-1]).strip() if lines else ""
+
+
+def _with_decoder(reason: str, lines: list[str]) -> str:
+    said = _decoder_reason(lines)
+    if not said:
+        return reason
+    return f"damaged MPEG stream: {said}" if reason.startswith("Unspecified internal error") else f"{reason}; decoder: {said}"
 
 
 @dataclass(frozen=True)
@@ -59,10 +89,17 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     """Read the header of ``path`` without decoding the samples."""
     path = Path(path)
     _check_readable(path)
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:  # libsndfile raises several types (LibsndfileError, RuntimeError, TypeError)
-        raise AudioError(path, f"not decodable audio ({_reason(exc)})") from exc
+    with _decoder_output(path) as notes:
+        try:
+            info = sf.info(str(path))
+        except Exception as exc:  # libsndfile raises several types (LibsndfileError, RuntimeError, TypeError)
+            error = exc
+        else:
+            error = None
+    if error is not None:
+        raise AudioError(path, f"not decodable audio ({_with_decoder(_reason(error), notes)})") from error
+    for line in notes:
+        log.debug("%s: decoder: %s", path, line)
     return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames), float(info.duration), str(info.format))
 
 
@@ -135,18 +172,25 @@ def load_audio(
         raise ParameterError(f"need offset >= 0 and duration > 0, got {offset}, {duration}")
     path = Path(path)
     _check_readable(path)
-    try:
-        with sf.SoundFile(str(path)) as f:
-            native_sr = int(f.samplerate)
-            start = int(round(offset * native_sr))
-            if start:
-                f.seek(min(start, f.frames) if f.frames > 0 else 0)
-            frames = -1 if duration is None else int(round(duration * native_sr))
-            data = f.read(frames=frames, dtype="float32", always_2d=True)
-    except AudioError:
-        raise
-    except Exception as exc:
-        raise AudioError(path, f"not decodable audio ({_reason(exc)})") from exc
+    error = None
+    with _decoder_output(path) as notes:
+        try:
+            with sf.SoundFile(str(path)) as f:
+                native_sr = int(f.samplerate)
+                start = int(round(offset * native_sr))
+                if start:
+                    f.seek(min(start, f.frames) if f.frames > 0 else 0)
+                frames = -1 if duration is None else int(round(duration * native_sr))
+                data = f.read(frames=frames, dtype="float32", always_2d=True)
+        except Exception as exc:
+            error = exc
+    if error is not None:
+        raise AudioError(path, f"not decodable audio ({_with_decoder(_reason(error), notes)})") from error
+    damaged = [line for line in notes if re.search(r"Illegal|Skipped|error", line)]
+    if damaged:
+        log.warning("%s: decoded past damaged data (decoder: %s)", path, _decoder_reason(damaged))
+    for line in notes:
+        log.debug("%s: decoder: %s", path, line)
     if data.shape[0] == 0:
         raise AudioError(path, "zero-length audio (no samples" + (" after the offset)" if offset else ")"))
     if not np.isfinite(data).all():

@@ -59,8 +59,19 @@ def _fail(exc: Exception) -> None:
 
 
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", min=1,
+        help="CPU threads for torch and BLAS (default: $OMP_NUM_THREADS, else the CPUs this process may use: "
+             "its affinity mask capped by its cgroup quota). Waiting threads sleep (OMP_WAIT_POLICY=PASSIVE "
+             "unless set), so a second job on the same cores slows this one only by its share."),
+) -> None:
     _setup_logging(verbose)
+    # Before any command imports torch: OpenMP reads its settings once, when it loads.
+    from .threads import configure_threads
+
+    configure_threads(threads)
 
 
 @app.command()
@@ -321,7 +332,7 @@ def predict(
     top_k: int = typer.Option(3, "--top-k", min=1, help="Genres to show per file (>= 1)."),
     fmt: str = typer.Option("table", "--format", help="table, json (JSON lines) or csv."),
     per_window: bool = typer.Option(False, "--per-window", help="Also the scores of every window (a time line)."),
-    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 ... or auto (a GPU when there is one), as everywhere."),
+    device: str = DEVICE_OPT,
 ) -> None:
     """Classify songs of any length with a trained bundle."""
     import csv as csvmod
@@ -391,6 +402,7 @@ def explain(
     out: Path = typer.Option(..., "--out", help="Folder for the figures."),
     layer: Optional[str] = typer.Option(None, help="Backbone layer by name (default: the last convolution)."),
     target: Optional[str] = typer.Option(None, help="Genre to explain (default: the predicted one)."),
+    device: str = DEVICE_OPT,
 ) -> None:
     """Grad-CAM++ heatmaps (heatmap, mel, overlay) of the whole model's class score."""
     from .explain.gradcam import explain_clip
@@ -398,7 +410,7 @@ def explain(
     from .report.figures import gradcam_figure, mean_heatmap_figure
 
     try:
-        model = load(bundle)
+        model = load(bundle, device=device)
         if target is not None and target not in model.classes:
             raise GrahamError(f"unknown genre {target!r}; the bundle knows {', '.join(model.classes)}")
         means: dict = {}
@@ -429,7 +441,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port, 1-65535."),
     max_upload_mb: float = typer.Option(50.0, help="Largest accepted upload [MB]."),
-    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 ... or auto (a GPU when there is one), as everywhere."),
+    device: str = DEVICE_OPT,
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET / (upload page)."""
     import uvicorn

@@ -70,7 +70,7 @@ class GenreClassifier:
 
     def __init__(self, bundle: Bundle, *, device: str | None = None, batch_size: int = 32) -> None:
         self.bundle = bundle
-        self.device = resolve_device(device or "cpu")  # "auto": a GPU when there is one, as in every command
+        self.device = resolve_device(device)  # None or "auto": a GPU when there is one, as in every command
         self.logmel = LogMel(bundle.mel).to(self.device)
         self.siamese = bundle.siamese.to(self.device).eval()
         self.gnn = bundle.gnn.to(self.device).eval()

@@ -3,8 +3,10 @@ feature settings, so a changed file or changed settings never reuse a stale entr
 
 Layout: ``<root>/<settings key>/<hash[:2]>/<hash>.npy`` with ``settings.json`` beside the
 entries. An entry that cannot be read, has the wrong shape or holds non-finite values is
-recomputed. Writes are atomic. Extraction runs on a thread pool (decoding, resampling and
-torch release the GIL) with one torch thread per worker, and shows a progress bar.
+recomputed. Writes are atomic. Extraction hashes and decodes files on a thread pool
+(soundfile and soxr release the GIL) a bounded number of clips ahead, and computes log-mels
+in the calling thread with the process's own torch threads: it changes no process-wide
+setting, and a slow consumer never piles up decoded audio. It shows a progress bar.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,51 +87,86 @@ class FeatureStore:
         except Exception:  # truncated, garbage, wrong magic: recompute
             return False
 
-    def compute(self, path: str | os.PathLike) -> np.ndarray:
-        """Decode ``path`` and return its log-mel [shape=(n_mels, frames)] without caching."""
+    def _decode(self, path: str | os.PathLike) -> np.ndarray:
         y = load_audio(path, sr=self.config.sr)
         if y.shape[0] < self.config.n_fft // 2 + 1:
             raise AudioError(path, f"too short for features ({y.shape[0]} samples at {self.config.sr} Hz)")
+        return y
+
+    def _mel(self, y: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return self._logmel(torch.from_numpy(y)).numpy()
 
+    def compute(self, path: str | os.PathLike) -> np.ndarray:
+        """Decode ``path`` and return its log-mel [shape=(n_mels, frames)] without caching."""
+        return self._mel(self._decode(path))
+
     def get(self, path: str | os.PathLike) -> Path:
         """The cache entry for ``path``, computing it when missing, stale or corrupt."""
-        entry = self.entry_path(file_digest(path))
-        if entry.exists() and self._valid(entry):
-            return entry
-        if entry.exists():
-            log.warning("recomputing corrupt cache entry %s for %s", entry, path)
-        save_npy(entry, self.compute(path))
+        entry, y = self._prepare(path)
+        if y is not None:
+            save_npy(entry, self._mel(y))
         return entry
+
+    def _prepare(self, path: str | os.PathLike) -> tuple[Path, np.ndarray | None]:
+        """Worker side: the cache entry of ``path`` and, when it must be (re)computed, the decoded
+        samples. Raises AudioError or OSError for a file that cannot be used."""
+        entry = self.entry_path(file_digest(path))
+        if entry.exists():
+            if self._valid(entry):
+                return entry, None
+            log.warning("recomputing corrupt cache entry %s for %s", entry, path)
+        return entry, self._decode(path)
 
     def extract(self, corpus: Corpus, *, workers: int = 2, progress: bool = True) -> FeatureSet:
         """Features of every clip of ``corpus``. Undecodable files are reported by name (in the
-        log and in the result's corpus ``skipped`` list) and left out; the run goes on."""
+        log and in the result's corpus ``skipped`` list) and left out; the run goes on.
+
+        ``workers`` threads hash and decode files at most ``2 * workers`` clips ahead of the
+        log-mel, which runs in this thread."""
         self.dir.mkdir(parents=True, exist_ok=True)
         write_json(self.dir / "settings.json", self.config.to_dict())
 
-        def one(i: int):
+        def prepare(i: int):
             try:
-                return i, self.get(corpus.clips[i].path), None
+                return self._prepare(corpus.clips[i].path), None
             except AudioError as exc:
-                return i, None, exc.reason
+                return None, exc.reason
             except OSError as exc:
-                return i, None, f"cannot read ({exc.strerror or exc})"
+                return None, f"cannot read ({exc.strerror or exc})"
 
         results: list = [None] * len(corpus)
-        prev_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(corpus), desc="log-mel", unit="clip")
+        workers = max(1, workers)
         try:
-            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-                it = pool.map(one, range(len(corpus)))
-                if progress:
-                    from tqdm.auto import tqdm
-                    it = tqdm(it, total=len(corpus), desc="log-mel", unit="clip")
-                for i, entry, err in it:
-                    results[i] = (entry, err)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                pending: deque = deque()
+                todo = iter(range(len(corpus)))
+                for i in todo:  # prime the look-ahead window
+                    pending.append((i, pool.submit(prepare, i)))
+                    if len(pending) >= 2 * workers:
+                        break
+                while pending:
+                    i, fut = pending.popleft()
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        pending.append((nxt, pool.submit(prepare, nxt)))
+                    prepared, err = fut.result()
+                    if prepared is not None:
+                        entry, y = prepared
+                        if y is not None:
+                            save_npy(entry, self._mel(y))
+                        results[i] = (entry, None)
+                    else:
+                        results[i] = (None, err)
+                    if bar is not None:
+                        bar.update(1)
         finally:
-            torch.set_num_threads(prev_threads)
+            if bar is not None:
+                bar.close()
         ok = [i for i, (entry, _) in enumerate(results) if entry is not None]
         failed = [Skipped(str(corpus.clips[i].path), err) for i, (entry, err) in enumerate(results) if entry is None]
         for s in failed:

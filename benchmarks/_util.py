@@ -27,3 +27,19 @@ def median_time(fn, *, repeats: int = 7, warmup: int = 1) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def cpu_name() -> str:
+    """The CPU's model name (figures differ between CPUs: say on which one they were taken)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    flags = open("/proc/cpuinfo").read()
+                    simd = "AVX-512" if " avx512f" in flags else "AVX2" if " avx2" in flags else "no AVX2"
+                    return f"{line.split(':', 1)[1].strip()} ({simd})"
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown CPU"

@@ -1,5 +1,8 @@
+import base64
 import concurrent.futures
+import contextlib
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -126,25 +129,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(trained):
+@contextlib.contextmanager
+def _serving(bundle):
+    """``graham serve BUNDLE`` in its own process on a free 127.0.0.1 port; yields its URL."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "graham.cli", "serve", str(trained.out / "bundle"), "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "graham.cli", "serve", str(bundle), "--port", str(port),
                              "--max-upload-mb", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("server did not start: " + proc.stdout.read().decode()[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        while time.time() < deadline:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            proc.kill()
+            pytest.fail("server did not start: " + proc.stdout.read().decode()[-2000:])
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(trained):
+    with _serving(trained.out / "bundle") as url:
+        yield url
 
 
 def test_service_endpoints_and_bad_uploads(server, songs, trained):
@@ -247,6 +259,77 @@ def test_device_auto_means_the_same_in_prediction(trained, songs):
     from graham.train.siamese import resolve_device
 
     assert load(trained.out / "bundle", device="auto").device == resolve_device("auto")
-    assert load(trained.out / "bundle").device.type == "cpu"  # the Python default stays the CPU
+    assert load(trained.out / "bundle").device == resolve_device("auto")  # the Python default is auto too
     res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(songs[(3, "wav")]), "--device", "auto"])
     assert res.exit_code == 0, res.output
+
+
+def _cdp_evaluate(ws, expression: str, msg_id: int):
+    """Evaluate JavaScript in the page over the DevTools protocol; returns the value."""
+    ws.send(json.dumps({"id": msg_id, "method": "Runtime.evaluate",
+                        "params": {"expression": expression, "awaitPromise": True, "returnByValue": True}}))
+    while True:
+        reply = json.loads(ws.recv(timeout=60))
+        if reply.get("id") == msg_id:
+            result = reply["result"]
+            assert "exceptionDetails" not in result, result
+            return result["result"].get("value")
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed")
+def test_class_names_and_results_stay_text_in_a_real_browser(trained, songs, tmp_path):
+    """A class named like markup that runs script: upload a file in headless Chromium, let the
+    page render the result, and check that no element was made from it and no script ran."""
+    from websockets.sync.client import connect
+
+    evil = '<img src=x onerror="window.__pwned=1">'
+    bundle = tmp_path / "bundle"
+    shutil.copytree(trained.out / "bundle", bundle)
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg["classes"] = [evil] + cfg["classes"][1:]
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    wav = base64.b64encode(songs[(3, "wav")].read_bytes()).decode()
+    port = _free_port()
+    with _serving(bundle) as url:
+        browser = subprocess.Popen(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                                    f"--remote-debugging-port={port}", "--user-data-dir=" + str(tmp_path / "profile"),
+                                    url + "/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline, page = time.time() + 60, None
+            while page is None and time.time() < deadline:
+                try:
+                    page = next((t for t in httpx.get(f"http://127.0.0.1:{port}/json", timeout=2).json()
+                                 if t.get("type") == "page" and t["url"].startswith(url)), None)
+                except (httpx.HTTPError, ValueError):
+                    pass
+                time.sleep(0.3)
+            assert page is not None, "Chromium did not open the page"
+            with connect(page["webSocketDebuggerUrl"], max_size=None) as ws:
+                _cdp_evaluate(ws, "new Promise(r => document.readyState === 'complete' ? r(1) : "
+                                  "addEventListener('load', () => r(1)))", 1)
+                _cdp_evaluate(ws, f"""(() => {{
+                    const bytes = Uint8Array.from(atob('{wav}'), c => c.charCodeAt(0));
+                    const dt = new DataTransfer();
+                    dt.items.add(new File([bytes], 'song.wav', {{type: 'audio/wav'}}));
+                    document.getElementById('file').files = dt.files;
+                    document.getElementById('f').requestSubmit();
+                    return 1; }})()""", 2)
+                rows = _cdp_evaluate(ws, """new Promise((resolve) => { const t0 = Date.now(); (function poll() {
+                    const n = document.querySelectorAll('#out tr').length;
+                    if (n > 0 || Date.now() - t0 > 60000) resolve(n); else setTimeout(poll, 100); })(); })""", 3)
+                assert rows == len(cfg["classes"]), "the page did not show the result"
+                seen = _cdp_evaluate(ws, """({
+                    pwned: window.__pwned === 1,
+                    imgs_outside_cam: Array.from(document.querySelectorAll('img')).filter(i => i.id !== 'camimg').length,
+                    handlers: document.querySelectorAll('[onerror]').length,
+                    table: document.getElementById('out').textContent,
+                    classes: document.body.firstElementChild.nextElementSibling.textContent,
+                    busy_hidden: document.getElementById('busy').hidden })""", 4)
+        finally:
+            browser.terminate()
+            browser.wait(timeout=10)
+    assert not seen["pwned"], "a class name ran script"
+    assert seen["imgs_outside_cam"] == 0 and seen["handlers"] == 0, "a class name became markup"
+    assert evil in seen["table"] and evil in seen["classes"], "the class name is not shown as text"
+    assert seen["busy_hidden"], "the busy indicator stayed on"

@@ -67,3 +67,40 @@ def test_atomic_write_leaves_old_content_on_failure(tmp_path):
         write_json(target, {"a": Boom()})
     assert target.read_text().strip().startswith("{") and '"a": 1' in target.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def _mappings_under(root) -> int:
+    with open("/proc/self/maps") as f:
+        return sum(str(root) in line for line in f)
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_lazy_features_hold_no_mapping_per_clip(tmp_path):
+    """Embedding a corpus from the cache maps each clip only while it is read: a list of
+    memory-mapped arrays would keep one mapping per clip (Linux allows 65,530 per process)."""
+    from graham.audio.windows import window_starts
+    from graham.data.features import MelSequence, take
+    from graham.nn import PRESETS, SiameseNet
+    from graham.pipeline import load_features
+    from graham.train.siamese import embed_clips
+
+    for k in range(12):
+        genre = "rock" if k % 2 else "jazz"
+        write(tmp_path / "g" / genre / f"{genre}.{k:05d}.wav", tone(2.0, freq=150.0 + 40 * k))
+    fs = FeatureStore(tmp_path / "feat").extract(read_gtzan(tmp_path / "g"), progress=False)
+    mels = load_features(fs)
+    assert isinstance(mels, MelSequence) and len(mels) == 12
+    torch.manual_seed(0)
+    model = SiameseNet(PRESETS["cpu"])
+    emb = embed_clips(model, mels, crop_frames=43, batch_size=8)
+    assert emb.shape == (12, 128) and np.isfinite(emb).all()
+    sub = take(mels, [3, 5])
+    assert isinstance(sub, MelSequence) and np.array_equal(sub[1], fs[5])
+    assert _mappings_under(tmp_path / "feat") == 0
+    held = [np.load(p, mmap_mode="r") for p in fs.paths]  # the old way: one mapping per clip, for as long as held
+    assert _mappings_under(tmp_path / "feat") == 12
+    del held
+    # the lazy sequence embeds exactly as arrays in memory would
+    np.testing.assert_allclose(emb, embed_clips(model, [fs[i] for i in range(12)], crop_frames=43, batch_size=8),
+                               rtol=1e-5, atol=1e-6)
+    assert len(window_starts(fs[0].shape[-1], 43, 21)) > 1  # sanity: each clip has several windows

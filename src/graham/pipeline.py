@@ -17,7 +17,7 @@ import torch
 from .audio.mel import MelConfig
 from .bundle import save_bundle
 from .data.corpus import Corpus
-from .data.features import FeatureSet, FeatureStore
+from .data.features import FeatureSet, FeatureStore, MelSequence, take
 from .data.spec import open_dataset
 from .errors import DatasetError, ParameterError
 from .evaluate.methods import DEFAULT_METHODS, result_title
@@ -72,9 +72,9 @@ def extract_features(dataset: str, out: str | os.PathLike, *, clips: str | None 
     return FeatureRun(fs, skipped, seconds, out)
 
 
-def load_features(fs: FeatureSet) -> list[np.ndarray]:
-    """Every clip's log-mel, memory-mapped from the cache."""
-    return [np.load(p, mmap_mode="r", allow_pickle=False) for p in fs.paths]
+def load_features(fs: FeatureSet) -> MelSequence:
+    """Every clip's log-mel, read lazily from the cache: a clip is mapped only while it is used."""
+    return MelSequence(fs.paths)
 
 
 def _features(dataset: str, *, cache: str | os.PathLike | None, clips: str | None, progress: bool,
@@ -169,7 +169,7 @@ def train_model(
                 siamese=models["siamese"].model, gnn=g.model, mean=g.mean, scale=g.scale,
                 reference=emb[split.train], reference_labels=labels[split.train],
                 info={"dataset": dataset, "split": split.name, "labelled_fraction": fraction})
-    metrics["shipped_model"] = score_bundle(out / "bundle", [mels[i] for i in split.test], labels[split.test], classes)
+    metrics["shipped_model"] = score_bundle(out / "bundle", take(mels, split.test), labels[split.test], classes)
     outcome = TrainOutcome(out, dataset, corpus, classes, labels, split.name, split.train, split.test, labelled, metrics,
                            emb, hidden, models, fr.skipped, fr.features.config, siamese, gnn,
                            {"features_s": round(t_feat, 1), "training_s": round(t_train, 1),
@@ -232,7 +232,7 @@ def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None
                         splits=[c.split for c in corpus])[0]
     mels = load_features(fr.features)
     config = config or SiameseConfig(seed=seed)
-    res = train_siamese([mels[i] for i in split.train], labels[split.train], config, out=out, resume=resume,
+    res = train_siamese(take(mels, split.train), labels[split.train], config, out=out, resume=resume,
                         device=device, progress=progress)
     write_json(Path(out) / "split.json", {"split": split.name, "train": [corpus.clip_ids[i] for i in split.train],
                                           "test": [corpus.clip_ids[i] for i in split.test]})

@@ -18,6 +18,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ from ..errors import AudioError
 from ..io import save_npy, write_json
 from .corpus import Corpus, Skipped
 
-__all__ = ["file_digest", "FeatureStore", "FeatureSet"]
+__all__ = ["file_digest", "FeatureStore", "FeatureSet", "MelSequence", "take"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,39 @@ def file_digest(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+class MelSequence(Sequence):
+    """Log-mels of cached clips as a read-only sequence that maps a clip's entry only while it
+    is read [item shape=(n_mels, frames), float32, memory-mapped].
+
+    A list of memory-mapped arrays keeps one mapping per clip for as long as the list lives:
+    the pages read stay resident, and Linux allows 65,530 mappings per process by default,
+    fewer than AudioSet's 2 million clips. Here an item's mapping goes when the caller drops
+    it, so memory and the mapping count stay flat whatever the corpus size.
+    """
+
+    def __init__(self, paths: Sequence[str | os.PathLike]) -> None:
+        self.paths = [Path(p) for p in paths]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return MelSequence(self.paths[i])
+        return np.load(self.paths[i], mmap_mode="r", allow_pickle=False)
+
+    def subset(self, indices) -> "MelSequence":
+        """The clips at ``indices``, still lazy."""
+        return MelSequence([self.paths[int(i)] for i in indices])
+
+
+def take(mels: Sequence[np.ndarray], indices) -> Sequence[np.ndarray]:
+    """``[mels[i] for i in indices]``, kept lazy when ``mels`` is a :class:`MelSequence`."""
+    if isinstance(mels, MelSequence):
+        return mels.subset(indices)
+    return [mels[int(i)] for i in indices]
 
 
 @dataclass

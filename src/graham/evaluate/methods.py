@@ -21,6 +21,7 @@ from ..train.gnn import GNNTrainConfig, standardise_features, train_gnn
 from ..train.siamese import SiameseConfig, SiameseResult, embed_clips, train_siamese
 from ..train.supervised import predict_proba_clips, train_supervised_cnn
 from .baselines import fit_baseline, fit_mel_floor, label_spreading, mel_band_statistics
+from ..data.features import take
 from .splits import Split
 
 __all__ = ["RunData", "MethodRun", "Method", "METHODS", "METHOD_NAMES", "DEFAULT_METHODS", "run_gnn",
@@ -50,7 +51,7 @@ class RunData:
     @functools.cached_property
     def siamese(self) -> SiameseResult:
         """The Siamese network, trained on the labelled training clips only."""
-        return train_siamese([self.mels[i] for i in self.labelled], self.labels[self.labelled], self.siamese_config,
+        return train_siamese(take(self.mels, self.labelled), self.labels[self.labelled], self.siamese_config,
                              device=self.device, progress=self.progress, out=self.siamese_out, resume=self.resume)
 
     @functools.cached_property
@@ -135,9 +136,9 @@ def _label_spreading(d: RunData) -> MethodRun:
 
 
 def _supervised_cnn(d: RunData) -> MethodRun:
-    res = train_supervised_cnn([d.mels[i] for i in d.labelled], d.labels[d.labelled], len(d.classes),
+    res = train_supervised_cnn(take(d.mels, d.labelled), d.labels[d.labelled], len(d.classes),
                                d.siamese_config, device=d.device, progress=d.progress)
-    proba = predict_proba_clips(res.model, [d.mels[i] for i in d.split.test],
+    proba = predict_proba_clips(res.model, take(d.mels, d.split.test),
                                 crop_frames=d.siamese_config.crop_frames, device=d.device)
     return MethodRun(proba.argmax(1), res)
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from ..errors import ParameterError
 from ..nn.xception import Xception
+from ..data.features import take
 from .augment import augment_batch
 from .crops import MelCrops
 from .pairs import ClassBalancedBatchSampler
@@ -90,7 +91,7 @@ def train_supervised_cnn(mels: Sequence[np.ndarray], labels: Sequence[int], num_
             losses.append(float(loss.detach()))
         row = {"epoch": epoch, "loss": float(np.mean(losses))}
         if len(va_idx):
-            proba = predict_proba_clips(model, [mels[i] for i in va_idx], crop_frames=config.crop_frames, device=dev)
+            proba = predict_proba_clips(model, take(mels, va_idx), crop_frames=config.crop_frames, device=dev)
             row["val_acc"] = float((proba.argmax(1) == labels[va_idx]).mean())
         history.append(row)
         score = row.get("val_acc", 0.0) + 1e-3 / (1.0 + row["loss"])  # ties: the lower training loss

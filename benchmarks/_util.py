@@ -43,3 +43,17 @@ def cpu_name() -> str:
     import platform
 
     return platform.processor() or "unknown CPU"
+
+
+def run_in_child(target, *args):
+    """``target(*args, queue)`` in a fresh spawned process; returns what it put on the queue.
+    A child of its own gives a measure its own peak RSS."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=(*args, q))
+    p.start()
+    result = q.get()
+    p.join()
+    return result

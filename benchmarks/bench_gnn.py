@@ -12,13 +12,12 @@ Usage: python benchmarks/bench_gnn.py [--threads 2] [--sizes 500 1000] [--large 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import resource
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import median_time, set_threads  # noqa: E402
+from _util import median_time, run_in_child, set_threads  # noqa: E402
 
 D, H, CLASSES = 128, 64, 10
 
@@ -80,13 +79,7 @@ def _child(kind: str, n: int, threads: int, repeats: int, q) -> None:
 
 
 def measure(kind: str, n: int, threads: int, repeats: int) -> tuple[float, float]:
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(kind, n, threads, repeats, q))
-    p.start()
-    result = q.get()
-    p.join()
-    return result
+    return run_in_child(_child, kind, n, threads, repeats)
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ Usage: python benchmarks/bench_scale.py [--only gnn csv embed] [--gnn-nodes 1000
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import resource
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import cpu_name, set_threads  # noqa: E402
+from _util import cpu_name, run_in_child, set_threads  # noqa: E402
 
 
 def _peak_mb() -> float:
@@ -81,23 +80,26 @@ def write_audioset_csv(path: Path, rows: int, *, seed: int = 0) -> list[tuple[st
     return out
 
 
-def _csv(rows: int, q) -> None:
+def _write_csv(folder: str, rows: int, q) -> None:
     import numpy as np
     import soundfile as sf
 
+    csv_path, clips = Path(folder) / "unbalanced_train_segments.csv", Path(folder) / "clips"
+    segments = write_audioset_csv(csv_path, rows)
+    clips.mkdir()
+    silence = np.zeros(2205, np.float32)
+    for ytid, start in segments[:: max(1, rows // 200)]:  # a few hundred clips on disk, the rest missing
+        sf.write(str(clips / f"{ytid}_{start}.wav"), silence, 22050)
+    q.put(None)
+
+
+def _read_csv(folder: str, q) -> None:
     from graham.data.audioset import read_audioset
 
-    with tempfile.TemporaryDirectory() as d:
-        csv_path, clips = Path(d) / "unbalanced_train_segments.csv", Path(d) / "clips"
-        segments = write_audioset_csv(csv_path, rows)
-        clips.mkdir()
-        silence = np.zeros(2205, np.float32)
-        for ytid, start in segments[:: max(1, rows // 200)]:  # a few hundred clips on disk, the rest missing
-            sf.write(str(clips / f"{ytid}_{start}.wav"), silence, 22050)
-        base = _peak_mb()
-        t0 = time.perf_counter()
-        corpus = read_audioset(csv_path, clips, multi_label="first")
-        seconds = time.perf_counter() - t0
+    base = _peak_mb()
+    t0 = time.perf_counter()
+    corpus = read_audioset(Path(folder) / "unbalanced_train_segments.csv", Path(folder) / "clips", multi_label="first")
+    seconds = time.perf_counter() - t0
     q.put({"seconds": seconds, "peak_mb": _peak_mb(), "base_mb": base, "kept": len(corpus), "notes": corpus.notes[0]})
 
 
@@ -135,16 +137,6 @@ def _embed(n: int, threads: int, q) -> None:
     q.put({"features_s": t1 - t0, "embed_s": t2 - t1, "peak_mb": _peak_mb(), "base_mb": base, "clips": len(emb)})
 
 
-def _in_child(target, *args) -> dict:
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=target, args=(*args, q))
-    p.start()
-    out = q.get()
-    p.join()
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*", default=["gnn", "csv", "embed"])
@@ -157,16 +149,18 @@ def main() -> None:
     print(f"{'measure':<52} {'time':>22} {'peak RSS':>10}")
     if "gnn" in args.only:
         for n in args.gnn_nodes:
-            r = _in_child(_gnn, n, args.threads)
+            r = run_in_child(_gnn, n, args.threads)
             print(f"{f'GNN epoch, N = {n:,}, d = 128, default GNN':<52} {r['seconds']:>20.1f} s {r['peak_mb']:>7.0f} MB")
     if "csv" in args.only:
-        r = _in_child(_csv, args.csv_rows)
+        with tempfile.TemporaryDirectory() as d:  # written by one process, read by another: the peak is the reader's
+            run_in_child(_write_csv, d, args.csv_rows)
+            r = run_in_child(_read_csv, d)
         print(f"{f'AudioSet CSV, {args.csv_rows:,} rows':<52} {r['seconds']:>20.1f} s {r['peak_mb']:>7.0f} MB"
-              f"   ({r['peak_mb'] - r['base_mb']:.0f} MB above the reader's start; {r['notes']})")
+              f"   ({r['peak_mb'] - r['base_mb']:.0f} MB above the process's start; {r['notes']})")
     if "embed" in args.only:
         first = None
         for n in args.embed_sizes:
-            r = _in_child(_embed, n, args.threads)
+            r = run_in_child(_embed, n, args.threads)
             per = 1000 * (r["features_s"] + r["embed_s"]) / n
             first = first or per
             print(f"{f'features + embed, {n:,} clips of 10 s':<52} {per:>12.1f} ms/clip ({per / first:.2f}x) "

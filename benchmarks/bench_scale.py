@@ -7,12 +7,14 @@ included) is its own:
   complete graph, N nodes of d = 128 (goal at N = 1,000,000: <= 30 s, <= 4 GB).
 - ``csv``: reading an AudioSet segments CSV of 2 million rows (the unbalanced set's size) with
   a folder that holds a few of its clips (goal: <= 10 s, <= 1 GB).
+- ``predict``: ``graham predict``'s path (``predict_many``) over 30-s WAV files with 1 and 2
+  decode workers, in files per second, with a trained bundle (``make demo`` writes one).
 - ``embed``: log-mel extraction and Siamese embedding (``cpu`` preset) of N synthetic 10-s
   clips, from files to a (N, 128) array (goal: peak RSS flat, <= 1.5 GB at every N; time per
   clip within 10 % of the smallest N's). The clips are a few synthesised ones with random gain
   and shift, written as WAV files: synthesising 50,000 distinct clips would take hours.
 
-Usage: python benchmarks/bench_scale.py [--only gnn csv embed] [--gnn-nodes 1000000]
+Usage: python benchmarks/bench_scale.py [--only gnn csv predict embed] [--gnn-nodes 1000000]
        [--embed-sizes 1000 10000] [--threads 2]
 """
 
@@ -137,13 +139,36 @@ def _embed(n: int, threads: int, q) -> None:
     q.put({"features_s": t1 - t0, "embed_s": t2 - t1, "peak_mb": _peak_mb(), "base_mb": base, "clips": len(emb)})
 
 
+def _predict(bundle: str, files: int, workers: int, threads: int, q) -> None:
+    set_threads(threads)
+    import soundfile as sf
+
+    from graham.predict import load
+    from graham.synth import GENRES, synthesize_clip
+
+    model = load(bundle, device="cpu")
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for k in range(files):
+            p = Path(d) / f"clip{k:03d}.wav"
+            sf.write(str(p), synthesize_clip(GENRES[k % 10], 2000 + k, seconds=30.0, seed=7)[1], 22050, subtype="PCM_16")
+            paths.append(p)
+        list(model.predict_many(paths[:2], workers=workers))  # warm-up
+        t0 = time.perf_counter()
+        n = sum(1 for _ in model.predict_many(paths, workers=workers))
+        seconds = time.perf_counter() - t0
+    q.put({"files_per_s": n / seconds, "peak_mb": _peak_mb()})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="*", default=["gnn", "csv", "embed"])
+    ap.add_argument("--only", nargs="*", default=["gnn", "csv", "embed", "predict"])
     ap.add_argument("--gnn-nodes", type=int, nargs="*", default=[1_000_000])
     ap.add_argument("--csv-rows", type=int, default=2_000_000)
     ap.add_argument("--embed-sizes", type=int, nargs="*", default=[1000, 10_000])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bundle", default="runs/demo/bundle", help="for the predict measure (make demo writes it)")
+    ap.add_argument("--predict-files", type=int, default=40)
     args = ap.parse_args()
     print(f"{cpu_name()}; threads={args.threads}; peak RSS is the whole child process's, torch included")
     print(f"{'measure':<52} {'time':>22} {'peak RSS':>10}")
@@ -157,6 +182,14 @@ def main() -> None:
             r = run_in_child(_read_csv, d)
         print(f"{f'AudioSet CSV, {args.csv_rows:,} rows':<52} {r['seconds']:>20.1f} s {r['peak_mb']:>7.0f} MB"
               f"   ({r['peak_mb'] - r['base_mb']:.0f} MB above the process's start; {r['notes']})")
+    if "predict" in args.only:
+        if not Path(args.bundle, "config.json").exists():
+            print(f"predict: no bundle at {args.bundle} (run `make demo` or pass --bundle)")
+        else:
+            for workers in (1, 2):
+                r = run_in_child(_predict, args.bundle, args.predict_files, workers, args.threads)
+                print(f"{f'predict, {args.predict_files} files of 30 s, {workers} decode worker(s)':<52} "
+                      f"{r['files_per_s']:>13.1f} files/s {r['peak_mb']:>7.0f} MB")
     if "embed" in args.only:
         first = None
         for n in args.embed_sizes:

@@ -16,6 +16,7 @@ import torch
 from typer.testing import CliRunner
 
 from graham.bundle import BundleError, load_bundle
+from graham.errors import AudioError
 from graham.cli import app
 from graham.predict import load
 from graham.synth import synthesize_clip
@@ -333,3 +334,29 @@ def test_class_names_and_results_stay_text_in_a_real_browser(trained, songs, tmp
     assert seen["imgs_outside_cam"] == 0 and seen["handlers"] == 0, "a class name became markup"
     assert evil in seen["table"] and evil in seen["classes"], "the class name is not shown as text"
     assert seen["busy_hidden"], "the busy indicator stayed on"
+
+
+def test_predict_many_equals_file_by_file_and_keeps_the_order(trained, songs, tmp_path):
+    model = load(trained.out / "bundle")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt nothing here")
+    paths = [songs[(3, "wav")], songs[(300, "flac")], broken, songs[(30, "mp3")], songs[(30, "ogg")], songs[(3, "flac")]]
+    got = list(model.predict_many(paths, per_window=True, workers=2, windows_per_batch=16))
+    assert [s for s, _ in got] == [str(p) for p in paths]
+    assert isinstance(got[2][1], AudioError) and "broken.wav" in str(got[2][1])
+    for p, (_, pred) in zip(paths, got):
+        if p == broken:
+            continue
+        want = model.predict(p, per_window=True)
+        assert pred.duration == want.duration and len(pred.windows) == len(want.windows)
+        for genre, prob in want.probabilities.items():
+            assert pred.probabilities[genre] == pytest.approx(prob, abs=1e-5)
+        assert [g.label for g in pred.top] == [g.label for g in want.top]
+
+
+def test_predict_command_reads_many_files_with_workers(trained, songs):
+    res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(songs[(3, "wav")]), str(songs[(30, "mp3")]),
+                              "--workers", "2", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(line) for line in res.output.splitlines() if line.startswith("{")]
+    assert [d["source"] for d in lines] == [str(songs[(3, "wav")]), str(songs[(30, "mp3")])]

@@ -332,6 +332,7 @@ def predict(
     top_k: int = typer.Option(3, "--top-k", min=1, help="Genres to show per file (>= 1)."),
     fmt: str = typer.Option("table", "--format", help="table, json (JSON lines) or csv."),
     per_window: bool = typer.Option(False, "--per-window", help="Also the scores of every window (a time line)."),
+    workers: int = typer.Option(2, min=1, help="Threads decoding files ahead of the network."),
     device: str = DEVICE_OPT,
 ) -> None:
     """Classify songs of any length with a trained bundle."""
@@ -350,19 +351,17 @@ def predict(
     files, problems = _expand_inputs(paths)
     for p in problems:
         typer.secho(f"skipped: {p}", fg=typer.colors.YELLOW, err=True)
-    it = files
+    it = model.predict_many(files, top_k=top_k, per_window=per_window, workers=workers)
     if len(files) > 3:
         from tqdm.auto import tqdm
-        it = tqdm(files, desc="predict", unit="file", file=sys.stderr)
+        it = tqdm(it, total=len(files), desc="predict", unit="file", file=sys.stderr)
     writer = csvmod.writer(sys.stdout, lineterminator="\n") if fmt == "csv" else None
     if writer:
         writer.writerow(["file", "scope", "rank", "label", "score"] + (["window_start", "window_end"] if per_window else []))
     ok = 0
-    for f in it:
-        try:
-            pred = model.predict(f, top_k=top_k, per_window=per_window)
-        except GrahamError as exc:
-            typer.secho(f"skipped: {exc}", fg=typer.colors.YELLOW, err=True)
+    for f, pred in it:
+        if isinstance(pred, GrahamError):
+            typer.secho(f"skipped: {pred}", fg=typer.colors.YELLOW, err=True)
             continue
         ok += 1
         if fmt == "json":

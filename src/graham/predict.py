@@ -8,8 +8,11 @@ every reference node of the graph; the GNN's class probabilities are averaged ov
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -18,7 +21,7 @@ from .audio.decode import load_audio
 from .audio.mel import LogMel
 from .audio.windows import window_starts
 from .bundle import Bundle, load_bundle
-from .errors import AudioError, ParameterError
+from .errors import AudioError, GrahamError, ParameterError
 from .nn.graphs import attach_graph, build_graph
 from .train.crops import MelCrops
 from .train.siamese import resolve_device
@@ -93,6 +96,14 @@ class GenreClassifier:
     # -- preprocess ------------------------------------------------------------------------
     def mel(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> np.ndarray:
         """Log-mel [shape=(n_mels, frames)] of a file or of samples at ``sr`` [Hz]."""
+        return self._logmel(self._samples(audio, sr=sr))
+
+    def _logmel(self, y: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.logmel(torch.from_numpy(y).to(self.device)).cpu().numpy()
+
+    def _samples(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> np.ndarray:
+        """Mono samples at the bundle's rate, checked long enough to classify."""
         if isinstance(audio, np.ndarray):
             if sr is None:
                 raise ParameterError("pass sr= with raw samples")
@@ -104,19 +115,22 @@ class GenreClassifier:
             y = load_audio(audio, sr=self.bundle.mel.sr)
         if y.shape[0] < self.bundle.mel.n_fft // 2 + 1:
             raise AudioError(str(audio) if not isinstance(audio, np.ndarray) else "<array>", "too short to classify")
-        with torch.no_grad():
-            return self.logmel(torch.from_numpy(y).to(self.device)).cpu().numpy()
+        return y
 
     # -- forward ---------------------------------------------------------------------------
     @torch.no_grad()
     def window_embeddings(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings [shape=(W, 128)], window start frames [shape=(W,)])."""
+        windows, starts = self._windows(mel)
+        return self._embed_windows(windows).cpu().numpy(), starts
+
+    def _windows(self, mel: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         hop = max(1, self.crop_frames // 2)
-        crops = MelCrops([mel], self.crop_frames)
-        windows = crops.windows(0, hop)
-        emb = torch.cat([self.siamese.embed(windows[k:k + self.batch_size].to(self.device))
-                         for k in range(0, len(windows), self.batch_size)])
-        return emb.cpu().numpy(), window_starts(mel.shape[-1], self.crop_frames, hop)
+        return MelCrops([mel], self.crop_frames).windows(0, hop), window_starts(mel.shape[-1], self.crop_frames, hop)
+
+    def _embed_windows(self, windows: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.siamese.embed(windows[k:k + self.batch_size].to(self.device))
+                          for k in range(0, len(windows), self.batch_size)])
 
     @torch.no_grad()
     def node_logits(self, embeddings: torch.Tensor) -> torch.Tensor:
@@ -151,10 +165,79 @@ class GenreClassifier:
             raise ParameterError("top_k must be >= 1")
         emb, starts = self.window_embeddings(mel)
         probs = torch.softmax(self.node_logits(torch.from_numpy(emb)), dim=1).cpu().numpy()
+        return self._prediction(source, mel.shape[-1], starts, probs, top_k=top_k, per_window=per_window)
+
+    def predict_many(self, sources: Sequence[str | os.PathLike], *, top_k: int = 3, per_window: bool = False,
+                     workers: int = 2, windows_per_batch: int = 64) -> Iterator[tuple[str, Prediction | GrahamError]]:
+        """Classify many files; yields ``(source, Prediction)``, or ``(source, error)`` for a file
+        that cannot be used, in the order given.
+
+        Files are decoded on ``workers`` threads at most ``2 * workers`` files ahead; log-mels are
+        computed in this thread (the process's torch threads: no second thread team). The windows
+        of consecutive files are embedded together and attached to the reference nodes in one
+        inductive pass per ``windows_per_batch`` windows; a new node receives messages only from
+        reference nodes, so a file's result does not depend on the files batched with it.
+        """
+        if top_k < 1:
+            raise ParameterError("top_k must be >= 1")
+        pending: list[tuple[str, int, torch.Tensor, np.ndarray]] = []  # source, frames, windows, starts
+
+        def flush():
+            if not pending:
+                return
+            with torch.no_grad():
+                emb = self._embed_windows(torch.cat([w for _, _, w, _ in pending]))
+                probs = torch.softmax(self.node_logits(emb), dim=1).cpu().numpy()
+            k = 0
+            for source, frames, w, starts in pending:
+                yield source, self._prediction(source, frames, starts, probs[k:k + len(w)], top_k=top_k,
+                                               per_window=per_window)
+                k += len(w)
+            pending.clear()
+
+        def decode(path):
+            try:
+                return self._samples(path), None
+            except AudioError as exc:
+                return None, exc
+            except OSError as exc:
+                return None, AudioError(path, f"cannot read ({exc.strerror or exc})")
+
+        queued = 0
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            ahead: deque = deque()
+            todo = iter(sources)
+            for path in todo:
+                ahead.append((str(path), pool.submit(decode, path)))
+                if len(ahead) >= 2 * max(1, workers):
+                    break
+            while ahead:
+                source, fut = ahead.popleft()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    ahead.append((str(nxt), pool.submit(decode, nxt)))
+                y, err = fut.result()
+                if err is not None:
+                    yield from flush()  # keep the order of the inputs
+                    queued = 0
+                    yield source, err
+                    continue
+                mel = self._logmel(y)
+                windows, starts = self._windows(mel)
+                pending.append((source, mel.shape[-1], windows, starts))
+                queued += len(windows)
+                if queued >= windows_per_batch:
+                    yield from flush()
+                    queued = 0
+            yield from flush()
+
+    def _prediction(self, source: str, frames: int, starts: np.ndarray, probs: np.ndarray, *, top_k: int,
+                    per_window: bool) -> Prediction:
+        """Window probabilities [shape=(W, classes)] -> the clip's Prediction (their mean)."""
         mean = probs.mean(0)
         order = np.argsort(-mean)[:top_k]
         hop_s = self.bundle.mel.hop_length / self.bundle.mel.sr
-        duration = (mel.shape[-1] - 1) * hop_s
+        duration = (frames - 1) * hop_s
         windows = ()
         if per_window:
             windows = tuple(WindowScore(round(float(s * hop_s), 3), round(float(min((s + self.crop_frames) * hop_s, duration)), 3),

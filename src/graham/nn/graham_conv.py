@@ -61,7 +61,7 @@ def sort_rows(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     On the CPU in float32 this is one numpy sort of integer keys that pack each value's
     order-preserving bits (high 32) with its index (low 32): numpy's vectorised integer sort
     gives values and permutation together about 2x faster than ``torch.sort`` on an AVX2 CPU
-    (``benchmarks/bench_gnn.py``), and the values are decoded from the keys, not gathered.
+    (``benchmarks/README.md``, "A million nodes"), and the values are decoded from the keys.
     Elsewhere (GPU, float64) it is ``torch.sort(stable=True)``.
     """
     if t.device.type != "cpu" or t.dtype != torch.float32 or t.shape[-1] >= 2 ** 31 or sys.byteorder != "little":

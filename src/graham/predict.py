@@ -8,8 +8,6 @@ every reference node of the graph; the GNN's class probabilities are averaged ov
 from __future__ import annotations
 
 import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -23,6 +21,7 @@ from .audio.windows import window_starts
 from .bundle import Bundle, load_bundle
 from .errors import AudioError, GrahamError, ParameterError
 from .nn.graphs import attach_graph, build_graph
+from .parallel import map_ahead
 from .train.crops import MelCrops
 from .train.siamese import resolve_device
 
@@ -204,32 +203,21 @@ class GenreClassifier:
                 return None, AudioError(path, f"cannot read ({exc.strerror or exc})")
 
         queued = 0
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            ahead: deque = deque()
-            todo = iter(sources)
-            for path in todo:
-                ahead.append((str(path), pool.submit(decode, path)))
-                if len(ahead) >= 2 * max(1, workers):
-                    break
-            while ahead:
-                source, fut = ahead.popleft()
-                nxt = next(todo, None)
-                if nxt is not None:
-                    ahead.append((str(nxt), pool.submit(decode, nxt)))
-                y, err = fut.result()
-                if err is not None:
-                    yield from flush()  # keep the order of the inputs
-                    queued = 0
-                    yield source, err
-                    continue
-                mel = self._logmel(y)
-                windows, starts = self._windows(mel)
-                pending.append((source, mel.shape[-1], windows, starts))
-                queued += len(windows)
-                if queued >= windows_per_batch:
-                    yield from flush()
-                    queued = 0
-            yield from flush()
+        for path, (y, err) in map_ahead(decode, sources, workers=workers):
+            source = str(path)
+            if err is not None:
+                yield from flush()  # keep the order of the inputs
+                queued = 0
+                yield source, err
+                continue
+            mel = self._logmel(y)
+            windows, starts = self._windows(mel)
+            pending.append((source, mel.shape[-1], windows, starts))
+            queued += len(windows)
+            if queued >= windows_per_batch:
+                yield from flush()
+                queued = 0
+        yield from flush()
 
     def _prediction(self, source: str, frames: int, starts: np.ndarray, probs: np.ndarray, *, top_k: int,
                     per_window: bool) -> Prediction:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -27,6 +25,7 @@ from ..audio.decode import load_audio
 from ..audio.mel import LogMel, MelConfig
 from ..errors import AudioError
 from ..io import save_npy, write_json
+from ..parallel import map_ahead
 from .corpus import Corpus, Skipped
 
 __all__ = ["file_digest", "FeatureStore", "FeatureSet", "MelSequence", "take"]
@@ -174,30 +173,17 @@ class FeatureStore:
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(corpus), desc="log-mel", unit="clip")
-        workers = max(1, workers)
         try:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                pending: deque = deque()
-                todo = iter(range(len(corpus)))
-                for i in todo:  # prime the look-ahead window
-                    pending.append((i, pool.submit(prepare, i)))
-                    if len(pending) >= 2 * workers:
-                        break
-                while pending:
-                    i, fut = pending.popleft()
-                    nxt = next(todo, None)
-                    if nxt is not None:
-                        pending.append((nxt, pool.submit(prepare, nxt)))
-                    prepared, err = fut.result()
-                    if prepared is not None:
-                        entry, y = prepared
-                        if y is not None:
-                            save_npy(entry, self._mel(y))
-                        results[i] = (entry, None)
-                    else:
-                        results[i] = (None, err)
-                    if bar is not None:
-                        bar.update(1)
+            for i, (prepared, err) in map_ahead(prepare, range(len(corpus)), workers=workers):
+                if prepared is not None:
+                    entry, y = prepared
+                    if y is not None:
+                        save_npy(entry, self._mel(y))
+                    results[i] = (entry, None)
+                else:
+                    results[i] = (None, err)
+                if bar is not None:
+                    bar.update(1)
         finally:
             if bar is not None:
                 bar.close()

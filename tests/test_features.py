@@ -4,49 +4,68 @@ import torch
 
 from graham.audio import LogMel, MelConfig, load_audio
 from graham.data import FeatureStore, read_gtzan
-from graham.io import save_npy, write_json
+from graham.io import write_json
 
 from conftest import tone, write
 
 
 def test_extract_caches_and_skips_bad_files_by_name(gtzan_dir, tmp_path, caplog):
     corpus = read_gtzan(gtzan_dir, check_headers=False)  # let the broken file reach the extractor
-    store = FeatureStore(tmp_path / "feat")
+    store = FeatureStore(tmp_path / "feat", shard_size=3)
     fs = store.extract(corpus, progress=False)
     assert len(fs) == 6 and len(fs.corpus) == 6
     assert [s.path.endswith("jazz.00054.wav") for s in fs.failed] == [True]
     assert any(s.path.endswith("jazz.00054.wav") for s in fs.corpus.skipped)
     assert "jazz.00054.wav" in caplog.text
-    mel = fs[0]
-    expected = LogMel()(torch.from_numpy(load_audio(fs.corpus.clips[0].path))).numpy()
-    np.testing.assert_allclose(mel, expected, atol=1e-4)
-    mtimes = [p.stat().st_mtime_ns for p in fs.paths]
+    for i in (0, 5):
+        expected = LogMel()(torch.from_numpy(load_audio(fs.corpus.clips[i].path))).numpy()
+        np.testing.assert_allclose(fs[i], expected, atol=1e-4)
+    shards = sorted(fs.dir.glob("shard-*"))
+    assert len(shards) == 2 * 3  # 7 clips in shards of 3: an array and an index each
+    mtimes = [p.stat().st_mtime_ns for p in shards]
     again = store.extract(corpus, progress=False)
-    assert [p.stat().st_mtime_ns for p in again.paths] == mtimes  # cache hit: nothing rewritten
+    assert [p.stat().st_mtime_ns for p in shards] == mtimes  # cache hit: nothing rewritten
+    assert [c.clip_id for c in again.corpus] == [c.clip_id for c in fs.corpus]
 
 
-def test_corrupt_entry_is_recomputed(tmp_path):
-    wav = write(tmp_path / "a.wav", tone(1.0))
-    store = FeatureStore(tmp_path / "feat")
-    entry = store.get(wav)
-    good = np.load(entry)
-    entry.write_bytes(entry.read_bytes()[:100])  # truncated
-    assert store.get(wav) == entry
-    np.testing.assert_array_equal(np.load(entry), good)
-    save_npy(entry, np.full((3, 3), np.nan, np.float32))  # wrong shape and NaN
-    store.get(wav)
-    np.testing.assert_array_equal(np.load(entry), good)
+def _extract(root, corpus, **kw):
+    return FeatureStore(root, shard_size=2, **kw).extract(corpus, progress=False)
 
 
-def test_key_follows_content_and_settings(tmp_path):
-    wav = write(tmp_path / "a.wav", tone(1.0))
-    store = FeatureStore(tmp_path / "feat")
-    e1 = store.get(wav)
-    write(wav, tone(1.0, freq=880))
-    e2 = store.get(wav)
-    assert e1 != e2 and e1.exists()
-    e3 = FeatureStore(tmp_path / "feat", MelConfig(n_mels=64)).get(wav)
-    assert e3.parent.parent != e2.parent.parent and np.load(e3).shape[0] == 64
+def test_corrupt_shard_is_redone(tmp_path):
+    for k in range(4):
+        write(tmp_path / "g" / "rock" / f"rock.{k:05d}.wav", tone(1.0, freq=200.0 + 50 * k))
+    corpus = read_gtzan(tmp_path / "g")
+    fs = _extract(tmp_path / "feat", corpus)
+    good = [fs[i] for i in range(4)]
+    array, index = fs.dir / "shard-000001.npy", fs.dir / "shard-000001.json"
+    for damage in (lambda: array.write_bytes(array.read_bytes()[:200]),  # truncated array
+                   lambda: index.write_text("{not json"),                # garbage index
+                   lambda: index.unlink()):                              # killed before the index was written
+        untouched = (fs.dir / "shard-000000.npy").stat().st_mtime_ns
+        damage()
+        again = _extract(tmp_path / "feat", corpus)
+        for i in range(4):
+            np.testing.assert_array_equal(again[i], good[i])
+        assert (fs.dir / "shard-000000.npy").stat().st_mtime_ns == untouched  # the sound shard is kept
+
+
+def test_store_follows_content_and_settings(tmp_path):
+    wavs = [write(tmp_path / "g" / "rock" / f"rock.{k:05d}.wav", tone(1.0, freq=200.0 + 50 * k)) for k in range(4)]
+    corpus = read_gtzan(tmp_path / "g")
+    fs = _extract(tmp_path / "feat", corpus)
+    before = fs[3]
+    other = (fs.dir / "shard-000000.npy").stat().st_mtime_ns
+    write(wavs[3], tone(1.5, freq=880.0))  # a new version of one file: its shard is redone, the other kept
+    again = _extract(tmp_path / "feat", corpus)
+    assert again.dir == fs.dir and (fs.dir / "shard-000000.npy").stat().st_mtime_ns == other
+    assert again[3].shape[1] > before.shape[1]
+    expected = LogMel()(torch.from_numpy(load_audio(wavs[3]))).numpy()
+    np.testing.assert_allclose(again[3], expected, atol=1e-4)
+    other_settings = _extract(tmp_path / "feat", corpus, config=MelConfig(n_mels=64))
+    assert other_settings.dir.parent != fs.dir.parent and other_settings[0].shape[0] == 64
+    subset = _extract(tmp_path / "feat", corpus.subset([0, 1]))  # another clip list: its own store
+    assert subset.dir != fs.dir and len(subset) == 2
 
 
 def test_too_short_audio_is_reported(tmp_path):
@@ -79,7 +98,8 @@ def test_lazy_features_hold_no_mapping_per_clip(tmp_path):
     """Embedding a corpus from the cache maps each clip only while it is read: a list of
     memory-mapped arrays would keep one mapping per clip (Linux allows 65,530 per process)."""
     from graham.audio.windows import window_starts
-    from graham.data.features import MelSequence, take
+    from graham.data.features import take
+    from graham.data.store import ShardedArrays
     from graham.nn import PRESETS, SiameseNet
     from graham.pipeline import load_features
     from graham.train.siamese import embed_clips
@@ -87,17 +107,17 @@ def test_lazy_features_hold_no_mapping_per_clip(tmp_path):
     for k in range(12):
         genre = "rock" if k % 2 else "jazz"
         write(tmp_path / "g" / genre / f"{genre}.{k:05d}.wav", tone(2.0, freq=150.0 + 40 * k))
-    fs = FeatureStore(tmp_path / "feat").extract(read_gtzan(tmp_path / "g"), progress=False)
+    fs = FeatureStore(tmp_path / "feat", shard_size=5).extract(read_gtzan(tmp_path / "g"), progress=False)
     mels = load_features(fs)
-    assert isinstance(mels, MelSequence) and len(mels) == 12
+    assert isinstance(mels, ShardedArrays) and len(mels) == 12
     torch.manual_seed(0)
     model = SiameseNet(PRESETS["cpu"])
     emb = embed_clips(model, mels, crop_frames=43, batch_size=8)
     assert emb.shape == (12, 128) and np.isfinite(emb).all()
     sub = take(mels, [3, 5])
-    assert isinstance(sub, MelSequence) and np.array_equal(sub[1], fs[5])
+    assert isinstance(sub, ShardedArrays) and np.array_equal(sub[1], fs[5])
     assert _mappings_under(tmp_path / "feat") == 0
-    held = [np.load(p, mmap_mode="r") for p in fs.paths]  # the old way: one mapping per clip, for as long as held
+    held = [mels[i] for i in range(12)]  # arrays kept alive keep their mappings: the count is real
     assert _mappings_under(tmp_path / "feat") == 12
     del held
     # the lazy sequence embeds exactly as arrays in memory would

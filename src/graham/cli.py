@@ -128,26 +128,32 @@ def corpus(
 @app.command()
 def features(
     dataset: str = typer.Argument(..., help=DATASET_HELP),
-    out: Path = typer.Option(..., "--out", help="Feature folder (a cache: reruns reuse entries)."),
+    out: Path = typer.Option(..., "--out", help="Feature folder: a sharded store that reruns reuse and a killed "
+                             "run resumes."),
     clips: Optional[Path] = CLIPS_OPT,
-    workers: int = typer.Option(2, help="Parallel workers."),
+    workers: int = typer.Option(2, help="Decoding threads."),
+    shard_size: int = typer.Option(256, min=1, help="Clips per shard of the store."),
     sr: int = typer.Option(22050, help="Sample rate [Hz]."),
     n_mels: int = typer.Option(128, help="Mel bands."),
     n_fft: int = typer.Option(2048, help="FFT size [samples]."),
     hop_length: int = typer.Option(512, help="Hop [samples]."),
 ) -> None:
-    """Compute (or reuse) the log-mel spectrogram of every clip of a data set."""
+    """Compute (or reuse) the log-mel spectrogram of every clip of a data set.
+
+    Under torchrun (torchrun --nproc_per_node=N -m graham.cli features ...) each process
+    fills its share of the shards."""
     from .audio import MelConfig
     from .pipeline import extract_features
 
     try:
         run = extract_features(dataset, out, clips=str(clips) if clips else None, workers=workers,
-                               config=MelConfig(sr=sr, n_mels=n_mels, n_fft=n_fft, hop_length=hop_length))
+                               shard_size=shard_size, config=MelConfig(sr=sr, n_mels=n_mels, n_fft=n_fft, hop_length=hop_length))
     except GrahamError as exc:
         _fail(exc)
     fs = run.features
-    typer.echo(f"{len(fs)} clips, {len(fs.corpus.classes)} classes: log-mels in {fs.paths[0].parent.parent} "
-               f"({run.seconds:.1f} s)")
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # under torchrun, process 0 reports
+    typer.echo(f"{len(fs)} clips, {len(fs.corpus.classes)} classes: log-mels in {fs.dir} ({run.seconds:.1f} s)")
     for s in run.skipped:
         typer.secho(f"skipped: {s}", fg=typer.colors.YELLOW)
     typer.echo(f"index: {run.out / 'corpus.csv'}; skipped list: {run.out / 'skipped.txt'}")
@@ -205,15 +211,24 @@ def embed(
     model: Path = typer.Option(..., "--model", help="A Siamese checkpoint (.safetensors) or a bundle folder."),
     out: Path = typer.Option(..., "--out", help="Output file (.safetensors: embeddings, labels; clip ids in metadata)."),
     clips: Optional[Path] = CLIPS_OPT,
+    features_dir: Optional[Path] = typer.Option(None, "--features", help="Feature folder (graham features --out); "
+                                                "default: the cache."),
+    workers: int = typer.Option(2, help="Decoding threads."),
     device: str = DEVICE_OPT,
 ) -> None:
-    """Write the 128-d embedding of every clip (mean over windows of the training crop length)."""
+    """Write the 128-d embedding of every clip (mean over windows of the training crop length).
+
+    Embeddings are kept in shards beside the log-mels (a killed run resumes); under torchrun
+    each process embeds its share."""
     from .pipeline import embed_dataset
 
     try:
-        emb, corpus = embed_dataset(dataset, model, out, clips=str(clips) if clips else None, device=device)
+        emb, corpus = embed_dataset(dataset, model, out, clips=str(clips) if clips else None, device=device,
+                                    cache=features_dir, workers=workers)
     except GrahamError as exc:
         _fail(exc)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # under torchrun, process 0 reports
     typer.echo(f"{emb.shape[0]} embeddings of {emb.shape[1]} dimensions -> {out}")
 
 

@@ -17,7 +17,8 @@ import torch
 from .audio.mel import MelConfig
 from .bundle import save_bundle
 from .data.corpus import Corpus
-from .data.features import FeatureSet, FeatureStore, MelSequence, take
+from .data.features import FeatureSet, FeatureStore, take
+from .data.store import DEFAULT_SHARD_SIZE, ShardedArrays
 from .data.spec import open_dataset
 from .errors import DatasetError, ParameterError
 from .evaluate.methods import DEFAULT_METHODS, result_title
@@ -51,30 +52,48 @@ class FeatureRun:
 
 def extract_features(dataset: str, out: str | os.PathLike, *, clips: str | None = None, config: MelConfig | None = None,
                      workers: int = 2, progress: bool = True, genres: list[str] | None = None,
-                     split_lists: dict | None = None) -> FeatureRun:
-    """Read ``dataset`` (``KIND:PATH``), cache the log-mel of every readable clip under ``out``
+                     split_lists: dict | None = None, shard_size: int = DEFAULT_SHARD_SIZE) -> FeatureRun:
+    """Read ``dataset`` (``KIND:PATH``), store the log-mel of every readable clip under ``out``
     and write ``out/corpus.csv`` (the clips that have features), ``out/skipped.txt`` (every
-    file left out, by name, with the reason) and ``out/features.json`` (settings, counts)."""
+    file left out, by name, with the reason) and ``out/features.json`` (settings, counts).
+
+    Under ``torchrun`` every process takes its share of the shards (gloo, unless a process
+    group is already up) and process 0 writes the files above once all shards are done."""
+    from .train.distributed import init_from_env
+
     out = Path(out).expanduser()
     t0 = time.perf_counter()
+    init_from_env(torch.device("cpu"), timeout_s=_STORE_TIMEOUT_S)
     corpus: Corpus = open_dataset(dataset, clips=clips, genres=genres, split_lists=split_lists, progress=progress)
-    store = FeatureStore(out, config)
+    store = FeatureStore(out, config, shard_size=shard_size)
     fs = store.extract(corpus, workers=workers, progress=progress)
     skipped = list(corpus.skipped) + list(fs.failed)
     seconds = time.perf_counter() - t0
-    write_text(out / "corpus.csv", fs.corpus.to_csv())
-    write_text(out / "skipped.txt", "".join(f"{s}\n" for s in skipped))
-    write_json(out / "features.json", {
-        "dataset": str(dataset), "corpus": fs.corpus.name, "clips": len(fs), "classes": fs.corpus.classes,
-        "skipped": len(skipped), "mel": store.config.to_dict(), "cache": str(store.dir), "seconds": round(seconds, 2),
-        "notes": list(corpus.notes),
-    })
+    if _rank() == 0:
+        write_text(out / "corpus.csv", fs.corpus.to_csv())
+        write_text(out / "skipped.txt", "".join(f"{s}\n" for s in skipped))
+        write_json(out / "features.json", {
+            "dataset": str(dataset), "corpus": fs.corpus.name, "clips": len(fs), "classes": fs.corpus.classes,
+            "skipped": len(skipped), "mel": store.config.to_dict(), "store": str(fs.dir), "shard_size": shard_size,
+            "seconds": round(seconds, 2), "notes": list(corpus.notes),
+        })
     return FeatureRun(fs, skipped, seconds, out)
 
 
-def load_features(fs: FeatureSet) -> MelSequence:
-    """Every clip's log-mel, read lazily from the cache: a clip is mapped only while it is used."""
-    return MelSequence(fs.paths)
+#: How long a process waits for the others to finish their shards (a process group's
+#: default, 30 min, is shorter than extracting AudioSet).
+_STORE_TIMEOUT_S = 7 * 24 * 3600
+
+
+def _rank() -> int:
+    from .train.distributed import world
+
+    return world()[0]
+
+
+def load_features(fs: FeatureSet) -> ShardedArrays:
+    """Every clip's log-mel, read lazily from the store: a clip is mapped only while it is used."""
+    return fs.mels
 
 
 def _features(dataset: str, *, cache: str | os.PathLike | None, clips: str | None, progress: bool,
@@ -240,25 +259,33 @@ def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None
 
 
 def embed_dataset(dataset: str, checkpoint: str | os.PathLike, out: str | os.PathLike, *, clips: str | None = None,
-                  cache=None, device=None, progress: bool = True) -> tuple[np.ndarray, Corpus]:
+                  cache=None, device=None, progress: bool = True, workers: int = 2) -> tuple[np.ndarray, Corpus]:
     """Embed every clip with a trained Siamese checkpoint (``best``/``last.safetensors``) or a
-    bundle folder; writes ``out`` (safetensors: embeddings, labels; clip ids in its metadata)."""
-    from .bundle import load_bundle
-    from .train.siamese import load_siamese
+    bundle folder; writes ``out`` (safetensors: embeddings, labels; clip ids in its metadata).
 
+    Embeddings are kept in shards beside the log-mels, so a killed run resumes; under
+    ``torchrun`` each process extracts and embeds its share of the shards (gloo on the CPU,
+    nccl on GPUs) and process 0 writes ``out``."""
+    from .bundle import load_bundle
+    from .train.distributed import init_from_env
+    from .train.embed_store import embed_features
+    from .train.siamese import load_siamese, resolve_device
+
+    dev = init_from_env(resolve_device(device), timeout_s=_STORE_TIMEOUT_S)
     checkpoint = Path(checkpoint)
     if checkpoint.is_dir():
         b = load_bundle(checkpoint)
-        model, crop = b.siamese, b.siamese_config.crop_frames
+        model, crop = b.siamese.to(dev).eval(), b.siamese_config.crop_frames
     else:
-        model, config = load_siamese(checkpoint, device=device, return_config=True)
+        model, config = load_siamese(checkpoint, device=dev, return_config=True)
         crop = config.crop_frames
-    fr = _features(dataset, cache=cache, clips=clips, progress=progress)
+    fr = _features(dataset, cache=cache, clips=clips, progress=progress, workers=workers)
     corpus = fr.features.corpus
-    emb = embed_clips(model, load_features(fr.features), crop_frames=crop, device=device, progress=progress)
-    save_checkpoint(out, {"embeddings": torch.from_numpy(emb), "labels": torch.tensor(corpus.targets())},
-                    {"clip_ids": corpus.clip_ids, "classes": corpus.classes,
-                     "method": f"mean over windows of {crop} frames, hop {crop // 2}"})
+    emb = embed_features(model, fr.features, crop_frames=crop, device=dev, progress=progress)
+    if _rank() == 0:
+        save_checkpoint(out, {"embeddings": torch.from_numpy(emb), "labels": torch.tensor(corpus.targets())},
+                        {"clip_ids": corpus.clip_ids, "classes": corpus.classes,
+                         "method": f"mean over windows of {crop} frames, hop {crop // 2}"})
     return emb, corpus
 
 

@@ -1,17 +1,21 @@
-"""The on-disk log-mel cache: one ``.npy`` per clip, keyed by the file's content hash and the
-feature settings, so a changed file or changed settings never reuse a stale entry.
+"""Log-mel features of a corpus in a sharded store (:mod:`graham.data.store`), computed once
+per (clip list, settings) and read back lazily.
 
-Layout: ``<root>/<settings key>/<hash[:2]>/<hash>.npy`` with ``settings.json`` beside the
-entries. An entry that cannot be read, has the wrong shape or holds non-finite values is
-recomputed. Writes are atomic. Extraction hashes and decodes files on a thread pool
-(soundfile and soxr release the GIL) a bounded number of clips ahead, and computes log-mels
-in the calling thread with the process's own torch threads: it changes no process-wide
-setting, and a slow consumer never piles up decoded audio. It shows a progress bar.
+Layout: ``<root>/mel-<settings key>/<clip-list key>/`` holds the store of one clip list: shard
+``k`` has clips ``k*S .. k*S+S-1`` of the corpus in order. Each clip is stamped by path, size
+and modification time, so a changed file redoes only its shard and changed settings never
+reuse a stale entry. Extraction resumes after a kill, losing at most the shard in progress,
+and shows a progress bar with an ETA. Files are decoded on a thread pool (soundfile and soxr
+release the GIL) a bounded number of clips ahead; log-mels run in the calling thread with the
+process's own torch threads: no process-wide setting changes, and a slow consumer never piles
+up decoded audio. Under ``torchrun`` each process fills every N-th shard and all of them read
+the whole store when every shard is done.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -24,101 +28,83 @@ import torch
 from ..audio.decode import load_audio
 from ..audio.mel import LogMel, MelConfig
 from ..errors import AudioError
-from ..io import save_npy, write_json
 from ..parallel import map_ahead
 from .corpus import Corpus, Skipped
+from .store import DEFAULT_SHARD_SIZE, ShardedArrays, ShardStore, my_shards, source_stamp
 
-__all__ = ["file_digest", "FeatureStore", "FeatureSet", "MelSequence", "take"]
+__all__ = ["FeatureStore", "FeatureSet", "take", "clip_list_key", "barrier"]
 
 log = logging.getLogger(__name__)
 
 
-def file_digest(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
-    """BLAKE2b (128-bit) hex digest of a file's bytes."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-class MelSequence(Sequence):
-    """Log-mels of cached clips as a read-only sequence that maps a clip's entry only while it
-    is read [item shape=(n_mels, frames), float32, memory-mapped].
-
-    A list of memory-mapped arrays keeps one mapping per clip for as long as the list lives:
-    the pages read stay resident, and Linux allows 65,530 mappings per process by default,
-    fewer than AudioSet's 2 million clips. Here an item's mapping goes when the caller drops
-    it, so memory and the mapping count stay flat whatever the corpus size.
-    """
-
-    def __init__(self, paths: Sequence[str | os.PathLike]) -> None:
-        self.paths = [Path(p) for p in paths]
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return MelSequence(self.paths[i])
-        return np.load(self.paths[i], mmap_mode="r", allow_pickle=False)
-
-    def subset(self, indices) -> "MelSequence":
-        """The clips at ``indices``, still lazy."""
-        return MelSequence([self.paths[int(i)] for i in indices])
-
-
 def take(mels: Sequence[np.ndarray], indices) -> Sequence[np.ndarray]:
-    """``[mels[i] for i in indices]``, kept lazy when ``mels`` is a :class:`MelSequence`."""
-    if isinstance(mels, MelSequence):
+    """``[mels[i] for i in indices]``, kept lazy when ``mels`` is a :class:`ShardedArrays`."""
+    if isinstance(mels, ShardedArrays):
         return mels.subset(indices)
     return [mels[int(i)] for i in indices]
 
 
+def clip_list_key(paths: Sequence[str | os.PathLike]) -> str:
+    """A short stable hash of a clip list in its order: the name of its store's folder."""
+    h = hashlib.blake2b(digest_size=8)
+    for p in paths:
+        h.update(os.fsencode(str(p)) + b"\0")
+    return h.hexdigest()
+
+
+def _world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def barrier() -> None:
+    """Wait for every process of the group (a no-op when not distributed)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
 @dataclass
 class FeatureSet:
-    """Log-mels of a corpus's readable clips, loaded lazily from the cache.
+    """Log-mels of a corpus's readable clips, read lazily from the store.
 
     ``corpus`` holds only the clips that have features (failed ones are in its ``skipped``);
-    ``paths[i]`` is the cache entry of ``corpus.clips[i]``.
+    ``mels[i]`` is the log-mel of ``corpus.clips[i]`` [shape=(n_mels, frames), float32, dB,
+    memory-mapped]; ``dir`` is the store's folder and ``stamps[i]`` the stamp of clip ``i``.
     """
 
     corpus: Corpus
-    paths: list[Path]
+    mels: ShardedArrays
     config: MelConfig
     failed: list[Skipped] = field(default_factory=list)
+    dir: Path | None = None
+    stamps: list[str] = field(default_factory=list)
+    positions: np.ndarray | None = None  # of each clip in the full clip list of the store
+    shard_size: int = DEFAULT_SHARD_SIZE
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.mels)
 
     def __getitem__(self, i: int) -> np.ndarray:
-        """Log-mel of clip ``i`` [shape=(n_mels, frames), float32, dB]."""
-        return np.load(self.paths[i], allow_pickle=False)
-
-    def subset(self, indices) -> "FeatureSet":
-        indices = list(indices)
-        return FeatureSet(self.corpus.subset(indices), [self.paths[i] for i in indices], self.config, self.failed)
+        """Log-mel of clip ``i``, read into memory [shape=(n_mels, frames), float32, dB]."""
+        return np.array(self.mels[i])
 
 
 class FeatureStore:
-    """Computes log-mels once per (file content, settings) and keeps them under ``root``."""
+    """Computes the log-mels of a corpus once per (clip list, settings) and keeps them in a
+    sharded store under ``root``."""
 
-    def __init__(self, root: str | os.PathLike, config: MelConfig | None = None) -> None:
+    def __init__(self, root: str | os.PathLike, config: MelConfig | None = None, *,
+                 shard_size: int = DEFAULT_SHARD_SIZE) -> None:
         self.config = config or MelConfig()
         self.root = Path(root).expanduser()
         self.dir = self.root / f"mel-{self.config.key()}"
+        self.shard_size = int(shard_size)
         self._logmel = LogMel(self.config)
-
-    def entry_path(self, digest: str) -> Path:
-        return self.dir / digest[:2] / f"{digest}.npy"
-
-    def _valid(self, path: Path) -> bool:
-        try:
-            arr = np.load(path, allow_pickle=False, mmap_mode="r")
-            return arr.dtype == np.float32 and arr.ndim == 2 and arr.shape[0] == self.config.n_mels \
-                and arr.shape[1] > 0 and bool(np.isfinite(arr).all())
-        except Exception:  # truncated, garbage, wrong magic: recompute
-            return False
 
     def _decode(self, path: str | os.PathLike) -> np.ndarray:
         y = load_audio(path, sr=self.config.sr)
@@ -131,66 +117,80 @@ class FeatureStore:
             return self._logmel(torch.from_numpy(y)).numpy()
 
     def compute(self, path: str | os.PathLike) -> np.ndarray:
-        """Decode ``path`` and return its log-mel [shape=(n_mels, frames)] without caching."""
+        """Decode ``path`` and return its log-mel [shape=(n_mels, frames)] without storing it."""
         return self._mel(self._decode(path))
 
-    def get(self, path: str | os.PathLike) -> Path:
-        """The cache entry for ``path``, computing it when missing, stale or corrupt."""
-        entry, y = self._prepare(path)
-        if y is not None:
-            save_npy(entry, self._mel(y))
-        return entry
-
-    def _prepare(self, path: str | os.PathLike) -> tuple[Path, np.ndarray | None]:
-        """Worker side: the cache entry of ``path`` and, when it must be (re)computed, the decoded
-        samples. Raises AudioError or OSError for a file that cannot be used."""
-        entry = self.entry_path(file_digest(path))
-        if entry.exists():
-            if self._valid(entry):
-                return entry, None
-            log.warning("recomputing corrupt cache entry %s for %s", entry, path)
-        return entry, self._decode(path)
+    def store_for(self, corpus: Corpus) -> ShardStore:
+        """The store that holds (or will hold) the log-mels of ``corpus``'s clips in order. A
+        store that exists keeps the shard size it was made with."""
+        root = self.dir / clip_list_key([c.path for c in corpus.clips])
+        shard_size = self.shard_size
+        try:
+            shard_size = int(json.loads((root / "store.json").read_text())["shard_size"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        if shard_size != self.shard_size:
+            log.info("%s keeps its shard size %d (asked: %d)", root, shard_size, self.shard_size)
+        return ShardStore(root, kind="log-mel", settings=self.config.to_dict(), shard_size=shard_size)
 
     def extract(self, corpus: Corpus, *, workers: int = 2, progress: bool = True) -> FeatureSet:
         """Features of every clip of ``corpus``. Undecodable files are reported by name (in the
         log and in the result's corpus ``skipped`` list) and left out; the run goes on.
 
-        ``workers`` threads hash and decode files at most ``2 * workers`` clips ahead of the
-        log-mel, which runs in this thread."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.dir / "settings.json", self.config.to_dict())
+        Shards already complete for these files are reused; ``workers`` threads decode files
+        at most ``2 * workers`` clips ahead of the log-mel, which runs in this thread. Under
+        ``torchrun`` (a process group initialised) this process fills its share of the shards,
+        waits for the others, and returns the whole set, as every process does."""
+        store = self.store_for(corpus)
+        n = len(corpus)
+        rank, world_size = _world()
+        stamps = [source_stamp(c.path) for c in corpus.clips]
+        if rank == 0:
+            store.open(n)
+        barrier()
+        todo = [k for k in my_shards(store.n_shards(n), rank, world_size)
+                if not store.done(k, [stamps[i] for i in store.items_of(k, n)])]
+        self._fill(store, corpus, stamps, todo, workers=workers, progress=progress and rank == 0)
+        barrier()
+        mels, kept, errors = store.read(stamps)
+        failed = [Skipped(str(corpus.clips[i].path), errors[i]) for i in sorted(errors)]
+        for s in failed:
+            log.warning("skipped %s", s)
+        kept_corpus = corpus.without([corpus.clips[i].clip_id for i in sorted(errors)],
+                                     {corpus.clips[i].clip_id: errors[i] for i in errors})
+        return FeatureSet(kept_corpus, mels, self.config, failed, store.root, [stamps[i] for i in kept], kept,
+                          store.shard_size)
+
+    def _fill(self, store: ShardStore, corpus: Corpus, stamps: list[str], shards: list[int], *, workers: int,
+              progress: bool) -> None:
+        """Compute and write ``shards``: decoding runs ahead across shard boundaries, and each
+        shard is written as soon as its last clip is done."""
+        n = len(corpus)
+        ranges = [store.items_of(k, n) for k in shards]
+        order = [i for r in ranges for i in r]
 
         def prepare(i: int):
             try:
-                return self._prepare(corpus.clips[i].path), None
+                return self._decode(corpus.clips[i].path), None
             except AudioError as exc:
                 return None, exc.reason
             except OSError as exc:
                 return None, f"cannot read ({exc.strerror or exc})"
 
-        results: list = [None] * len(corpus)
         bar = None
-        if progress:
+        if progress and order:
             from tqdm.auto import tqdm
-            bar = tqdm(total=len(corpus), desc="log-mel", unit="clip")
+            bar = tqdm(total=len(order), desc="log-mel", unit="clip")
         try:
-            for i, (prepared, err) in map_ahead(prepare, range(len(corpus)), workers=workers):
-                if prepared is not None:
-                    entry, y = prepared
-                    if y is not None:
-                        save_npy(entry, self._mel(y))
-                    results[i] = (entry, None)
-                else:
-                    results[i] = (None, err)
-                if bar is not None:
-                    bar.update(1)
+            results = map_ahead(prepare, order, workers=workers)
+            for k, rng in zip(shards, ranges):
+                items: list = []
+                for _ in rng:
+                    _, (y, err) = next(results)
+                    items.append(self._mel(y) if y is not None else err)
+                    if bar is not None:
+                        bar.update(1)
+                store.write(k, [stamps[i] for i in rng], items)
         finally:
             if bar is not None:
                 bar.close()
-        ok = [i for i, (entry, _) in enumerate(results) if entry is not None]
-        failed = [Skipped(str(corpus.clips[i].path), err) for i, (entry, err) in enumerate(results) if entry is None]
-        for s in failed:
-            log.warning("skipped %s", s)
-        kept = corpus.without([corpus.clips[i].clip_id for i, (e, _) in enumerate(results) if e is None],
-                              {corpus.clips[i].clip_id: err for i, (e, err) in enumerate(results) if e is None})
-        return FeatureSet(kept, [results[i][0] for i in ok], self.config, failed)

@@ -11,6 +11,7 @@ up to floating-point summation order.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -28,18 +29,18 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
-def init_from_env(device: torch.device) -> torch.device:
+def init_from_env(device: torch.device, *, timeout_s: float | None = None) -> torch.device:
     """Join the process group that ``torchrun`` describes in the environment (a no-op when
-    ``WORLD_SIZE`` is 1 or unset); returns this process's device."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or (dist.is_available() and dist.is_initialized()):
-        return device
-    if device.type == "cuda":
+    ``WORLD_SIZE`` is 1 or unset, or when a group is up already); returns this process's
+    device. ``timeout_s`` bounds how long a collective waits (torch's default: 30 min)."""
+    if device.type == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
-        dist.init_process_group("nccl")
-    else:
-        dist.init_process_group("gloo")
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or (dist.is_available() and dist.is_initialized()):
+        return device
+    kw = {"timeout": timedelta(seconds=timeout_s)} if timeout_s else {}
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", **kw)
     return device
 
 

@@ -1,0 +1,235 @@
+"""A sharded on-disk store of float32 arrays (log-mels, embeddings): shard ``k`` holds items
+``k*S .. k*S+S-1`` of a fixed list, and items are read back memory-mapped one at a time.
+
+Why shards of ``.npy``: a corpus of millions of clips as one file per clip strains a file
+system (inodes, directory sizes, copying), and one file for all of it cannot be written by
+several processes or resumed. A ``.npy`` can be mapped at any byte offset with plain numpy,
+so reading one item maps only its own bytes; safetensors would serve as well for reading, but
+its readers map or load whole tensors, and nothing here needs more than a flat array.
+
+Layout of a store folder::
+
+    store.json          what the items are (kind, settings) and the shard size
+    shard-000000.npy    the items of shard 0, raveled and concatenated [1-D float32]
+    shard-000000.json   per item: its source's stamp, and its shape or why it failed
+
+A shard is written when all its items are done, the array first and its index second, each
+atomically: the index is the mark that the shard is complete. On the next run a shard is
+reused when its index reads, its stamps equal the sources' stamps (a file that changed has
+another size or time) and its array holds what the index says; otherwise it is redone. A run
+killed at any moment therefore loses at most the shards it was writing. Values are not
+re-read to check them: that would read the whole store on every run.
+
+Several processes may fill one store at once, each its own shards (:func:`my_shards`); the
+folder must then be shared by all of them (one machine, or a network file system).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import DatasetError
+from ..io import save_npy, write_json
+
+__all__ = ["ShardStore", "ShardedArrays", "source_stamp", "my_shards", "DEFAULT_SHARD_SIZE"]
+
+#: Items per shard: 256 log-mels of 10-s clips are 56 MB, of 30-s clips 170 MB (the buffer a
+#: writer holds), and AudioSet's 2 million clips make about 8,000 shards.
+DEFAULT_SHARD_SIZE = 256
+
+_FORMAT = 1
+
+
+def source_stamp(path: str | os.PathLike) -> str:
+    """What identifies a source file's version without reading it: path, size and
+    modification time (as ``make`` and rsync judge); a missing file has its own stamp."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return f"{path}|missing"
+    return f"{path}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def my_shards(n_shards: int, rank: int, world_size: int) -> range:
+    """Shards that process ``rank`` of ``world_size`` fills: every ``world_size``-th, so ranks
+    stay within one shard of each other however the corpus is ordered."""
+    return range(rank, n_shards, world_size)
+
+
+class ShardedArrays(Sequence):
+    """Items of a store as a read-only sequence [item: float32 array, memory-mapped].
+
+    Reading item ``i`` maps only that item's bytes, and the mapping goes when the caller drops
+    the array: memory and the number of mappings stay flat whatever the store's size (Linux
+    allows 65,530 mappings per process). Positions are held as numpy arrays, not as Python
+    objects, so indexing two million items costs tens of megabytes.
+    """
+
+    def __init__(self, files: Sequence[Path], shard: np.ndarray, offset: np.ndarray, shapes: np.ndarray) -> None:
+        self.files = list(files)
+        self.shard = np.asarray(shard, dtype=np.int32)
+        self.offset = np.asarray(offset, dtype=np.int64)  # bytes from the start of the file
+        self.shapes = np.asarray(shapes, dtype=np.int64).reshape(len(self.shard), -1)
+
+    def __len__(self) -> int:
+        return len(self.shard)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.subset(range(len(self))[i])
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"item {i} of {len(self)}")
+        return np.memmap(self.files[self.shard[i]], dtype=np.float32, mode="r", offset=int(self.offset[i]),
+                         shape=tuple(int(s) for s in self.shapes[i]))
+
+    def subset(self, indices) -> "ShardedArrays":
+        """The items at ``indices``, still lazy."""
+        idx = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices, dtype=np.int64)
+        return ShardedArrays(self.files, self.shard[idx], self.offset[idx], self.shapes[idx])
+
+    def stack(self) -> np.ndarray:
+        """Every item in one array [shape=(len, *item shape)]; items must share a shape."""
+        if len(self) == 0:
+            return np.zeros((0, *self.shapes.shape[1:]), np.float32)
+        return np.stack([np.asarray(self[i]) for i in range(len(self))])
+
+
+def _npy_data(path: Path) -> tuple[int, int] | None:
+    """(byte offset of the data, element count) of a 1-D float32 ``.npy`` that is whole; None
+    when it is missing, truncated or something else."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(f)
+            start = f.tell()
+        if dtype != np.float32 or len(shape) != 1 or fortran:
+            return None
+        if os.path.getsize(path) != start + 4 * shape[0]:
+            return None
+        return start, int(shape[0])
+    except (OSError, ValueError):
+        return None
+
+
+class ShardStore:
+    """One store folder (see the module doc): which shards are done, writing one, reading all.
+
+    ``kind`` and ``settings`` say what the items are; opening a folder that holds another kind,
+    other settings or another shard size is an error rather than a silent mix.
+    """
+
+    def __init__(self, root: str | os.PathLike, *, kind: str, settings: dict, shard_size: int = DEFAULT_SHARD_SIZE) -> None:
+        if shard_size < 1:
+            raise DatasetError(f"shard size must be >= 1, got {shard_size}")
+        self.root = Path(root)
+        self.shard_size = int(shard_size)
+        self.manifest = {"format": _FORMAT, "kind": kind, "settings": json.loads(json.dumps(settings)),
+                         "shard_size": self.shard_size}
+
+    # -- layout ---------------------------------------------------------------------------
+    def n_shards(self, n_items: int) -> int:
+        return -(-n_items // self.shard_size)
+
+    def items_of(self, k: int, n_items: int) -> range:
+        return range(k * self.shard_size, min((k + 1) * self.shard_size, n_items))
+
+    def _array(self, k: int) -> Path:
+        return self.root / f"shard-{k:06d}.npy"
+
+    def _index(self, k: int) -> Path:
+        return self.root / f"shard-{k:06d}.json"
+
+    def open(self, n_items: int) -> None:
+        """Create the folder, or check that it holds this kind of store; record ``n_items``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / "store.json"
+        doc = {**self.manifest, "items": int(n_items)}
+        if path.exists():
+            try:
+                old = json.loads(path.read_text())
+            except (OSError, ValueError):
+                old = None
+            if old is not None and {k: old.get(k) for k in self.manifest} != self.manifest:
+                raise DatasetError(f"{self.root} holds a store of other settings; use another folder")
+            if old == doc:
+                return
+        write_json(path, doc)
+
+    # -- one shard ------------------------------------------------------------------------
+    def _load_index(self, k: int, stamps: Sequence[str]) -> tuple[dict, int] | None:
+        """The index of shard ``k`` and its array's data offset, when the shard is complete
+        and its stamps are ``stamps``; None when it must be (re)done."""
+        try:
+            index = json.loads(self._index(k).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(index, dict) or index.get("stamps") != list(stamps):
+            return None
+        data = _npy_data(self._array(k))
+        if data is None:
+            return None
+        start, count = data
+        shapes = index.get("shapes")
+        if not isinstance(shapes, list) or len(shapes) != len(stamps):
+            return None
+        if sum(int(np.prod(s)) for s in shapes if s is not None) != count:
+            return None
+        return index, start
+
+    def done(self, k: int, stamps: Sequence[str]) -> bool:
+        """Whether shard ``k`` is complete for sources of these ``stamps``."""
+        return self._load_index(k, stamps) is not None
+
+    def write(self, k: int, stamps: Sequence[str], items: Sequence[np.ndarray | str]) -> None:
+        """Write shard ``k``: each item an array, or a string saying why it has none."""
+        if len(items) != len(stamps):
+            raise ValueError(f"shard {k}: {len(items)} items for {len(stamps)} stamps")
+        arrays = [np.asarray(x, dtype=np.float32) for x in items if not isinstance(x, str)]
+        flat = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0, np.float32)
+        for stale in self.root.glob(f".shard-{k:06d}.*.tmp"):  # left by a run killed while writing
+            stale.unlink(missing_ok=True)
+        save_npy(self._array(k), flat)
+        write_json(self._index(k), {
+            "stamps": list(stamps),
+            "shapes": [None if isinstance(x, str) else list(np.shape(x)) for x in items],
+            "errors": [x if isinstance(x, str) else None for x in items],
+        })
+
+    # -- all shards -----------------------------------------------------------------------
+    def read(self, stamps: Sequence[str]) -> tuple[ShardedArrays, np.ndarray, dict[int, str]]:
+        """The stored items of sources ``stamps`` (every shard must be complete): (the items that
+        have an array, their positions in ``stamps``, {position: reason} for the others)."""
+        n = len(stamps)
+        files, shard, offset, shapes, kept, errors = [], [], [], [], [], {}
+        for k in range(self.n_shards(n)):
+            rng = self.items_of(k, n)
+            loaded = self._load_index(k, [stamps[i] for i in rng])
+            if loaded is None:
+                raise DatasetError(f"{self._array(k)} is missing or incomplete; run the extraction again to redo it")
+            index, pos = loaded
+            files.append(self._array(k))
+            for i, shape, err in zip(rng, index["shapes"], index["errors"]):
+                if shape is None:
+                    errors[i] = err or "failed"
+                    continue
+                shard.append(len(files) - 1)
+                offset.append(pos)
+                shapes.append(shape)
+                kept.append(i)
+                pos += 4 * int(np.prod(shape))
+        ndim = len(shapes[0]) if shapes else 1
+        if any(len(s) != ndim for s in shapes):
+            raise DatasetError(f"{self.root}: items of different ranks")
+        view = ShardedArrays(files, np.asarray(shard, np.int32), np.asarray(offset, np.int64),
+                             np.asarray(shapes, np.int64).reshape(len(shapes), ndim))
+        return view, np.asarray(kept, dtype=np.int64), errors

@@ -113,9 +113,8 @@ def _embed(n: int, threads: int, q) -> None:
 
     from graham.data import FeatureStore, read_folder
     from graham.nn import PRESETS, SiameseNet
-    from graham.pipeline import load_features
     from graham.synth import GENRES, synthesize_clip
-    from graham.train.siamese import embed_clips
+    from graham.train.embed_store import embed_features
 
     rng = np.random.default_rng(0)
     bases = [synthesize_clip(GENRES[k], k, seconds=12.0)[1] for k in range(4)]
@@ -134,7 +133,7 @@ def _embed(n: int, threads: int, q) -> None:
         fs = FeatureStore(Path(d) / "features").extract(corpus, progress=False)
         t1 = time.perf_counter()
         torch.manual_seed(0)
-        emb = embed_clips(SiameseNet(PRESETS["cpu"]), load_features(fs), crop_frames=130, batch_size=64)
+        emb = embed_features(SiameseNet(PRESETS["cpu"]), fs, crop_frames=130, batch_size=64, progress=False)
         t2 = time.perf_counter()
     q.put({"features_s": t1 - t0, "embed_s": t2 - t1, "peak_mb": _peak_mb(), "base_mb": base, "clips": len(emb)})
 

@@ -26,6 +26,17 @@ def test_features_on_gtzan_names_the_corrupt_file(gtzan_dir, tmp_path):
     assert (tmp_path / "f" / "corpus.csv").read_text().count("\n") == 7
 
 
+def test_features_counts_skipped_files_past_twenty(gtzan_dir, tmp_path):
+    """Thousands of broken files must not flood the terminal: 20 named, the rest counted, all
+    of them in skipped.txt."""
+    for k in range(24):
+        (gtzan_dir / "genres" / "rock" / f"rock.{100 + k:05d}.wav").write_bytes(b"RIFF garbage")
+    res = runner.invoke(app, ["features", f"gtzan:{gtzan_dir}", "--out", str(tmp_path / "f")])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("skipped: ") == 20 and "... and 5 more (all of them: " in res.output
+    assert (tmp_path / "f" / "skipped.txt").read_text().count("\n") == 25
+
+
 def test_bad_dataset_is_a_clear_error(tmp_path):
     res = runner.invoke(app, ["features", "mp3:/x", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "unknown data-set kind" in res.output

@@ -30,6 +30,7 @@ SPLIT_LIST_HELP = "GTZAN split list SPLIT=FILE (train, valid or test; repeat), f
 
 # Options shared by several commands (one definition, one help text).
 CLIPS_OPT = typer.Option(None, help="AudioSet: folder holding the clips.")
+FEATURES_OPT = typer.Option(None, "--features", help="Feature folder (graham features --out); default: the cache.")
 DEVICE_OPT = typer.Option("auto", help="cpu, cuda, cuda:1 ... (auto: a GPU when there is one).")
 PRESET_OPT = typer.Option("cpu", help="Backbone preset: cpu (narrow, minutes on 2 cores) or paper (full Xception).")
 EPOCHS_OPT = typer.Option(None, min=1, help="Siamese epochs (default: the preset's).")
@@ -51,6 +52,16 @@ def _split_lists(items: Optional[List[str]]) -> Optional[dict]:
             raise typer.BadParameter(f"expected train=FILE, valid=FILE or test=FILE, got {item!r}")
         out[name] = path
     return out
+
+
+def _echo_skipped(skipped, *, limit: int = 20, where: str = "") -> None:
+    """Name the first ``limit`` files left out, then count the rest: a corpus of millions can
+    leave out thousands, and the full list is in a file."""
+    skipped = list(skipped)
+    for s in skipped[:limit]:
+        typer.secho(f"skipped: {s}", fg=typer.colors.YELLOW)
+    if len(skipped) > limit:
+        typer.secho(f"... and {len(skipped) - limit} more{where}", fg=typer.colors.YELLOW)
 
 
 def _fail(exc: Exception) -> None:
@@ -118,8 +129,7 @@ def corpus(
     typer.echo(c.summary())
     for note in c.notes:
         typer.echo(f"note: {note}")
-    for s in c.skipped:
-        typer.secho(f"skipped: {s}", fg=typer.colors.YELLOW)
+    _echo_skipped(c.skipped)
     if out:
         write_text(out, c.to_csv())
         typer.echo(f"wrote {out}")
@@ -154,8 +164,7 @@ def features(
     if int(os.environ.get("RANK", "0")) != 0:
         return  # under torchrun, process 0 reports
     typer.echo(f"{len(fs)} clips, {len(fs.corpus.classes)} classes: log-mels in {fs.dir} ({run.seconds:.1f} s)")
-    for s in run.skipped:
-        typer.secho(f"skipped: {s}", fg=typer.colors.YELLOW)
+    _echo_skipped(run.skipped, where=f" (all of them: {run.out / 'skipped.txt'})")
     typer.echo(f"index: {run.out / 'corpus.csv'}; skipped list: {run.out / 'skipped.txt'}")
 
 
@@ -185,13 +194,14 @@ def train_siamese_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.safetensors."),
     split_list: Optional[List[str]] = SPLIT_LIST_OPT,
     clips: Optional[Path] = CLIPS_OPT,
+    features_dir: Optional[Path] = FEATURES_OPT,
     device: str = DEVICE_OPT,
 ) -> None:
     """Train the Siamese embedding network (Xception + pair head, balanced pairs)."""
     from .pipeline import train_siamese_run
 
     try:
-        res, corpus, split = train_siamese_run(dataset, out, clips=str(clips) if clips else None,
+        res, corpus, split = train_siamese_run(dataset, out, clips=str(clips) if clips else None, cache=features_dir,
                                                config=_siamese_config(preset, epochs, seed), protocol=protocol,
                                                seed=seed, device=device, resume=resume,
                                                split_lists=_split_lists(split_list))
@@ -211,8 +221,7 @@ def embed(
     model: Path = typer.Option(..., "--model", help="A Siamese checkpoint (.safetensors) or a bundle folder."),
     out: Path = typer.Option(..., "--out", help="Output file (.safetensors: embeddings, labels; clip ids in metadata)."),
     clips: Optional[Path] = CLIPS_OPT,
-    features_dir: Optional[Path] = typer.Option(None, "--features", help="Feature folder (graham features --out); "
-                                                "default: the cache."),
+    features_dir: Optional[Path] = FEATURES_OPT,
     workers: int = typer.Option(2, help="Decoding threads."),
     device: str = DEVICE_OPT,
 ) -> None:
@@ -249,6 +258,7 @@ def train(
     k_neighbours: int = K_OPT,
     methods: Optional[List[str]] = METHOD_OPT,
     clips: Optional[Path] = CLIPS_OPT,
+    features_dir: Optional[Path] = FEATURES_OPT,
     device: str = DEVICE_OPT,
 ) -> None:
     """The whole path: features, Siamese, GNN, baselines, test metrics, bundle and report."""
@@ -256,7 +266,7 @@ def train(
     from .train.gnn import GNNTrainConfig
 
     try:
-        o = train_model(dataset, out, clips=str(clips) if clips else None, protocol=protocol, seed=seed,
+        o = train_model(dataset, out, clips=str(clips) if clips else None, cache=features_dir, protocol=protocol, seed=seed,
                         fraction=fraction, siamese=_siamese_config(preset, epochs, seed),
                         gnn=_gnn_config(preset, graph, k_neighbours),
                         gnn_train=GNNTrainConfig.preset_defaults(preset, epochs=gnn_epochs, seed=seed), device=device,
@@ -296,6 +306,7 @@ def experiment(
     k_neighbours: int = K_OPT,
     methods: Optional[List[str]] = METHOD_OPT,
     clips: Optional[Path] = CLIPS_OPT,
+    features_dir: Optional[Path] = FEATURES_OPT,
     device: str = DEVICE_OPT,
 ) -> None:
     """The paper's Table 1: GrahAM vs five baselines at several labelled fractions."""
@@ -306,7 +317,7 @@ def experiment(
     try:
         cfg = ProtocolConfig(protocol=protocol, seeds=tuple(seeds), fractions=tuple(fractions), k=k, mode=mode,
                              **({"methods": tuple(methods)} if methods else {}))
-        res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None,
+        res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None, cache=features_dir,
                              siamese=_siamese_config(preset, epochs, 0), gnn=_gnn_config(preset, graph, k_neighbours),
                              gnn_train=GNNTrainConfig.preset_defaults(preset, epochs=gnn_epochs),
                              device=device, resume=resume, split_lists=_split_lists(split_list))

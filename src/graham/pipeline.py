@@ -243,6 +243,10 @@ def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None
     if protocol not in ("random", "grouped", "given"):
         raise ParameterError(f"train-siamese uses one split: protocol random, grouped or given, not {protocol!r} "
                              "(k-fold: graham experiment)")
+    from .train.distributed import init_from_env
+    from .train.siamese import resolve_device
+
+    init_from_env(resolve_device(device))  # under torchrun: the group training needs (nccl on GPUs), before extraction
     fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     corpus = fr.features.corpus
     _require_classes(corpus)

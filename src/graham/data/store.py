@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DatasetError
-from ..io import save_npy, write_json
+from ..io import atomic_path, write_json
 
 __all__ = ["ShardStore", "ShardedArrays", "source_stamp", "my_shards", "DEFAULT_SHARD_SIZE"]
 
@@ -194,11 +194,16 @@ class ShardStore:
         """Write shard ``k``: each item an array, or a string saying why it has none."""
         if len(items) != len(stamps):
             raise ValueError(f"shard {k}: {len(items)} items for {len(stamps)} stamps")
-        arrays = [np.asarray(x, dtype=np.float32) for x in items if not isinstance(x, str)]
-        flat = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0, np.float32)
+        arrays = [np.ascontiguousarray(x, dtype=np.float32) for x in items if not isinstance(x, str)]
         for stale in self.root.glob(f".shard-{k:06d}.*.tmp"):  # left by a run killed while writing
             stale.unlink(missing_ok=True)
-        save_npy(self._array(k), flat)
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                  "shape": (sum(a.size for a in arrays),)}
+        with atomic_path(self._array(k), suffix=".npy") as tmp:
+            with open(tmp, "wb") as f:  # item by item: no second copy of the shard in memory
+                np.lib.format.write_array_header_1_0(f, header)
+                for a in arrays:
+                    f.write(memoryview(a).cast("B"))
         write_json(self._index(k), {
             "stamps": list(stamps),
             "shapes": [None if isinstance(x, str) else list(np.shape(x)) for x in items],

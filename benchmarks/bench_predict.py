@@ -1,6 +1,8 @@
 """Prediction latency with a trained bundle (``cpu`` preset): ms per 30-s clip end to end
 (decode, resample, log-mel, backbone over the windows, attaching the windows to the reference
-graph, GNN), split into its stages, and files/s over a folder. Goal: <= 100 ms per 30-s clip on 2 cores.
+graph, GNN), split into its stages, and files/s over a folder. Goal: <= 40 ms per 30-s clip on 2 cores
+(issue 12). Also end to end with the frozen backbone (``graham.nn.frozen``) against the module itself,
+interleaved.
 
 Usage: python benchmarks/bench_predict.py [--bundle runs/demo/bundle] [--files 20] [--threads 2]
 (``make demo`` writes runs/demo/bundle.)
@@ -9,6 +11,7 @@ Usage: python benchmarks/bench_predict.py [--bundle runs/demo/bundle] [--files 2
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -55,12 +58,27 @@ def main() -> None:
         for p in paths:
             model.predict(p)
         folder = time.perf_counter() - t0
+        # The same predict with the backbone module itself instead of its frozen copy,
+        # interleaved with the frozen one so both see the same machine (a shared VM's speed
+        # drifts by up to 2x within minutes).
+        fast, plain = model._backbone, model.siamese.backbone
+        times = {"frozen": [], "module": []}
+        for r in range(2 * args.repeats + 2):
+            name = ("frozen", "module")[(r + r // 2) % 2]  # ABBA order
+            model._backbone = fast if name == "frozen" else plain
+            t0 = time.perf_counter()
+            model.predict(one)
+            if r >= 2:
+                times[name].append(time.perf_counter() - t0)
+        model._backbone = fast
     print(f"bundle {args.bundle}: {model.reference.shape[0]} reference nodes, crop {model.crop_frames} frames, "
           f"{len(emb)} windows per 30-s clip, threads={args.threads}")
     print(f"end to end: {1000 * t_total:6.1f} ms per 30-s clip (median of {args.repeats})")
     print(f"  decode {1000 * t_decode:5.1f} ms | log-mel {1000 * t_mel:5.1f} ms | backbone {1000 * t_embed:5.1f} ms | "
           f"graph + GNN {1000 * t_graph:5.1f} ms")
     print(f"folder of {len(paths)} files: {len(paths) / folder:5.1f} files/s")
+    f, m = (1000 * statistics.median(times[k]) for k in ("frozen", "module"))
+    print(f"interleaved end to end: frozen backbone {f:5.1f} ms, the module itself {m:5.1f} ms ({m / f:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -83,7 +83,6 @@ class FeatureSet:
     failed: list[Skipped] = field(default_factory=list)
     dir: Path | None = None
     stamps: list[str] = field(default_factory=list)
-    positions: np.ndarray | None = None  # of each clip in the full clip list of the store
     shard_size: int = DEFAULT_SHARD_SIZE
 
     def __len__(self) -> int:
@@ -158,7 +157,7 @@ class FeatureStore:
             log.warning("skipped %s", s)
         kept_corpus = corpus.without([corpus.clips[i].clip_id for i in sorted(errors)],
                                      {corpus.clips[i].clip_id: errors[i] for i in errors})
-        return FeatureSet(kept_corpus, mels, self.config, failed, store.root, [stamps[i] for i in kept], kept,
+        return FeatureSet(kept_corpus, mels, self.config, failed, store.root, [stamps[i] for i in kept],
                           store.shard_size)
 
     def _fill(self, store: ShardStore, corpus: Corpus, stamps: list[str], shards: list[int], *, workers: int,

@@ -96,10 +96,26 @@ class ShardedArrays(Sequence):
         return ShardedArrays(self.files, self.shard[idx], self.offset[idx], self.shapes[idx])
 
     def stack(self) -> np.ndarray:
-        """Every item in one array [shape=(len, *item shape)]; items must share a shape."""
-        if len(self) == 0:
-            return np.zeros((0, *self.shapes.shape[1:]), np.float32)
-        return np.stack([np.asarray(self[i]) for i in range(len(self))])
+        """Every item in one array [shape=(len, *item shape)]; items must share a shape.
+
+        Read shard by shard, one file open at a time: a live memory map holds a file
+        descriptor, so one per item would hit the open-file limit (about 20,000 here) and the
+        mapping limit long before AudioSet's size."""
+        shape = tuple(int(s) for s in self.shapes[0]) if len(self) else (0,)
+        if len(self) and (self.shapes != self.shapes[0]).any():
+            raise ValueError("items of different shapes do not stack")
+        out = np.empty((len(self), *shape), np.float32)
+        size = int(np.prod(shape))
+        for f in np.unique(self.shard):
+            rows = np.flatnonzero(self.shard == f)
+            start = int(self.offset[rows].min())
+            with open(self.files[f], "rb") as fh:
+                fh.seek(start)
+                data = np.frombuffer(fh.read(int(self.offset[rows].max()) + 4 * size - start), dtype=np.float32)
+            for i in rows:
+                k = (int(self.offset[i]) - start) // 4
+                out[i] = data[k:k + size].reshape(shape)
+        return out
 
 
 def _npy_data(path: Path) -> tuple[int, int] | None:

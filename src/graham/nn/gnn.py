@@ -55,6 +55,27 @@ class GNNConfig:
         return cls(**{**base[preset], **overrides})
 
 
+class _ReluDropout(torch.autograd.Function):
+    """``dropout(relu(h), p)`` in training. torch keeps relu's output and dropout's mask for the
+    backward, 1.25 copies of an (N, h) tensor per layer beside the output itself; yet the
+    output says all: the gradient flows exactly where the output is positive (the unit was on
+    and kept), scaled by 1 / (1 - p). At a million nodes this saves 320 MB per layer. The
+    mask is drawn as torch's dropout draws it (``bernoulli_(1 - p)``)."""
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, p: float) -> torch.Tensor:
+        out = torch.empty_like(h).bernoulli_(1 - p)
+        out.mul_(torch.relu(h)).mul_(1.0 / (1 - p))
+        ctx.save_for_backward(out)
+        ctx.scale = 1.0 / (1 - p)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        (out,) = ctx.saved_tensors
+        return g * (out > 0) * ctx.scale, None
+
+
 class GrahamGNN(nn.Module):
     """Node features [shape=(N, in_dim)] -> class logits [shape=(N, num_classes)]."""
 
@@ -70,7 +91,11 @@ class GrahamGNN(nn.Module):
         self.classifier = nn.Linear(c.hidden, num_classes)
 
     def _act(self, h: torch.Tensor) -> torch.Tensor:
-        return self.dropout(torch.relu(h))
+        """dropout(relu(h)), as one step that keeps only its output for the backward."""
+        p = self.dropout.p
+        if not (self.training and p > 0 and torch.is_grad_enabled() and h.requires_grad):
+            return self.dropout(torch.relu(h))
+        return _ReluDropout.apply(h, p)
 
     def _layer(self, conv: GrahamConv, h: torch.Tensor, graph: Graph | None) -> torch.Tensor:
         if graph is None or graph.is_complete:

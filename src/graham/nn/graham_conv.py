@@ -19,7 +19,8 @@ Two implementations share one set of weights:
   ``searchsorted`` and a prefix sum per feature, O(N h log N) time and O(N h) memory instead of
   O(N^2 h). Its backward is written out (:class:`_ReluDiffSum`): it keeps only the layer's
   inputs and recomputes the sorts, a few features at a time, so that a million nodes train in
-  bounded memory. A trailing Linear of :math:`\gamma` commutes with mean and sum; max with a one-layer
+  bounded memory. A trailing Linear of :math:`\gamma` commutes with mean and sum, and is folded
+  into :math:`\phi_g`'s first Linear, so the (N, h) aggregate is never held; max with a one-layer
   :math:`\gamma` is :math:`\operatorname{relu}(a_i - \min_{j \ne i} b_j)`. Any other
   :math:`\gamma` (deeper, or max after a second Linear) falls back to an exact dense
   computation in chunks of targets.
@@ -262,12 +263,22 @@ class GrahamConv(MessagePassing):
         With separate ``sources`` (inductive use), every source is a neighbour, and with
         ``self_loops`` the new node is its own neighbour too, as every reference node is.
         """
+        inductive_self = sources is not None and self_loops
+        if not inductive_self:
+            parts = self._aggregate_parts(x, sources, self_loops=self_loops, chunk=chunk)
+            if isinstance(parts, tuple):  # m = total W^T + b: fold that Linear into phi's first
+                total, weight, bias = parts
+                lin: nn.Linear = self.phi[0]
+                d = x.shape[-1]
+                w_m = lin.weight[:, d:]
+                return self.phi[1:](torch.addmm(F.linear(total, w_m @ weight, lin.bias + w_m @ bias), x,
+                                                 lin.weight[:, :d].T))
+            return self._phi_split(x, parts)
         m = self.aggregate_complete(x, sources, self_loops=self_loops, chunk=chunk)
-        if sources is not None and self_loops:  # add the message of the node to itself: gamma(x_i - x_i)
-            g0 = self.gamma(torch.zeros(1, x.shape[-1], dtype=x.dtype, device=x.device))
-            n = sources.shape[0]
-            m = {"mean": lambda: (m * n + g0) / (n + 1), "sum": lambda: m + g0,
-                 "max": lambda: torch.maximum(m, g0)}[self.aggr]()
+        g0 = self.gamma(torch.zeros(1, x.shape[-1], dtype=x.dtype, device=x.device))  # gamma(x_i - x_i)
+        n = sources.shape[0]
+        m = {"mean": lambda: (m * n + g0) / (n + 1), "sum": lambda: m + g0,
+             "max": lambda: torch.maximum(m, g0)}[self.aggr]()
         return self._phi_split(x, m)
 
     def _phi_split(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
@@ -280,6 +291,14 @@ class GrahamConv(MessagePassing):
     def aggregate_complete(self, x: torch.Tensor, sources: torch.Tensor | None = None, *, self_loops: bool = False,
                            chunk: int = 1024) -> torch.Tensor:
         """AGG_j gamma(x_i - s_j) for every target i [shape=(N, hidden)]."""
+        parts = self._aggregate_parts(x, sources, self_loops=self_loops, chunk=chunk)
+        return F.linear(*parts) if isinstance(parts, tuple) else parts
+
+    def _aggregate_parts(self, x: torch.Tensor, sources: torch.Tensor | None, *, self_loops: bool,
+                         chunk: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The aggregate, or, when gamma ends in a Linear that commutes with the aggregation,
+        ``(total, weight, bias)`` with aggregate = total weight^T + bias: the caller may fold
+        that Linear into the next one and never hold the (N, h) aggregate (and its saved copy)."""
         exclude_self = sources is None and not self_loops
         s = x if sources is None else sources
         n_src = s.shape[0] - (1 if exclude_self else 0)
@@ -304,11 +323,13 @@ class GrahamConv(MessagePassing):
             return torch.relu(a - low)
         return self._gamma_tail(_ReluDiffSum.apply(x @ lin1.weight.T + lin1.bias, b, self.column_chunk), n_src)
 
-    def _gamma_tail(self, total: torch.Tensor, n_src: int, *, minus: torch.Tensor | None = None) -> torch.Tensor:
+    def _gamma_tail(self, total: torch.Tensor, n_src: int, *,
+                    minus: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """sum_j relu(gamma_1) (less ``minus`` [shape=(h,)] per node) -> AGG_j gamma: the mean's
         division and gamma's trailing Linear, which commutes with a sum (its bias counted once
         per neighbour). With a trailing Linear, the subtraction and the division are folded
-        into its weights and bias, so the (N, h) sums are read once."""
+        into its weights and bias, returned as ``(total, weight, bias)`` for the caller to
+        apply (or fold further), so the (N, h) sums are read once."""
         scale = 1.0 / n_src if self.aggr == "mean" else 1.0
         if self.gamma_layers == 2:
             lin2: nn.Linear = self.gamma[2]
@@ -316,7 +337,7 @@ class GrahamConv(MessagePassing):
             bias = lin2.bias * (1.0 if self.aggr == "mean" else float(n_src))
             if minus is not None:
                 bias = bias - weight @ minus
-            return F.linear(total, weight, bias)
+            return total, weight, bias
         if minus is not None:
             total = total - minus
         return total * scale if scale != 1.0 else total

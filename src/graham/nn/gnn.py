@@ -73,7 +73,8 @@ class _ReluDropout(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: torch.Tensor):
         (out,) = ctx.saved_tensors
-        return g * (out > 0) * ctx.scale, None
+        grad = g * ctx.scale
+        return grad.masked_fill_(out <= 0, 0), None
 
 
 class GrahamGNN(nn.Module):

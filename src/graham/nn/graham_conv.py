@@ -168,16 +168,25 @@ class _ShiftedReluSum(torch.autograd.Function):
         n = g.shape[1]
         grad_b, grad_c = torch.empty_like(g), torch.empty_like(c)
         for k, k0 in enumerate(range(0, g.shape[0], ctx.chunk)):
-            order, cnt = saved[2 * k].long(), saved[2 * k + 1].long()
+            order, cnt = saved[2 * k].long(), saved[2 * k + 1]  # the counts stay int32: (N, chunk) buffers add up
             rows = order.shape[0]
             gs = torch.gather(g[k0:k0 + rows], 1, order)  # g in sorted order
             target_side = gs * cnt.to(g.dtype)  # g_i * cnt_i
             grad_c[k0:k0 + rows] = target_side.sum(1)
-            # pos_j = #{i: a_i <= b_j} = #{i: cnt_i <= j}: a histogram of the counts, summed up
-            cnt += torch.arange(rows, device=g.device).unsqueeze(1) * (n + 1)
-            pos = torch.cumsum(torch.bincount(cnt.flatten(), minlength=rows * (n + 1)).view(rows, n + 1)[:, :n], dim=1)
-            suffix = _prefix(gs.flip(1)).flip(1)  # suffix[p] = sum of gs[p:]
-            target_side -= torch.gather(suffix, 1, pos)  # minus the source side: sum of g_i over a_i > b_j
+            # pos_j = #{i: a_i <= b_j} = #{i: cnt_i <= j}: a histogram of the counts, summed up in place
+            wide = torch.int32 if rows * (n + 1) < 2 ** 31 else torch.int64
+            keys = cnt.to(wide) + torch.arange(rows, device=g.device, dtype=wide).unsqueeze(1) * (n + 1)
+            hist = torch.bincount(keys.flatten(), minlength=rows * (n + 1)).view(rows, n + 1)
+            del keys
+            back = hist.cumsum_(1)[:, :n].neg_().add_(n)  # n - pos_j, in place: no second (chunk, N) buffer
+            # tails[q] = sum of the last q of gs, so the sum of gs[p:] is tails[n - p]: built in
+            # one buffer, without flipping back and padding (each a further copy)
+            tails = g.new_zeros(rows, n + 1)
+            tails[:, 1:] = gs.flip(1)
+            del gs
+            tails.cumsum_(1)
+            target_side -= torch.gather(tails, 1, back)  # minus the source side: sum of g_i over a_i > b_j
+            del tails, hist, back
             grad_b[k0:k0 + rows].scatter_(1, order, target_side)
         return grad_b, grad_c, None
 

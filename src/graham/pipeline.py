@@ -29,6 +29,7 @@ from .evaluate.splits import labelled_subset, make_splits
 from .io import write_json, write_text
 from .nn.gnn import GNNConfig
 from .paths import cache_dir
+from .ranks import world
 from .train.checkpoint import save_checkpoint
 from .train.gnn import GNNTrainConfig
 from .train.siamese import SiameseConfig, embed_clips, train_siamese
@@ -86,8 +87,6 @@ _STORE_TIMEOUT_S = 7 * 24 * 3600
 
 
 def _rank() -> int:
-    from .train.distributed import world
-
     return world()[0]
 
 

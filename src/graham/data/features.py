@@ -29,10 +29,11 @@ from ..audio.decode import load_audio
 from ..audio.mel import LogMel, MelConfig
 from ..errors import AudioError
 from ..parallel import map_ahead
+from ..ranks import barrier, world
 from .corpus import Corpus, Skipped
 from .store import DEFAULT_SHARD_SIZE, ShardedArrays, ShardStore, my_shards, source_stamp
 
-__all__ = ["FeatureStore", "FeatureSet", "take", "clip_list_key", "barrier"]
+__all__ = ["FeatureStore", "FeatureSet", "take", "clip_list_key"]
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +51,6 @@ def clip_list_key(paths: Sequence[str | os.PathLike]) -> str:
     for p in paths:
         h.update(os.fsencode(str(p)) + b"\0")
     return h.hexdigest()
-
-
-def _world() -> tuple[int, int]:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def barrier() -> None:
-    """Wait for every process of the group (a no-op when not distributed)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
 
 
 @dataclass
@@ -142,7 +127,7 @@ class FeatureStore:
         waits for the others, and returns the whole set, as every process does."""
         store = self.store_for(corpus)
         n = len(corpus)
-        rank, world_size = _world()
+        rank, world_size = world()
         stamps = [source_stamp(c.path) for c in corpus.clips]
         if rank == 0:
             store.open(n)

@@ -18,15 +18,9 @@ import torch.distributed as dist
 from torch import nn
 
 from ..errors import ParameterError
+from ..ranks import world
 
 __all__ = ["world", "init_from_env", "GlobalBatchNorm2d", "convert_batchnorm", "gather_with_grad", "shard"]
-
-
-def world() -> tuple[int, int]:
-    """(rank, world size); (0, 1) when not distributed."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 def init_from_env(device: torch.device, *, timeout_s: float | None = None) -> torch.device:

@@ -14,10 +14,10 @@ import hashlib
 import numpy as np
 import torch
 
-from ..data.features import FeatureSet, barrier
+from ..data.features import FeatureSet
 from ..data.store import ShardStore, my_shards
 from ..nn.siamese import SiameseNet
-from .distributed import world
+from ..ranks import barrier, world
 from .siamese import embed_clips
 
 __all__ = ["weights_digest", "embed_features"]

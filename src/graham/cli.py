@@ -54,6 +54,11 @@ def _split_lists(items: Optional[List[str]]) -> Optional[dict]:
     return out
 
 
+def _reports() -> bool:
+    """Whether this process prints the result: under torchrun only process 0 does."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def _echo_skipped(skipped, *, limit: int = 20, where: str = "") -> None:
     """Name the first ``limit`` files left out, then count the rest: a corpus of millions can
     leave out thousands, and the full list is in a file."""
@@ -161,8 +166,8 @@ def features(
     except GrahamError as exc:
         _fail(exc)
     fs = run.features
-    if int(os.environ.get("RANK", "0")) != 0:
-        return  # under torchrun, process 0 reports
+    if not _reports():
+        return
     typer.echo(f"{len(fs)} clips, {len(fs.corpus.classes)} classes: log-mels in {fs.dir} ({run.seconds:.1f} s)")
     _echo_skipped(run.skipped, where=f" (all of them: {run.out / 'skipped.txt'})")
     typer.echo(f"index: {run.out / 'corpus.csv'}; skipped list: {run.out / 'skipped.txt'}")
@@ -207,8 +212,8 @@ def train_siamese_cmd(
                                                split_lists=_split_lists(split_list))
     except GrahamError as exc:
         _fail(exc)
-    if int(os.environ.get("RANK", "0")) != 0:
-        return  # under torchrun, process 0 reports
+    if not _reports():
+        return
     last = res.history[-1] if res.history else {}
     typer.echo(f"trained on {len(split.train)} clips of {corpus.name} in {res.seconds:.0f} s; best epoch {res.best_epoch + 1}; "
                f"last: loss {last.get('loss', float('nan')):.3f}, val ROC-AUC {last.get('val_auc', float('nan')):.3f}")
@@ -236,8 +241,8 @@ def embed(
                                     cache=features_dir, workers=workers)
     except GrahamError as exc:
         _fail(exc)
-    if int(os.environ.get("RANK", "0")) != 0:
-        return  # under torchrun, process 0 reports
+    if not _reports():
+        return
     typer.echo(f"{emb.shape[0]} embeddings of {emb.shape[1]} dimensions -> {out}")
 
 

@@ -70,7 +70,7 @@ def extract_features(dataset: str, out: str | os.PathLike, *, clips: str | None 
     fs = store.extract(corpus, workers=workers, progress=progress)
     skipped = list(corpus.skipped) + list(fs.failed)
     seconds = time.perf_counter() - t0
-    if _rank() == 0:
+    if world()[0] == 0:
         write_text(out / "corpus.csv", fs.corpus.to_csv())
         write_text(out / "skipped.txt", "".join(f"{s}\n" for s in skipped))
         write_json(out / "features.json", {
@@ -84,10 +84,6 @@ def extract_features(dataset: str, out: str | os.PathLike, *, clips: str | None 
 #: How long a process waits for the others to finish their shards (a process group's
 #: default, 30 min, is shorter than extracting AudioSet).
 _STORE_TIMEOUT_S = 7 * 24 * 3600
-
-
-def _rank() -> int:
-    return world()[0]
 
 
 def load_features(fs: FeatureSet) -> ShardedArrays:
@@ -285,7 +281,7 @@ def embed_dataset(dataset: str, checkpoint: str | os.PathLike, out: str | os.Pat
     fr = _features(dataset, cache=cache, clips=clips, progress=progress, workers=workers)
     corpus = fr.features.corpus
     emb = embed_features(model, fr.features, crop_frames=crop, device=dev, progress=progress)
-    if _rank() == 0:
+    if world()[0] == 0:
         save_checkpoint(out, {"embeddings": torch.from_numpy(emb), "labels": torch.tensor(corpus.targets())},
                         {"clip_ids": corpus.clip_ids, "classes": corpus.classes,
                          "method": f"mean over windows of {crop} frames, hop {crop // 2}"})

@@ -29,9 +29,9 @@ from ..audio.decode import load_audio
 from ..audio.mel import LogMel, MelConfig
 from ..errors import AudioError
 from ..parallel import map_ahead
-from ..ranks import barrier, world
+from ..ranks import world
 from .corpus import Corpus, Skipped
-from .store import DEFAULT_SHARD_SIZE, ShardedArrays, ShardStore, my_shards, source_stamp
+from .store import DEFAULT_SHARD_SIZE, ShardedArrays, ShardStore, source_stamp
 
 __all__ = ["FeatureStore", "FeatureSet", "take", "clip_list_key"]
 
@@ -126,17 +126,10 @@ class FeatureStore:
         ``torchrun`` (a process group initialised) this process fills its share of the shards,
         waits for the others, and returns the whole set, as every process does."""
         store = self.store_for(corpus)
-        n = len(corpus)
-        rank, world_size = world()
         stamps = [source_stamp(c.path) for c in corpus.clips]
-        if rank == 0:
-            store.open(n)
-        barrier()
-        todo = [k for k in my_shards(store.n_shards(n), rank, world_size)
-                if not store.done(k, [stamps[i] for i in store.items_of(k, n)])]
-        self._fill(store, corpus, stamps, todo, workers=workers, progress=progress and rank == 0)
-        barrier()
-        mels, kept, errors = store.read(stamps)
+        todo = store.todo(stamps)
+        self._fill(store, corpus, stamps, todo, workers=workers, progress=progress and world()[0] == 0)
+        mels, kept, errors = store.gather(stamps)
         failed = [Skipped(str(corpus.clips[i].path), errors[i]) for i in sorted(errors)]
         for s in failed:
             log.warning("skipped %s", s)

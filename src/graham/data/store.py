@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..io import atomic_path, write_json
+from ..ranks import barrier, world
 
 __all__ = ["ShardStore", "ShardedArrays", "source_stamp", "my_shards", "DEFAULT_SHARD_SIZE"]
 
@@ -151,6 +152,7 @@ class ShardStore:
         self.shard_size = int(shard_size)
         self.manifest = {"format": _FORMAT, "kind": kind, "settings": json.loads(json.dumps(settings)),
                          "shard_size": self.shard_size}
+        self._checked: dict[int, tuple[list, dict, int]] = {}  # shard -> (stamps, index, data offset) read once
 
     # -- layout ---------------------------------------------------------------------------
     def n_shards(self, n_items: int) -> int:
@@ -184,7 +186,11 @@ class ShardStore:
     # -- one shard ------------------------------------------------------------------------
     def _load_index(self, k: int, stamps: Sequence[str]) -> tuple[dict, int] | None:
         """The index of shard ``k`` and its array's data offset, when the shard is complete
-        and its stamps are ``stamps``; None when it must be (re)done."""
+        and its stamps are ``stamps``; None when it must be (re)done. A shard found complete is
+        not read again by this object (:meth:`todo` and :meth:`read` both need it)."""
+        seen = self._checked.get(k)
+        if seen is not None and seen[0] == list(stamps):
+            return seen[1], seen[2]
         try:
             index = json.loads(self._index(k).read_text())
         except (OSError, ValueError):
@@ -200,6 +206,7 @@ class ShardStore:
             return None
         if sum(int(np.prod(s)) for s in shapes if s is not None) != count:
             return None
+        self._checked[k] = (list(stamps), index, start)
         return index, start
 
     def done(self, k: int, stamps: Sequence[str]) -> bool:
@@ -210,6 +217,7 @@ class ShardStore:
         """Write shard ``k``: each item an array, or a string saying why it has none."""
         if len(items) != len(stamps):
             raise ValueError(f"shard {k}: {len(items)} items for {len(stamps)} stamps")
+        self._checked.pop(k, None)
         arrays = [np.ascontiguousarray(x, dtype=np.float32) for x in items if not isinstance(x, str)]
         for stale in self.root.glob(f".shard-{k:06d}.*.tmp"):  # left by a run killed while writing
             stale.unlink(missing_ok=True)
@@ -226,7 +234,23 @@ class ShardStore:
             "errors": [x if isinstance(x, str) else None for x in items],
         })
 
-    # -- all shards -----------------------------------------------------------------------
+    # -- all shards, across processes -----------------------------------------------------
+    def todo(self, stamps: Sequence[str]) -> list[int]:
+        """Open the store (process 0 of a ``torchrun`` group; the others wait for it) and list
+        the shards this process must still fill for sources of ``stamps``."""
+        n = len(stamps)
+        rank, world_size = world()
+        if rank == 0:
+            self.open(n)
+        barrier()
+        return [k for k in my_shards(self.n_shards(n), rank, world_size)
+                if not self.done(k, [stamps[i] for i in self.items_of(k, n)])]
+
+    def gather(self, stamps: Sequence[str]) -> tuple[ShardedArrays, np.ndarray, dict[int, str]]:
+        """:meth:`read`, once every process has filled its shards."""
+        barrier()
+        return self.read(stamps)
+
     def read(self, stamps: Sequence[str]) -> tuple[ShardedArrays, np.ndarray, dict[int, str]]:
         """The stored items of sources ``stamps`` (every shard must be complete): (the items that
         have an array, their positions in ``stamps``, {position: reason} for the others)."""

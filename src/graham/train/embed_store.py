@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from ..data.features import FeatureSet
-from ..data.store import ShardStore, my_shards
+from ..data.store import ShardStore
 from ..nn.siamese import SiameseNet
-from ..ranks import barrier, world
+from ..ranks import world
 from .siamese import embed_clips
 
 __all__ = ["weights_digest", "embed_features"]
@@ -46,14 +46,9 @@ def embed_features(model: SiameseNet, features: FeatureSet, *, crop_frames: int,
                        settings={"crop_frames": crop_frames, "hop": hop}, shard_size=features.shard_size)
     n = len(features)
     stamps = list(features.stamps)
-    rank, world_size = world()
-    if rank == 0:
-        store.open(n)
-    barrier()
-    todo = [k for k in my_shards(store.n_shards(n), rank, world_size)
-            if not store.done(k, [stamps[i] for i in store.items_of(k, n)])]
+    todo = store.todo(stamps)
     bar = None
-    if progress and rank == 0 and todo:
+    if progress and world()[0] == 0 and todo:
         from tqdm.auto import tqdm
         bar = tqdm(total=sum(len(store.items_of(k, n)) for k in todo), desc="embed", unit="clip")
     try:
@@ -67,6 +62,5 @@ def embed_features(model: SiameseNet, features: FeatureSet, *, crop_frames: int,
     finally:
         if bar is not None:
             bar.close()
-    barrier()
-    view, _, _ = store.read(stamps)
+    view, _, _ = store.gather(stamps)
     return view.stack().reshape(n, -1)

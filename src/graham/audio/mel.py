@@ -2,12 +2,12 @@
 
 ``LogMel`` reproduces ``librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, ...))``
 (librosa 0.11: periodic Hann window, centred frames padded with zeros, Slaney mel scale and
-area normalisation) to within 0.01 dB. It is faster than ``torch.stft`` + dense projection
-because it frames with ``unfold`` and calls ``rfft`` directly, and projects onto the mel
-bands block by block over only the FFT bins each block covers, with the squaring of the
-spectrum folded into that product, and on the CPU it runs a block of frames at a time so
-that the window, FFT, power and projection work in cache (see ``LogMel.__init__``,
-``LogMel._mel_blocked`` and ``benchmarks/bench_mel.py``).
+area normalisation) to within 0.01 dB. On the CPU without autograd it takes the FFT of the
+unwindowed frames straight from the signal (``unfold``, no copy) and hands the spectra to a
+compiled kernel that applies the window in frequency and projects onto the bands through the
+two triangles each FFT bin feeds (``melkernel.py``). On the GPU, or with gradients, it windows
+the frames and projects block by block over only the FFT bins each block of bands covers, with
+the squaring of the spectrum folded into that product (``benchmarks/bench_mel.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ParameterError
+from .melkernel import BandRuns, band_runs, hann_mel_power
 
 __all__ = ["MelConfig", "hz_to_mel", "mel_to_hz", "mel_frequencies", "mel_filterbank", "power_to_db", "LogMel"]
 
@@ -157,12 +158,27 @@ def power_to_db(S: torch.Tensor, *, ref: float = 1.0, amin: float = 1e-10, top_d
     The maximum is taken over the last ``dims`` axes, so a batch [shape=(B, n_mels, T)] is
     clipped per clip, as librosa clips each array it is given.
     """
+    if not (torch.is_grad_enabled() and S.requires_grad):  # the same steps, in one fresh buffer
+        return _to_db_(torch.clamp(S, min=amin), ref=ref, amin=amin, top_db=top_db, dims=dims)
     log_spec = 10.0 * torch.log10(torch.clamp(S, min=amin))
     log_spec = log_spec - 10.0 * np.log10(max(amin, ref))
     if top_db is not None:
         peak = log_spec.amax(dim=tuple(range(-dims, 0)), keepdim=True)
         log_spec = torch.maximum(log_spec, peak - top_db)
     return log_spec
+
+
+def _to_db_(S: torch.Tensor, *, ref: float, amin: float, top_db: float | None, dims: int) -> torch.Tensor:
+    """:func:`power_to_db` in place on ``S`` (no autograd): each pass over a clip's spectrogram
+    costs as much as the mel projection, so none allocates."""
+    S.clamp_(min=amin).log10_().mul_(10.0)
+    shift = 10.0 * np.log10(max(amin, ref))
+    if shift:
+        S.sub_(shift)
+    if top_db is not None:
+        peak = S.amax(dim=tuple(range(-dims, 0)), keepdim=True)
+        torch.maximum(S, peak - top_db, out=S)
+    return S
 
 
 class LogMel(torch.nn.Module):
@@ -198,10 +214,14 @@ class LogMel(torch.nn.Module):
                 w, k0, k1 = w.repeat_interleave(2, dim=0), 2 * k0, 2 * k1
             self.register_buffer(f"_band{b}", w, persistent=False)
             self._blocks.append((k0, k1))
+        #: The compiled CPU kernel's view of the filterbank (None: it does not apply, use torch).
+        self._runs = band_runs(fb.numpy())
+        self._runs64: BandRuns | None = None
+        #: Set False to run the torch path on the CPU too (benchmarks compare the two).
+        self.use_kernel = True
 
-    #: Frames per block of the cache-blocked CPU path (window, FFT, power and projection of one
-    #: block stay in the CPU's cache; ``benchmarks/bench_mel.py``).
-    FRAME_BLOCK = 256
+    #: Frames per FFT call on the kernel path: their spectra (1 MB at n_fft 2048) stay in cache.
+    FRAME_BLOCK = 2048
 
     def _project_frames(self, feats: torch.Tensor) -> torch.Tensor:
         """(..., T, K) spectral features -> (..., T, n_mels) through the banded filterbank."""
@@ -220,33 +240,77 @@ class LogMel(torch.nn.Module):
             return torch.view_as_real(spec).flatten(-2).square_()
         return spec.abs().pow_(self.config.power)
 
-    def _mel_blocked(self, frames: torch.Tensor) -> torch.Tensor:
-        """The CPU path without autograd: frames (B, T, n_fft) view -> (B, n_mels, T), a block of
-        FRAME_BLOCK frames at a time into one reused buffer, squaring in place. Every pass over
-        a 30-s clip's 10 MB of frames and spectra otherwise goes to main memory; in blocks they
-        stay in cache (1.3x faster at 1 and 2 threads on an AVX2 EPYC, the FFT itself 2x)."""
-        n, t = frames.shape[0], frames.shape[1]
-        block = min(self.FRAME_BLOCK, t)
-        out = torch.empty(n, t, self.config.n_mels, dtype=frames.dtype)
-        buf = torch.empty(block, frames.shape[-1], dtype=frames.dtype)
+    def _mel_kernel(self, pieces: list[tuple[int, torch.Tensor]], runs: BandRuns,
+                    floor: float = 0.0) -> tuple[torch.Tensor, list[float]]:
+        """The CPU path without autograd: unwindowed frames in pieces (see ``_frame_pieces``) ->
+        (B, n_mels, T), each value at least ``floor``, and each clip's largest value. Up to
+        ``FRAME_BLOCK`` frames go through MKL's FFT at a time and the kernel windows, squares
+        and projects them into the output in place."""
+        n = pieces[0][1].shape[0]
+        t = pieces[-1][0] + pieces[-1][1].shape[1]
+        out = torch.empty(n, self.config.n_mels, t, dtype=pieces[0][1].dtype)
+        threads = torch.get_num_threads()
+        peaks = [floor] * n
         for i in range(n):
-            for s in range(0, t, block):
-                e = min(t, s + block)
-                windowed = torch.mul(frames[i, s:e], self.window, out=buf[:e - s])
-                out[i, s:e] = self._project_frames(self._spectral_features(windowed))
-        return out.transpose(-1, -2)
+            dest = out[i].numpy()
+            for first, frames in pieces:
+                for s in range(0, frames.shape[1], self.FRAME_BLOCK):
+                    block = frames[i, s:s + self.FRAME_BLOCK]
+                    spec = torch.view_as_real(torch.fft.rfft(block)).numpy().reshape(block.shape[0], -1)
+                    peaks[i] = max(peaks[i], hann_mel_power(spec, runs, n_fft=self.config.n_fft,
+                                                            power=self.config.power, out=dest, start=first + s,
+                                                            threads=threads, floor=floor))
+        return out, peaks
+
+    def _kernel_runs(self, dtype: torch.dtype) -> BandRuns | None:
+        """The filterbank's runs in ``dtype``, or None when the kernel does not apply."""
+        if not self.use_kernel or self._runs is None or dtype not in (torch.float32, torch.float64):
+            return None
+        if dtype == torch.float32:
+            return self._runs
+        if self._runs64 is None:
+            self._runs64 = self._runs.astype(np.float64)
+        return self._runs64
 
     def mel_power(self, y: torch.Tensor) -> torch.Tensor:
         """Mel spectrogram before the dB conversion [shape=(..., n_mels, frames)]. Samples of any
         real dtype are accepted and computed in the module's dtype (float32 unless ``.double()``)."""
+        return self._mel(y)[0]
+
+    def _mel(self, y: torch.Tensor, floor: float = 0.0) -> tuple[torch.Tensor, list[float] | None]:
+        """Mel power and, from the CPU kernel, each clip's largest value (values below ``floor``
+        raised to it there; None: the torch path, which neither floors nor reports)."""
         c = self.config
         if not torch.is_floating_point(y) and not y.dtype.is_complex:
             y = y.float()
         y = y.to(self.window.dtype)
         lead = y.shape[:-1]
         y = y.reshape(-1, y.shape[-1])
+        runs = self._kernel_runs(y.dtype)
+        if y.device.type == "cpu" and runs is not None and not (torch.is_grad_enabled() and y.requires_grad):
+            mel, peaks = self._mel_kernel(self._frame_pieces(y), runs, floor)
+        else:  # GPU, or gradients wanted: the whole batch at once
+            frames = self._frame_pieces(y, copy_edges_only=False)[0][1]
+            mel, peaks = self._project(self._spectral_features(frames * self.window)).contiguous(), None
+        return mel.reshape(*lead, c.n_mels, mel.shape[-1]), peaks
+
+    def _frame_pieces(self, y: torch.Tensor, *, copy_edges_only: bool = True) -> list[tuple[int, torch.Tensor]]:
+        """The frames of ``y`` [shape=(B, samples)] as (first frame, frames [shape=(B, t, n_fft)])
+        pieces in order. With zero padding only the few frames that reach into it are copied and
+        the rest are a view of ``y`` (padding a copy of a 30-s clip costs ~4 % of the kernel path)."""
+        c = self.config
+        n, half, hop = y.shape[-1], c.n_fft // 2, c.hop_length
+        if c.center and c.pad_mode == "constant" and copy_edges_only:
+            first = -(-half // hop)  # frames first..last lie inside y
+            last = (n + half - c.n_fft) // hop
+            head_len = (first - 1) * hop + c.n_fft - half
+            if first <= last and head_len <= n:
+                zeros = y.new_zeros(y.shape[0], half)
+                head = torch.cat([zeros, y[:, :head_len]], dim=-1).unfold(-1, c.n_fft, hop)
+                body = y[:, first * hop - half:].unfold(-1, c.n_fft, hop)[:, :last - first + 1]
+                tail = torch.cat([y[:, (last + 1) * hop - half:], zeros], dim=-1).unfold(-1, c.n_fft, hop)
+                return [(0, head), (first, body), (last + 1, tail)]
         if c.center:
-            half = c.n_fft // 2
             if c.pad_mode == "reflect":
                 y = F.pad(y[:, None], (half, half), mode="reflect")[:, 0]
             else:  # zeros at both ends only (F.pad would zero the whole buffer first)
@@ -254,16 +318,25 @@ class LogMel(torch.nn.Module):
                 y = torch.cat([edge, y, edge], dim=-1)
         if y.shape[-1] < c.n_fft:
             raise ParameterError(f"signal of {y.shape[-1]} samples is shorter than n_fft={c.n_fft}")
-        frames = y.unfold(-1, c.n_fft, c.hop_length)  # (B, T, n_fft), a view
-        if y.device.type == "cpu" and not (torch.is_grad_enabled() and y.requires_grad):
-            mel = self._mel_blocked(frames).contiguous()
-        else:  # GPU, or gradients wanted: the whole batch at once
-            mel = self._project(self._spectral_features(frames * self.window)).contiguous()
-        return mel.reshape(*lead, c.n_mels, mel.shape[-1])
+        return [(0, y.unfold(-1, c.n_fft, hop))]
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         c = self.config
-        return power_to_db(self.mel_power(y), ref=c.ref, amin=c.amin, top_db=c.top_db)
+        mel, peaks = self._mel(y, floor=c.amin)
+        if torch.is_grad_enabled() and mel.requires_grad:
+            return power_to_db(mel, ref=c.ref, amin=c.amin, top_db=c.top_db)
+        if peaks is None:
+            return _to_db_(mel, ref=c.ref, amin=c.amin, top_db=c.top_db, dims=2)  # mel is ours to overwrite
+        # the kernel has floored at amin and found each clip's peak: log10, scale and clip remain
+        shift = 10.0 * np.log10(max(c.amin, c.ref))
+        mel.log10_().mul_(10.0)
+        if shift:
+            mel.sub_(shift)
+        if c.top_db is not None:
+            flat = mel.reshape(-1, *mel.shape[-2:])
+            for item, peak in zip(flat, peaks):
+                item.clamp_(min=10.0 * np.log10(peak) - shift - c.top_db)
+        return mel
 
     def extra_repr(self) -> str:
         c = self.config

@@ -34,7 +34,7 @@ def test_logmel_matches_librosa_within_001_db_on_music(genre):
     assert np.abs(out - ref).max() < 0.01
 
 
-@pytest.mark.parametrize("kw", [{"pad_mode": "reflect"}, {"center": False}, {"top_db": None}, {"power": 1.0},
+@pytest.mark.parametrize("kw", [{"pad_mode": "reflect"}, {"center": False}, {"top_db": None}, {"power": 1.0}, {"ref": 2.0},
                                 {"htk": True, "n_mels": 40, "fmax": 8000.0}, {"sr": 16000, "n_fft": 512, "hop_length": 160}])
 def test_logmel_matches_librosa_for_other_settings(kw):
     y = librosa.chirp(fmin=60, fmax=6000, sr=kw.get("sr", 22050), duration=2.0).astype(np.float32)
@@ -106,3 +106,98 @@ def test_blocked_cpu_path_matches_librosa_across_block_boundaries(monkeypatch):
     x = torch.from_numpy(y).requires_grad_(True)
     with_grad = LogMel()(x)
     assert with_grad.requires_grad and np.abs(with_grad.detach().numpy() - _librosa_db(y)).max() < 0.01
+
+
+def _dense_mel_power_f64(y, cfg):
+    """The mel power from the formula, in float64: zero-padded centred frames, periodic Hann,
+    |rfft|^power, times the filterbank (librosa's filterbank, not ours)."""
+    half = cfg.n_fft // 2
+    yp = np.pad(y.astype(np.float64), (half, half)) if cfg.center else y.astype(np.float64)
+    n = 1 + (yp.shape[0] - cfg.n_fft) // cfg.hop_length
+    frames = np.stack([yp[i * cfg.hop_length:i * cfg.hop_length + cfg.n_fft] for i in range(n)])
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(cfg.n_fft) / cfg.n_fft)
+    spec = np.abs(np.fft.rfft(frames * window, axis=-1)) ** cfg.power
+    fb = librosa.filters.mel(sr=cfg.sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, htk=cfg.htk,
+                             norm=cfg.norm, dtype=np.float64)
+    return (spec @ fb.T).T
+
+
+@pytest.mark.parametrize("kw", [{}, {"power": 1.0}, {"n_fft": 2047, "hop_length": 500}, {"n_fft": 512, "hop_length": 128,
+                                                                                        "n_mels": 40, "htk": True}])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cpu_kernel_equals_the_formula_in_float64(kw, dtype):
+    """The compiled kernel (Hann applied in frequency, runs of bins, tiles of frames) against a
+    dense float64 computation from the definitions: catches a wrong window tap, a wrong mirror
+    bin at either end (odd n_fft included), a dropped or doubled band weight, a tile edge."""
+    from graham.audio import melkernel
+
+    cfg = MelConfig(**kw)
+    _, y = synthesize_clip("rock", 1, seconds=3.0)
+    m = LogMel(cfg) if dtype == torch.float32 else LogMel(cfg).double()
+    assert m._runs is not None  # the kernel applies to every triangular filterbank here
+    got = m.mel_power(torch.from_numpy(y).to(dtype)).numpy()
+    ref = _dense_mel_power_f64(y, cfg)
+    tol = 2e-5 if dtype == torch.float32 else 1e-6  # float64: the filterbank itself is float32
+    assert got.shape == ref.shape and np.abs(got - ref).max() <= tol * ref.max()
+    assert melkernel.TILE < got.shape[1]  # more than one tile, the last one partial
+
+
+def test_kernel_threads_and_python_threads_give_identical_output():
+    """One thread (the serial build), two threads (the parallel build) and four Python threads
+    calling at once must agree bit for bit: each tile is computed the same way wherever it runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from graham.audio import melkernel
+
+    _, y = synthesize_clip("disco", 2, seconds=6.0)
+    lm = LogMel()
+    frames = lm._frames(torch.from_numpy(y)[None])[0]
+    spec = torch.view_as_real(torch.fft.rfft(frames)).numpy().reshape(frames.shape[0], -1)
+
+    def run(threads):
+        out = np.zeros((128, frames.shape[0]), np.float32)
+        peak = melkernel.hann_mel_power(spec, lm._runs, n_fft=2048, power=2.0, out=out, start=0, threads=threads)
+        return out, peak
+
+    serial, peak = run(1)
+    assert peak == serial.max()
+    np.testing.assert_array_equal(run(2)[0], serial)
+    with ThreadPoolExecutor(4) as pool:
+        for out, _ in pool.map(run, [2, 2, 1, 2]):
+            np.testing.assert_array_equal(out, serial)
+
+
+def test_filterbank_without_two_neighbour_structure_falls_back_to_torch():
+    """``band_runs`` must refuse a bank where a bin feeds three bands (the kernel would drop
+    one); such a LogMel then runs the torch path and still matches the dense formula."""
+    from graham.audio.melkernel import band_runs
+
+    fb = np.zeros((3, 6), np.float32)
+    fb[0, 1:4] = fb[1, 2:5] = fb[2, 3:6] = 1.0  # bin 3 feeds all three
+    assert band_runs(fb) is None
+    good = band_runs(mel_filterbank(sr=22050, n_fft=2048))
+    assert good is not None and good.starts.shape == good.ends.shape == good.bands.shape
+    assert np.all(good.ends > good.starts) and np.all(np.diff(good.bands) > 0)
+
+    m = LogMel()
+    m._runs = None
+    _, y = synthesize_clip("jazz", 0, seconds=2.0)
+    out = m.mel_power(torch.from_numpy(y)).numpy()
+    ref = _dense_mel_power_f64(y, MelConfig())
+    assert np.abs(out - ref).max() <= 2e-5 * ref.max()
+
+
+def test_serial_kernel_when_numba_threads_are_unsafe(monkeypatch):
+    """numba's fallback threading layer (workqueue) aborts the process on concurrent calls, and
+    GNU OpenMP is not fork-safe: then the kernel must run on one thread."""
+    import numba
+
+    from graham.audio import melkernel
+
+    monkeypatch.setattr(melkernel, "_layer_ok", None)
+    monkeypatch.setattr(numba.config, "THREADING_LAYER", "workqueue")
+    assert melkernel._threads(2) == 1
+    monkeypatch.setattr(melkernel, "_layer_ok", True)
+    monkeypatch.setattr(melkernel, "_pid", -1)  # as in a forked child
+    assert melkernel._threads(2) == 1
+

@@ -240,26 +240,22 @@ class LogMel(torch.nn.Module):
             return torch.view_as_real(spec).flatten(-2).square_()
         return spec.abs().pow_(self.config.power)
 
-    def _mel_kernel(self, pieces: list[tuple[int, torch.Tensor]], runs: BandRuns,
-                    floor: float = 0.0) -> tuple[torch.Tensor, list[float]]:
-        """The CPU path without autograd: unwindowed frames in pieces (see ``_frame_pieces``) ->
-        (B, n_mels, T), each value at least ``floor``, and each clip's largest value. Up to
-        ``FRAME_BLOCK`` frames go through MKL's FFT at a time and the kernel windows, squares
-        and projects them into the output in place."""
-        n = pieces[0][1].shape[0]
-        t = pieces[-1][0] + pieces[-1][1].shape[1]
-        out = torch.empty(n, self.config.n_mels, t, dtype=pieces[0][1].dtype)
+    def _mel_kernel(self, frames: torch.Tensor, runs: BandRuns, floor: float = 0.0) -> tuple[torch.Tensor, list[float]]:
+        """The CPU path without autograd: unwindowed frames (B, T, n_fft), a view of the padded
+        signal -> (B, n_mels, T), each value at least ``floor``, and each clip's largest value.
+        Up to ``FRAME_BLOCK`` frames go through MKL's FFT at a time and the kernel windows,
+        squares and projects them into the output in place."""
+        n, t = frames.shape[0], frames.shape[1]
+        out = torch.empty(n, self.config.n_mels, t, dtype=frames.dtype)
         threads = torch.get_num_threads()
         peaks = [floor] * n
         for i in range(n):
             dest = out[i].numpy()
-            for first, frames in pieces:
-                for s in range(0, frames.shape[1], self.FRAME_BLOCK):
-                    block = frames[i, s:s + self.FRAME_BLOCK]
-                    spec = torch.view_as_real(torch.fft.rfft(block)).numpy().reshape(block.shape[0], -1)
-                    peaks[i] = max(peaks[i], hann_mel_power(spec, runs, n_fft=self.config.n_fft,
-                                                            power=self.config.power, out=dest, start=first + s,
-                                                            threads=threads, floor=floor))
+            for s in range(0, t, self.FRAME_BLOCK):
+                block = frames[i, s:s + self.FRAME_BLOCK]
+                spec = torch.view_as_real(torch.fft.rfft(block)).numpy().reshape(block.shape[0], -1)
+                peaks[i] = max(peaks[i], hann_mel_power(spec, runs, n_fft=self.config.n_fft, power=self.config.power,
+                                                        out=dest, start=s, threads=threads, floor=floor))
         return out, peaks
 
     def _kernel_runs(self, dtype: torch.dtype) -> BandRuns | None:
@@ -288,29 +284,18 @@ class LogMel(torch.nn.Module):
         y = y.reshape(-1, y.shape[-1])
         runs = self._kernel_runs(y.dtype)
         if y.device.type == "cpu" and runs is not None and not (torch.is_grad_enabled() and y.requires_grad):
-            mel, peaks = self._mel_kernel(self._frame_pieces(y), runs, floor)
+            mel, peaks = self._mel_kernel(self._frames(y), runs, floor)
         else:  # GPU, or gradients wanted: the whole batch at once
-            frames = self._frame_pieces(y, copy_edges_only=False)[0][1]
-            mel, peaks = self._project(self._spectral_features(frames * self.window)).contiguous(), None
+            mel, peaks = self._project(self._spectral_features(self._frames(y) * self.window)).contiguous(), None
         return mel.reshape(*lead, c.n_mels, mel.shape[-1]), peaks
 
-    def _frame_pieces(self, y: torch.Tensor, *, copy_edges_only: bool = True) -> list[tuple[int, torch.Tensor]]:
-        """The frames of ``y`` [shape=(B, samples)] as (first frame, frames [shape=(B, t, n_fft)])
-        pieces in order. With zero padding only the few frames that reach into it are copied and
-        the rest are a view of ``y`` (padding a copy of a 30-s clip costs ~4 % of the kernel path)."""
+    def _frames(self, y: torch.Tensor) -> torch.Tensor:
+        """Frames of ``y`` [shape=(B, samples)] -> [shape=(B, T, n_fft)], a view of the padded
+        signal (copying only the few frames that reach into the padding was measured no faster:
+        it takes three FFT calls instead of one)."""
         c = self.config
-        n, half, hop = y.shape[-1], c.n_fft // 2, c.hop_length
-        if c.center and c.pad_mode == "constant" and copy_edges_only:
-            first = -(-half // hop)  # frames first..last lie inside y
-            last = (n + half - c.n_fft) // hop
-            head_len = (first - 1) * hop + c.n_fft - half
-            if first <= last and head_len <= n:
-                zeros = y.new_zeros(y.shape[0], half)
-                head = torch.cat([zeros, y[:, :head_len]], dim=-1).unfold(-1, c.n_fft, hop)
-                body = y[:, first * hop - half:].unfold(-1, c.n_fft, hop)[:, :last - first + 1]
-                tail = torch.cat([y[:, (last + 1) * hop - half:], zeros], dim=-1).unfold(-1, c.n_fft, hop)
-                return [(0, head), (first, body), (last + 1, tail)]
         if c.center:
+            half = c.n_fft // 2
             if c.pad_mode == "reflect":
                 y = F.pad(y[:, None], (half, half), mode="reflect")[:, 0]
             else:  # zeros at both ends only (F.pad would zero the whole buffer first)
@@ -318,7 +303,7 @@ class LogMel(torch.nn.Module):
                 y = torch.cat([edge, y, edge], dim=-1)
         if y.shape[-1] < c.n_fft:
             raise ParameterError(f"signal of {y.shape[-1]} samples is shorter than n_fft={c.n_fft}")
-        return [(0, y.unfold(-1, c.n_fft, hop))]
+        return y.unfold(-1, c.n_fft, c.hop_length)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         c = self.config

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import types
 from dataclasses import dataclass
 
 import numba
@@ -137,11 +138,17 @@ def _project_tiles(x, starts, ends, bands, lower, upper, taps, mirror, half_powe
         tile_max[ti] = top
 
 
-_JIT = dict(fastmath=True, nogil=True, boundscheck=False)
-_parallel = numba.njit(parallel=True, cache=True, **_JIT)(_project_tiles)
-# One thread (prange runs as range). Not cached: numba names cache files after the Python
-# function, which the parallel build already uses.
-_serial = numba.njit(**_JIT)(_project_tiles)
+def _renamed(fn, name: str):
+    """``fn`` under another name: numba names its cache files after the function, so the serial
+    and the parallel build of the same code each get their own."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = name
+    return copy
+
+
+_JIT = dict(fastmath=True, nogil=True, boundscheck=False, cache=True)
+_parallel = numba.njit(parallel=True, **_JIT)(_project_tiles)
+_serial = numba.njit(**_JIT)(_renamed(_project_tiles, "_project_tiles_serial"))  # prange runs as range
 
 _pid = os.getpid()
 _lock = threading.Lock()

@@ -89,6 +89,8 @@ class GenreClassifier:
         with torch.no_grad():
             graph = build_graph(cfg.graph, self.raw_reference, k=cfg.k, head=self.siamese.head)
             self._ref_states = self.gnn.reference_states(self.reference, graph)
+            # load (or, once per install, compile) the CPU log-mel kernel now, not on the first request
+            self.logmel(torch.zeros(bundle.mel.n_fft, device=self.device))
 
     @property
     def classes(self) -> list[str]:

@@ -232,14 +232,10 @@ class LogMel(torch.nn.Module):
     #: of 64-512 frames measured no faster; the cap bounds the spectrum's memory (17 MB at n_fft 2048).
     FRAME_BLOCK = 2048
 
-    def _project_frames(self, feats: torch.Tensor) -> torch.Tensor:
-        """(..., T, K) spectral features -> (..., T, n_mels) through the banded filterbank."""
-        parts = [torch.matmul(feats[..., k0:k1], getattr(self, f"_band{b}")) for b, (k0, k1) in enumerate(self._blocks)]
-        return torch.cat(parts, dim=-1)
-
     def _project(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, T, K) spectral features -> (B, n_mels, T) through the banded filterbank."""
-        return self._project_frames(feats).transpose(-1, -2)
+        parts = [torch.matmul(feats[..., k0:k1], getattr(self, f"_band{b}")) for b, (k0, k1) in enumerate(self._blocks)]
+        return torch.cat(parts, dim=-1).transpose(-1, -2)
 
     def _spectral_features(self, frames: torch.Tensor) -> torch.Tensor:
         """Windowed frames (..., n_fft) -> |X|^power, as interleaved re^2, im^2 for power 2

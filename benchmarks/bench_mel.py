@@ -5,9 +5,10 @@ same clips, and the ratio is taken per repeat; the table gives medians. On a sha
 whose speed drifts by tens of percent from minute to minute, a ratio of back-to-back blocks
 of runs measures the drift as much as the code; interleaving cancels it.
 
-Variants: graham one clip at a time (what the feature store does), the same with the compiled
-kernel switched off (the torch path the GPU and autograd use, run on the CPU), and a batch of
-all clips. Goal: graham >= 5x librosa at 2 threads.
+Variants: graham one clip at a time (what the feature store does: the fused kernel with its own
+FFT), the same with MKL's FFT feeding the window-and-project kernel (what float64 and other FFT
+sizes use), the same with the compiled kernels switched off (the torch path the GPU and
+autograd use, run on the CPU), and a batch of all clips. Goal: graham >= 5x librosa at 2 threads.
 Usage: python benchmarks/bench_mel.py [--clips 8] [--threads 2] [--repeats 15]
 """
 
@@ -40,6 +41,8 @@ def main() -> None:
     logmel = LogMel()
     torch_path = LogMel()
     torch_path.use_kernel = False
+    mkl_fft = LogMel()
+    mkl_fft.use_fft_kernel = False  # MKL's FFT, then the window-and-project kernel
     tensors = [torch.from_numpy(y) for y in clips]
 
     def run_librosa():
@@ -58,7 +61,8 @@ def main() -> None:
             logmel(torch.stack(tensors))
 
     contenders = {"librosa": run_librosa, "graham (one by one)": one_by_one(logmel),
-                  "graham, torch path": one_by_one(torch_path), f"graham (batch of {len(clips)})": run_batch}
+                  "graham, MKL FFT": one_by_one(mkl_fft), "graham, torch path": one_by_one(torch_path),
+                  f"graham (batch of {len(clips)})": run_batch}
     for fn in contenders.values():  # warm-up: filterbanks, FFT plans, allocator
         fn()
     times: dict[str, list[float]] = {name: [] for name in contenders}

@@ -128,18 +128,86 @@ def _dense_mel_power_f64(y, cfg):
 def test_cpu_kernel_equals_the_formula_in_float64(kw, dtype):
     """The compiled kernel (Hann applied in frequency, runs of bins, tiles of frames) against a
     dense float64 computation from the definitions: catches a wrong window tap, a wrong mirror
-    bin at either end (odd n_fft included), a dropped or doubled band weight, a tile edge."""
+    bin at either end (odd n_fft included), a dropped or doubled band weight, a tile edge.
+    (MKL's FFT feeds it here: the fused kernel, which would take float32, is switched off.)"""
     from graham.audio import melkernel
 
     cfg = MelConfig(**kw)
     _, y = synthesize_clip("rock", 1, seconds=3.0)
     m = LogMel(cfg) if dtype == torch.float32 else LogMel(cfg).double()
+    m.use_fft_kernel = False
     assert m._runs is not None  # the kernel applies to every triangular filterbank here
     got = m.mel_power(torch.from_numpy(y).to(dtype)).numpy()
     ref = _dense_mel_power_f64(y, cfg)
     tol = 2e-5 if dtype == torch.float32 else 1e-6  # float64: the filterbank itself is float32
     assert got.shape == ref.shape and np.abs(got - ref).max() <= tol * ref.max()
     assert melkernel.TILE < got.shape[1]  # more than one tile, the last one partial
+
+
+@pytest.mark.parametrize("kw", [{}, {"power": 1.0, "hop_length": 1024}, {"n_fft": 1024, "hop_length": 256},
+                                {"n_fft": 512, "hop_length": 128, "n_mels": 40, "htk": True},
+                                {"n_fft": 1024, "hop_length": 300}, {"n_fft": 256, "hop_length": 400, "n_mels": 20},
+                                {"center": False}])
+def test_fft_kernel_equals_the_formula_in_float64(kw):
+    """The fused kernel (its own FFT with the frames in SIMD lanes, the real-spectrum split, the
+    window applied to the samples) against a dense float64 computation from the definitions.
+    The sizes cover a last radix-2 stage (n_fft 1024: 512 = 4^4 x 2) and radix 4 only (2048,
+    512), a hop that does not divide n_fft, a hop longer than n_fft and uncentred frames; 3.1 s
+    gives a partial last tile. Catches a wrong twiddle, stage order or bin of the split, a lane
+    that reads the wrong frame, a tile edge."""
+    from graham.audio import stftkernel
+
+    cfg = MelConfig(**kw)
+    assert stftkernel.applies(cfg.n_fft, cfg.hop_length)
+    _, y = synthesize_clip("rock", 1, seconds=3.1)
+    m = LogMel(cfg)
+    calls = []
+    real = stftkernel.stft_mel_power
+    with pytest.MonkeyPatch.context() as mp:  # the fused kernel, not a fallback, is under test
+        mp.setattr(stftkernel, "stft_mel_power", lambda *a, **k: calls.append(1) or real(*a, **k))
+        got = m.mel_power(torch.from_numpy(y)).numpy()
+    assert calls
+    ref = _dense_mel_power_f64(y, cfg)
+    assert got.shape == ref.shape and np.abs(got - ref).max() <= 2e-5 * ref.max()
+    assert got.shape[1] % stftkernel.LANES and got.shape[1] > stftkernel.LANES
+
+
+def test_fft_kernel_threads_agree_and_pads_centred_frames_itself():
+    """One thread, two and four Python threads at once give the same bits (the parallel build
+    runs in all three); the serial build, for forked children, agrees to rounding. A negative
+    ``start`` (centred frames, zeros outside the signal) equals the kernel on the zero-padded
+    signal, bit for bit. A strided signal is copied, not misread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from graham.audio import melkernel, stftkernel
+
+    _, y = synthesize_clip("disco", 2, seconds=6.0)
+    lm = LogMel()
+    frames = 1 + y.shape[0] // 512
+
+    def run(threads, signal=y, start=-1024):
+        out = np.zeros((128, frames), np.float32)
+        peak = stftkernel.stft_mel_power(signal, lm._runs, n_fft=2048, hop=512, power=2.0, out=out, threads=threads,
+                                         start=start)
+        return out, peak
+
+    serial, peak = run(1)
+    assert peak == serial.max()
+    np.testing.assert_array_equal(run(2, np.pad(y, 1024), 0)[0], serial)
+    np.testing.assert_array_equal(run(2)[0], serial)
+    with ThreadPoolExecutor(4) as pool:
+        for out, _ in pool.map(run, [2, 2, 1, 2]):
+            np.testing.assert_array_equal(out, serial)
+    with pytest.MonkeyPatch.context() as mp:  # as in a forked child: the serial build, same to rounding
+        mp.setattr(melkernel, "_pid", -1)
+        np.testing.assert_allclose(run(2)[0], serial, rtol=1e-5, atol=1e-7 * serial.max())
+    with pytest.raises(ValueError, match="contiguous"):
+        run(1, np.repeat(y, 2)[::2])
+
+    doubled = torch.from_numpy(np.repeat(y, 2))[::2]  # the same samples, stride 2
+    for cfg in (MelConfig(), MelConfig(center=False)):
+        m = LogMel(cfg)
+        np.testing.assert_array_equal(m.mel_power(doubled).numpy(), m.mel_power(torch.from_numpy(y)).numpy())
 
 
 def test_kernel_threads_and_python_threads_give_identical_output():

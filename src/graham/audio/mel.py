@@ -2,12 +2,14 @@
 
 ``LogMel`` reproduces ``librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, ...))``
 (librosa 0.11: periodic Hann window, centred frames padded with zeros, Slaney mel scale and
-area normalisation) to within 0.01 dB. On the CPU without autograd it takes the FFT of the
-unwindowed frames straight from the signal (``unfold``, no copy) and hands the spectra to a
-compiled kernel that applies the window in frequency and projects onto the bands through the
-two triangles each FFT bin feeds (``melkernel.py``). On the GPU, or with gradients, it windows
-the frames and projects block by block over only the FFT bins each block of bands covers, with
-the squaring of the spectrum folded into that product (``benchmarks/bench_mel.py``).
+area normalisation) to within 0.01 dB. On the CPU without autograd, in float32 with a
+power-of-two n_fft, one compiled kernel goes from the signal to the mel power with its own FFT
+(``stftkernel.py``); otherwise MKL takes the FFT of the unwindowed frames straight from the
+signal (``unfold``, no copy) and a kernel applies the window in frequency and projects onto the
+bands through the two triangles each FFT bin feeds (``melkernel.py``). On the GPU, or with
+gradients, it windows the frames and projects block by block over only the FFT bins each block
+of bands covers, with the squaring of the spectrum folded into that product
+(``benchmarks/bench_mel.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ParameterError
+from . import stftkernel
 from .melkernel import BandRuns, band_runs, hann_mel_power
 
 __all__ = ["MelConfig", "hz_to_mel", "mel_to_hz", "mel_frequencies", "mel_filterbank", "power_to_db", "LogMel"]
@@ -227,6 +230,9 @@ class LogMel(torch.nn.Module):
         self._runs64: BandRuns | None = None
         #: Set False to run the torch path on the CPU too (benchmarks compare the two).
         self.use_kernel = True
+        #: Set False to use MKL's FFT and the window-and-project kernel where the fused kernel
+        #: (its own FFT, ``stftkernel.py``) would apply: float32, power-of-two n_fft, even hop.
+        self.use_fft_kernel = True
 
     #: Frames per FFT call on the kernel path: a 30-s clip (1,292 frames) in one call, since blocks
     #: of 64-512 frames measured no faster; the cap bounds the spectrum's memory (17 MB at n_fft 2048).
@@ -263,6 +269,27 @@ class LogMel(torch.nn.Module):
                                                         out=dest, start=s, threads=threads, floor=floor))
         return out, peaks
 
+    def _mel_fused(self, y: torch.Tensor, runs: BandRuns, floor: float) -> tuple[torch.Tensor, list[float]]:
+        """The CPU path in float32 for a power-of-two n_fft: signals (B, samples) -> (B, n_mels, T)
+        and each clip's largest value, one call of the fused kernel per clip (``stftkernel.py``),
+        which pads centred frames with zeros itself."""
+        c = self.config
+        start = 0
+        if c.center and c.pad_mode == "reflect":
+            y = F.pad(y[:, None], (c.n_fft // 2, c.n_fft // 2), mode="reflect")[:, 0]
+        elif c.center:
+            start = -(c.n_fft // 2)
+        length = y.shape[-1] - 2 * start  # of the (virtually) padded signal
+        if length < c.n_fft:
+            raise ParameterError(f"signal of {length} samples is shorter than n_fft={c.n_fft}")
+        y = y.contiguous()
+        out = torch.empty(y.shape[0], c.n_mels, 1 + (length - c.n_fft) // c.hop_length)
+        threads = torch.get_num_threads()
+        peaks = [stftkernel.stft_mel_power(y[i].numpy(), runs, n_fft=c.n_fft, hop=c.hop_length, power=c.power,
+                                           out=out[i].numpy(), threads=threads, floor=floor, start=start)
+                 for i in range(y.shape[0])]
+        return out, peaks
+
     def _kernel_runs(self, dtype: torch.dtype) -> BandRuns | None:
         """The filterbank's runs in ``dtype``, or None when the kernel does not apply."""
         if (not self.use_kernel or self._runs is None or self.config.n_fft < 4
@@ -290,7 +317,10 @@ class LogMel(torch.nn.Module):
         y = y.reshape(-1, y.shape[-1])
         runs = self._kernel_runs(y.dtype)
         if y.device.type == "cpu" and runs is not None and not (torch.is_grad_enabled() and y.requires_grad):
-            mel, peaks = self._mel_kernel(self._frames(y), runs, floor)
+            if self.use_fft_kernel and y.dtype == torch.float32 and stftkernel.applies(c.n_fft, c.hop_length):
+                mel, peaks = self._mel_fused(y, runs, floor)
+            else:
+                mel, peaks = self._mel_kernel(self._frames(y), runs, floor)
         else:  # GPU, or gradients wanted: the whole batch at once
             mel, peaks = self._project(self._spectral_features(self._frames(y) * self.window)).contiguous(), None
         return mel.reshape(*lead, c.n_mels, mel.shape[-1]), peaks

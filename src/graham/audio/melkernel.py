@@ -154,10 +154,16 @@ _pid = os.getpid()
 _lock = threading.Lock()
 
 
+def _parallel_safe() -> bool:
+    """Whether a parallel build may run here: not in a forked child (GNU OpenMP is not
+    fork-safe), and on a threading layer that tolerates concurrent calls."""
+    return os.getpid() == _pid and _threadsafe_layer()
+
+
 def _threads(wanted: int) -> int:
-    """Threads for one kernel call: at most ``wanted`` and numba's pool; 1 in a forked child
-    (GNU OpenMP is not fork-safe) or when numba's only threading layer is not thread-safe."""
-    if os.getpid() != _pid or not _threadsafe_layer():
+    """Threads for one kernel call: at most ``wanted`` and numba's pool; 1 where a parallel
+    build may not run."""
+    if not _parallel_safe():
         return 1
     return max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
 

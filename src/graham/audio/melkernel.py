@@ -79,6 +79,37 @@ def band_runs(filterbank: np.ndarray) -> BandRuns | None:
                     n_mels)
 
 
+@numba.njit(fastmath=True, boundscheck=False, inline="always")
+def _project_and_store(power, n, half_power, starts, ends, bands, lower, upper, acc, floor, out, col):
+    """The mel bands of the first ``n`` frames of ``power`` [shape=(bins, frames), raised here to
+    ``half_power``], added into ``acc`` (zeros), then raised to ``floor`` into
+    ``out[:, col:col + n]``. Returns the largest value written. Shared with ``stftkernel.py``."""
+    if half_power != 1.0:
+        for k in range(power.shape[0]):
+            for j in range(n):
+                power[k, j] = power[k, j] ** half_power
+    for r in range(starts.shape[0]):
+        lo = acc[bands[r]]
+        hi = acc[bands[r] + 1]
+        for k in range(starts[r], ends[r]):
+            wl = lower[k]
+            wu = upper[k]
+            pk = power[k]
+            for j in range(n):  # a run-time trip count: LLVM vectorises it (a constant one it unrolls)
+                lo[j] += wl * pk[j]
+            for j in range(n):
+                hi[j] += wu * pk[j]
+    top = floor
+    for m in range(out.shape[0]):
+        om = out[m]
+        am = acc[m]
+        for j in range(n):
+            v = max(am[j], floor)
+            om[col + j] = v
+            top = max(top, v)
+    return top
+
+
 def _project_tiles(x, starts, ends, bands, lower, upper, taps, mirror, half_power, floor, out, t0, tile, tile_max):
     n_frames = x.shape[0]
     n2 = x.shape[1]
@@ -112,30 +143,8 @@ def _project_tiles(x, starts, ends, bands, lower, upper, taps, mirror, half_powe
             sq[n2 - 1] = t * t
             for k in range(n_bins):
                 power[k, j] = sq[2 * k] + sq[2 * k + 1]
-        if half_power != 1.0:
-            for k in range(n_bins):
-                for j in range(nf):
-                    power[k, j] = power[k, j] ** half_power
-        for r in range(starts.shape[0]):
-            lo = acc[bands[r]]
-            hi = acc[bands[r] + 1]
-            for k in range(starts[r], ends[r]):
-                wl = lower[k]
-                wu = upper[k]
-                pk = power[k]
-                for j in range(nf):
-                    lo[j] += wl * pk[j]
-                for j in range(nf):
-                    hi[j] += wu * pk[j]
-        top = floor
-        for m in range(n_mels):
-            om = out[m]
-            am = acc[m]
-            for j in range(nf):
-                v = max(am[j], floor)
-                om[t0 + f0 + j] = v
-                top = max(top, v)
-        tile_max[ti] = top
+        tile_max[ti] = _project_and_store(power, nf, half_power, starts, ends, bands, lower, upper, acc, floor, out,
+                                          t0 + f0)
 
 
 def _renamed(fn, name: str):

@@ -21,16 +21,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .melkernel import _JIT, BandRuns, _parallel_safe, _renamed, _threads
+from .melkernel import _JIT, BandRuns, _parallel_safe, _project_and_store, _renamed, _threads
 
 __all__ = ["LANES", "applies", "stft_mel_power"]
 
 #: Frames per tile, one SIMD lane each (16 float32 = two AVX2 registers; the FFT stages measured
 #: slower with 8 or 32).
 LANES = 16
-#: Radix-4 stages after the first, written out: 5, for n_fft up to 16384 (each
-#: one more costs ~3 s of compile time; larger FFTs take the MKL path).
-_STAGES = 5
+#: Radix-4 stages after the first, written out: 6, for n_fft up to 65536 (each one more
+#: costs ~3 s of compile time; larger FFTs take the MKL path).
+_STAGES = 6
 #: fastmath without ``contract`` and ``reassoc``: a fused multiply-add rounds differently from a
 #: multiply and an add, and LLVM peels scalar iterations off vectorised loops depending on each
 #: buffer's alignment, so with them the bits of a tile would depend on which thread ran it.
@@ -38,7 +38,7 @@ _FAST = {"nnan", "ninf", "nsz", "arcp", "afn"}
 
 
 def applies(n_fft: int, hop: int) -> bool:
-    """Whether the kernel handles these settings: n_fft a power of two from 8 to 16384, and an
+    """Whether the kernel handles these settings: n_fft a power of two from 8 to 65536, and an
     even hop (the odd sample of each pair sits in the row below the even one)."""
     return 8 <= n_fft <= 4 * 4 ** (_STAGES + 1) and n_fft & (n_fft - 1) == 0 and hop % 2 == 0
 
@@ -83,6 +83,25 @@ def _stage(sr, si, dr, di, wr, wi, w0, n, sl):
             _butterfly(sr[a], si[a], sr[a + sl * n1], si[a + sl * n1], sr[a + 2 * sl * n1], si[a + 2 * sl * n1],
                        sr[a + 3 * sl * n1], si[a + 3 * sl * n1], wr[w], wi[w], wr[w + 1], wi[w + 1], wr[w + 2],
                        wi[w + 2], dr, di, o0 + t, o0 + sl + t, o0 + 2 * sl + t, o0 + 3 * sl + t)
+
+
+@numba.njit(fastmath=_FAST, boundscheck=False, inline="always")
+def _two_stages(ar, ai, br, bi, wr, wi, w0, n, sl, in_b):
+    """The next two radix-4 stages, b -> a and a -> b, each only while the sub-length ``n`` is at
+    least 4; returns the updated (twiddle offset, n, stride x lanes, result in b)."""
+    if n >= 4:
+        _stage(br, bi, ar, ai, wr, wi, w0, n, sl)
+        w0 += 3 * (n // 4)
+        n //= 4
+        sl *= 4
+        in_b = False
+    if n >= 4:
+        _stage(ar, ai, br, bi, wr, wi, w0, n, sl)
+        w0 += 3 * (n // 4)
+        n //= 4
+        sl *= 4
+        in_b = True
+    return w0, n, sl, in_b
 
 
 @numba.njit(fastmath=_FAST, boundscheck=False, inline="always")
@@ -180,37 +199,10 @@ def _stft_tiles(y, start, n_frames, hop, n_fft, win, wr, wi, rr, ri, starts, end
         sl = 4 * L
         w0 = 3 * n
         in_b = True
-        # The other stages, written out: a loop around them stops LLVM vectorising the butterflies.
-        if n >= 4:
-            _stage(br, bi, ar, ai, wr, wi, w0, n, sl)
-            w0 += 3 * (n // 4)
-            n //= 4
-            sl *= 4
-            in_b = False
-        if n >= 4:
-            _stage(ar, ai, br, bi, wr, wi, w0, n, sl)
-            w0 += 3 * (n // 4)
-            n //= 4
-            sl *= 4
-            in_b = True
-        if n >= 4:
-            _stage(br, bi, ar, ai, wr, wi, w0, n, sl)
-            w0 += 3 * (n // 4)
-            n //= 4
-            sl *= 4
-            in_b = False
-        if n >= 4:
-            _stage(ar, ai, br, bi, wr, wi, w0, n, sl)
-            w0 += 3 * (n // 4)
-            n //= 4
-            sl *= 4
-            in_b = True
-        if n >= 4:
-            _stage(br, bi, ar, ai, wr, wi, w0, n, sl)
-            w0 += 3 * (n // 4)
-            n //= 4
-            sl *= 4
-            in_b = False
+        # The other stages, written out (a loop around them stops LLVM vectorising the butterflies).
+        w0, n, sl, in_b = _two_stages(ar, ai, br, bi, wr, wi, w0, n, sl, in_b)
+        w0, n, sl, in_b = _two_stages(ar, ai, br, bi, wr, wi, w0, n, sl, in_b)
+        w0, n, sl, in_b = _two_stages(ar, ai, br, bi, wr, wi, w0, n, sl, in_b)
         if n == 2:
             if in_b:
                 _radix2(br, bi, ar, ai, sl)
@@ -221,28 +213,7 @@ def _stft_tiles(y, start, n_frames, hop, n_fft, win, wr, wi, rr, ri, starts, end
             _power_spectrum(br, bi, rr, ri, P, M)
         else:
             _power_spectrum(ar, ai, rr, ri, P, M)
-        if half_power != 1.0:
-            for k in range(M + 1):
-                for j in range(L):
-                    P[k, j] = P[k, j] ** half_power
-        for r in range(starts.shape[0]):
-            lo = acc[bands[r]]
-            hi = acc[bands[r] + 1]
-            for k in range(starts[r], ends[r]):
-                wl = lower[k]
-                wu = upper[k]
-                pk = P[k]
-                for j in range(lanes):
-                    lo[j] += wl * pk[j]
-                for j in range(lanes):
-                    hi[j] += wu * pk[j]
-        top = floor
-        for m in range(n_mels):
-            for j in range(nf):
-                v = max(acc[m, j], floor)
-                out[m, f0 + j] = v
-                top = max(top, v)
-        tile_max[ti] = top
+        tile_max[ti] = _project_and_store(P, nf, half_power, starts, ends, bands, lower, upper, acc, floor, out, f0)
 
 
 _parallel = numba.njit(parallel=True, **{**_JIT, "fastmath": _FAST})(_stft_tiles)

@@ -283,7 +283,7 @@ class LogMel(torch.nn.Module):
         if length < c.n_fft:
             raise ParameterError(f"signal of {length} samples is shorter than n_fft={c.n_fft}")
         y = y.contiguous()
-        out = torch.empty(y.shape[0], c.n_mels, 1 + (length - c.n_fft) // c.hop_length)
+        out = torch.empty(y.shape[0], c.n_mels, 1 + (length - c.n_fft) // c.hop_length, dtype=y.dtype)
         threads = torch.get_num_threads()
         peaks = [stftkernel.stft_mel_power(y[i].numpy(), runs, n_fft=c.n_fft, hop=c.hop_length, power=c.power,
                                            out=out[i].numpy(), threads=threads, floor=floor, start=start)

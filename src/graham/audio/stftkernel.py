@@ -18,6 +18,8 @@ Tested against a float64 formula in ``tests/test_mel.py``; timed in ``benchmarks
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numba
 import numpy as np
 
@@ -219,22 +221,17 @@ def _stft_tiles(y, start, n_frames, hop, n_fft, win, wr, wi, rr, ri, starts, end
 _parallel = numba.njit(parallel=True, **{**_JIT, "fastmath": _FAST})(_stft_tiles)
 _serial = numba.njit(**{**_JIT, "fastmath": _FAST})(_renamed(_stft_tiles, "_stft_tiles_serial"))
 
-_tables: dict = {}
-
-
-def _twiddles(n_fft: int, dtype) -> tuple[np.ndarray, ...]:
+@lru_cache(maxsize=16)
+def _twiddles(n_fft: int, dtype: str) -> tuple[np.ndarray, ...]:
     """The periodic Hann window, each radix-4 stage's twiddles e^{-2 pi i p t / n} (t = 1, 2, 3),
-    and e^{-2 pi i k / n_fft}."""
-    key = (n_fft, np.dtype(dtype).str)
-    if key not in _tables:
-        M = n_fft // 2
-        parts = [np.exp(-2j * np.pi * np.outer(np.arange(n // 4), [1, 2, 3]) / n).ravel()
-                 for n in (M // 4 ** s for s in range(_STAGES + 1)) if n >= 4]
-        w = np.concatenate(parts)
-        r = np.exp(-2j * np.pi * np.arange(M + 1) / n_fft)
-        hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic
-        _tables[key] = tuple(np.ascontiguousarray(v, dtype=dtype) for v in (hann, w.real, w.imag, r.real, r.imag))
-    return _tables[key]
+    and e^{-2 pi i k / n_fft}, in ``dtype``."""
+    M = n_fft // 2
+    parts = [np.exp(-2j * np.pi * np.outer(np.arange(n // 4), [1, 2, 3]) / n).ravel()
+             for n in (M // 4 ** s for s in range(_STAGES + 1)) if n >= 4]
+    w = np.concatenate(parts)
+    r = np.exp(-2j * np.pi * np.arange(M + 1) / n_fft)
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic
+    return tuple(np.ascontiguousarray(v, dtype=dtype) for v in (hann, w.real, w.imag, r.real, r.imag))
 
 
 def stft_mel_power(signal: np.ndarray, runs: BandRuns, *, n_fft: int, hop: int, power: float, out: np.ndarray,
@@ -248,7 +245,7 @@ def stft_mel_power(signal: np.ndarray, runs: BandRuns, *, n_fft: int, hop: int, 
     if signal.ndim != 1 or not signal.flags.c_contiguous:
         raise ValueError("the kernel needs a contiguous 1-D signal")
     dtype = signal.dtype
-    win, wr, wi, rr, ri = _twiddles(n_fft, dtype)
+    win, wr, wi, rr, ri = _twiddles(n_fft, dtype.str)
     # The parallel build on one thread too: one compile, and the same code for every thread count.
     kernel = _serial
     if _parallel_safe():

@@ -1,9 +1,11 @@
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from graham.cli import app
+from graham.evaluate.methods import METHOD_NAMES
 from graham.evaluate.protocol import ProtocolConfig
 from graham.pipeline import run_experiment
 from graham.train.gnn import GNNTrainConfig
@@ -19,15 +21,31 @@ def test_run_experiment_writes_tables_and_confusions(tmp_path):
                          gnn_train=GNNTrainConfig(epochs=10), cache=tmp_path / "feat", progress=False)
     assert len(res.runs) == 4 and {r.n_test for r in res.runs} == {12}
     table = res.table()
-    six = ("GrahAM (GNN)", "Random Forest", "2-layer NN", "Label spreading", "Supervised CNN", "Log-mel stats + LR")
-    assert {(r["fraction"], r["method"]) for r in table} == {(f, m) for f in (0.5, 1.0) for m in six}
+    seven = ("GrahAM (GNN)", "GrahAM + correct & smooth", "Random Forest", "2-layer NN", "Label spreading",
+             "Supervised CNN", "Log-mel stats + LR")
+    assert {(r["fraction"], r["method"]) for r in table} == {(f, m) for f in (0.5, 1.0) for m in seven}
     assert all(r["runs"] == 2 and 0 <= r["accuracy_mean"] <= 1 for r in table)
     md = (tmp_path / "table.md").read_text()
     assert "stratified random 70%:30%" in md and "| 50% | GrahAM (GNN) |" in md
-    assert (tmp_path / "table.csv").read_text().startswith("fraction,method,runs,accuracy_mean")
+    assert (tmp_path / "table.csv").read_text().startswith("fraction,method,runs,accuracy_mean,accuracy_std,"
+                                                           "balanced_accuracy_mean")
+    assert "balanced accuracy (%)" in md
     doc = json.loads((tmp_path / "results.json").read_text())
+    # Each row's balanced accuracy is scikit-learn's on the runs' own predictions, averaged.
+    from sklearn.metrics import balanced_accuracy_score
+    from graham.evaluate.splits import make_splits
+
+    labels = np.asarray(res.last_labels)
+    key_of = {title: key for key, title in METHOD_NAMES.items()}
+    for row in table:
+        want = []
+        for run in (r for r in res.runs if r.fraction == row["fraction"]):
+            split = next(s for s in make_splits("random", labels, seed=run.seed) if s.name == run.split)
+            want.append(balanced_accuracy_score(labels[split.test], run.metrics[key_of[row["method"]]]["predicted"]))
+        assert row["balanced_accuracy_mean"] == pytest.approx(np.mean(want))
+        assert row["balanced_accuracy_std"] == pytest.approx(np.std(want))
     assert doc["config"]["mode"] == "transductive" and len(doc["runs"]) == 4
-    assert len(list((tmp_path / "confusion").glob("*.png"))) == 4 * 6
+    assert len(list((tmp_path / "confusion").glob("*.png"))) == 4 * 7
     cm = np.array(doc["runs"][0]["metrics"]["grahams_gnn"]["confusion"])
     assert cm.shape == (10, 10) and cm.sum() == 12
 
@@ -179,7 +197,7 @@ def test_test_labels_reach_no_training(tmp_path):
         np.testing.assert_array_equal(a[2], b[2])  # GNN hidden features of every clip
         for k, v in a[3]["grahams_gnn"].model.state_dict().items():
             assert torch.equal(v, b[3]["grahams_gnn"].model.state_dict()[k])
-        assert set(a[0]) == {"grahams_gnn", "random_forest", "mlp_2layer", "label_spreading", "supervised_cnn",
-                             "mel_floor"}
+        assert set(a[0]) == {"grahams_gnn", "grahams_gnn_smooth", "random_forest", "mlp_2layer", "label_spreading",
+                             "supervised_cnn", "mel_floor"}
         for m in a[0]:  # every method predicts the same class for every test clip; only the scores differ
             assert a[0][m]["predicted"] == b[0][m]["predicted"], (mode, m)

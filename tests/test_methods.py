@@ -197,3 +197,4 @@ def test_augmentation_reaches_siamese_training():
     k = "backbone.stem.0.weight"
     assert not torch.allclose(plain.model.state_dict()[k], aug.model.state_dict()[k])
     assert AugmentConfig.preset("paper") == AugmentConfig() and not AugmentConfig().active
+

@@ -37,9 +37,9 @@ EPOCHS_OPT = typer.Option(None, min=1, help="Siamese epochs (default: the preset
 SPLIT_LIST_OPT = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP)
 GRAPH_OPT = typer.Option(None, help="GNN graph: complete (the paper's), knn (k most similar clips) or similarity "
                                     "(complete, each edge weighted by the pair head's s_ij). Default: the preset's.")
-K_OPT = typer.Option(10, "--k-neighbours", help="Neighbours per clip for --graph knn.")
-METHOD_OPT = typer.Option(None, "--method", help="Methods to run (repeat; default all): grahams_gnn, random_forest, "
-                                                 "mlp_2layer, label_spreading, supervised_cnn, mel_floor.")
+K_OPT = typer.Option(10, "--k-neighbours", help="Neighbours per clip for --graph knn and for correct & smooth.")
+METHOD_OPT = typer.Option(None, "--method", help="Methods to run (repeat; default all): grahams_gnn, grahams_gnn_smooth, "
+                                                 "random_forest, mlp_2layer, label_spreading, supervised_cnn, mel_floor.")
 
 
 def _split_lists(items: Optional[List[str]]) -> Optional[dict]:
@@ -290,7 +290,8 @@ def _print_metrics(o) -> None:
 
     typer.echo(f"{o.corpus.name}; split: {o.split_name}; {len(o.test_idx)} test clips")
     for m, v in o.metrics.items():
-        typer.echo(f"  {result_title(m):15s} accuracy {100 * v['accuracy']:5.1f} %   macro-F1 {100 * v['macro_f1']:5.1f} %")
+        typer.echo(f"  {result_title(m):15s} accuracy {100 * v['accuracy']:5.1f} %   "
+                   f"balanced {100 * v['balanced_accuracy']:5.1f} %   macro-F1 {100 * v['macro_f1']:5.1f} %")
 
 
 @app.command()
@@ -500,7 +501,8 @@ def demo(
         _fail(exc)
     typer.echo(f"{summary['corpus']}; split: {summary['split']}")
     for m, acc in summary["accuracy"].items():
-        typer.echo(f"  {m:15s} accuracy {100 * acc:5.1f} %   macro-F1 {100 * summary['macro_f1'][m]:5.1f} %")
+        typer.echo(f"  {m:15s} accuracy {100 * acc:5.1f} %   balanced {100 * summary['balanced_accuracy'][m]:5.1f} %   "
+                   f"macro-F1 {100 * summary['macro_f1'][m]:5.1f} %")
     typer.echo("Table 1, random split (the paper's):")
     typer.echo(summary["table"])
     typer.echo("Table 1, grouped split (no artist on both sides):")

@@ -338,7 +338,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
             confusion_figure(met["confusion"], corpus.classes,
                              f"{METHOD_NAMES[m]}, {run.fraction:.0%} labelled, seed {run.seed}",
                              out / "confusion" / f"run{k:02d}_{m}_{int(run.fraction * 100)}pct.png")
-    table_figure(res.table(), out / "table.png", title=f"{corpus.name}: test accuracy")
+    table_figure(res.table(), out / "table.png", title=f"{corpus.name}: test balanced accuracy")
     return res
 
 
@@ -369,6 +369,7 @@ def run_demo(out: str | os.PathLike, *, dataset: str = "synthetic:artists", seed
     seconds = time.perf_counter() - t0
     summary = {"report": str(report), "seconds": round(seconds, 1),
                "accuracy": {result_title(m): v["accuracy"] for m, v in outcome.metrics.items()},
+               "balanced_accuracy": {result_title(m): v["balanced_accuracy"] for m, v in outcome.metrics.items()},
                "macro_f1": {result_title(m): v["macro_f1"] for m, v in outcome.metrics.items()},
                "split": outcome.split_name, "corpus": outcome.corpus.name,
                "table": random_exp.markdown(), "table_grouped": grouped_exp.markdown()}

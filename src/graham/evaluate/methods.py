@@ -17,6 +17,7 @@ import torch
 
 from ..nn.gnn import GNNConfig
 from ..nn.graphs import attach_graph, build_graph
+from ..nn.propagate import SmoothConfig, correct_and_smooth
 from ..train.gnn import GNNTrainConfig, standardise_features, train_gnn
 from ..train.siamese import SiameseConfig, SiameseResult, embed_clips, train_siamese
 from ..train.supervised import predict_proba_clips, train_supervised_cnn
@@ -55,6 +56,11 @@ class RunData:
                              device=self.device, progress=self.progress, out=self.siamese_out, resume=self.resume)
 
     @functools.cached_property
+    def gnn(self) -> "MethodRun":
+        """GrahAM's GNN on this run (trained on first use, shared by the methods built on it)."""
+        return _run_gnn(self)
+
+    @functools.cached_property
     def embeddings(self) -> np.ndarray:
         """Every clip's 128-d embedding (mean over windows) [shape=(N, 128)]."""
         return embed_clips(self.siamese.model, self.mels, crop_frames=self.siamese_config.crop_frames,
@@ -80,9 +86,16 @@ class Method:
 
 
 def run_gnn(d: RunData) -> MethodRun:
+    """GrahAM's GNN on run ``d``, trained once per run (see :func:`_run_gnn`)."""
+    return d.gnn
+
+
+def _run_gnn(d: RunData) -> MethodRun:
     """GrahAM: the GNN over the graph of clips (all clips: transductive; training clips, test
     clips attached afterwards: inductive); loss on the labelled nodes only. Extras: the GNN's
-    hidden features of every clip (``hidden``) and the :class:`GNNResult` (``gnn``)."""
+    hidden features of every clip (``hidden``), its class probabilities of every clip (``proba``;
+    inductive: the training clips among themselves, each test clip attached to them) and the
+    :class:`GNNResult` (``gnn``)."""
     emb, labels, test = d.embeddings, d.labels, d.split.test
     head = d.siamese.model.head  # in eval mode after training; left on its device, never moved
     dev = next(head.parameters()).device
@@ -95,6 +108,7 @@ def run_gnn(d: RunData) -> MethodRun:
         xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
         with torch.no_grad():
             logits, hidden = res.model.cpu()(xs, graph, return_hidden=True)
+        proba = torch.softmax(logits, 1)
         pred = logits[test].argmax(1).numpy()
     else:
         nodes = np.sort(d.split.train)
@@ -110,10 +124,37 @@ def run_gnn(d: RunData) -> MethodRun:
             _, hidden_ref = model(xs[nodes], graph, return_hidden=True)
             logits_test, hidden_test = model.forward_inductive(None, xs[test], attach=attach, ref_states=states,
                                                                return_hidden=True)
+            logits_ref = model.classifier(hidden_ref)
         pred = logits_test.argmax(1).numpy()
         hidden = torch.zeros(len(emb), hidden_ref.shape[1])
         hidden[nodes], hidden[test] = hidden_ref, hidden_test
-    return MethodRun(pred, res, {"hidden": hidden.numpy(), "gnn": res})
+        proba = torch.zeros(len(emb), len(d.classes))
+        proba[nodes], proba[test] = torch.softmax(logits_ref, 1), torch.softmax(logits_test, 1)
+    return MethodRun(pred, res, {"hidden": hidden.numpy(), "gnn": res, "proba": proba.numpy()})
+
+
+def _smoothed_gnn(d: RunData) -> MethodRun:
+    """GrahAM's GNN, then Correct and Smooth (:mod:`graham.nn.propagate`) over the kNN graph of
+    the standardised embeddings: the labelled clips' residuals and labels spread to their
+    neighbours. Transductive: one graph over every clip. Inductive: the graph holds the training
+    clips and one test clip at a time, whose GNN probabilities are those of the clip attached
+    to the training clips."""
+    proba = d.gnn.extras["proba"]
+    z = (d.embeddings - d.embeddings[d.labelled].mean(0)) / (d.embeddings[d.labelled].std(0) + 1e-6)
+    cfg = SmoothConfig(k=d.gnn_config.k)
+    y = d.labels[d.labelled]
+    test = d.split.test
+    if d.mode == "transductive":
+        out = correct_and_smooth(torch.as_tensor(proba), torch.as_tensor(z), y, d.labelled, cfg)
+        return MethodRun(out[test].argmax(1).numpy())
+    train = np.sort(d.split.train)
+    pos = np.searchsorted(train, d.labelled)
+    pred = []
+    for t in test:
+        rows = np.append(train, t)
+        out = correct_and_smooth(torch.as_tensor(proba[rows]), torch.as_tensor(z[rows]), y, pos, cfg)
+        pred.append(int(out[-1].argmax()))
+    return MethodRun(np.asarray(pred))
 
 
 def _embedding_baseline(name: str) -> Callable[[RunData], MethodRun]:
@@ -152,6 +193,9 @@ def _mel_floor(d: RunData) -> MethodRun:
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("grahams_gnn", "GrahAM (GNN)", True, run_gnn,
            "the GrahAM GNN on the Siamese embeddings; only labelled training clips give loss"),
+    Method("grahams_gnn_smooth", "GrahAM + correct & smooth", True, _smoothed_gnn,
+           "GrahAM's GNN, then Correct and Smooth (Huang et al. 2021) over the kNN graph (k as --k-neighbours) of "
+           "the embeddings: labelled clips' residuals and labels spread to their neighbours; no training"),
     Method("random_forest", "Random Forest", True, _embedding_baseline("random_forest"),
            "500 trees on the labelled clips' Siamese embeddings (the paper's baseline)"),
     Method("mlp_2layer", "2-layer NN", True, _embedding_baseline("mlp_2layer"),
@@ -173,5 +217,5 @@ def result_title(key: str) -> str:
     return METHOD_NAMES.get(key, "GrahAM bundle (inductive, windowed)" if key == "shipped_model" else key)
 
 
-#: What ``graham experiment`` and ``graham train`` run unless told otherwise: all six.
+#: What ``graham experiment`` and ``graham train`` run unless told otherwise: all of them.
 DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)

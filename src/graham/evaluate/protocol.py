@@ -21,7 +21,7 @@ from ..nn.gnn import GNNConfig
 from ..train.gnn import GNNTrainConfig
 from ..train.siamese import SiameseConfig
 from .methods import DEFAULT_METHODS, METHOD_NAMES, METHODS, RunData
-from .metrics import classification_metrics, format_pm
+from .metrics import METRIC_KEYS, METRIC_TITLES, classification_metrics, format_pm, run_metric
 from .splits import Split, labelled_subset, make_splits
 
 __all__ = ["ProtocolConfig", "RunResult", "ExperimentResult", "run_protocol", "evaluate_split", "run_key",
@@ -100,30 +100,33 @@ class ExperimentResult:
         return self.config.describe(grouped=self.grouped)
 
     def table(self) -> list[dict]:
-        """Mean and standard deviation over runs per (fraction, method)."""
+        """Mean and standard deviation over runs per (fraction, method), for every metric of
+        :data:`~graham.evaluate.metrics.METRIC_KEYS` (``accuracy_mean``, ``accuracy_std``, ...)."""
         rows = []
         for frac in self.config.fractions:
             for m in self.config.methods:
-                acc = [r.metrics[m]["accuracy"] for r in self.runs if r.fraction == frac]
-                f1 = [r.metrics[m]["macro_f1"] for r in self.runs if r.fraction == frac]
-                if acc:
-                    rows.append({"fraction": frac, "method": METHOD_NAMES[m], "runs": len(acc),
-                                 "accuracy_mean": float(np.mean(acc)), "accuracy_std": float(np.std(acc)),
-                                 "macro_f1_mean": float(np.mean(f1)), "macro_f1_std": float(np.std(f1))})
+                runs = [r.metrics[m] for r in self.runs if r.fraction == frac]
+                if not runs:
+                    continue
+                row = {"fraction": frac, "method": METHOD_NAMES[m], "runs": len(runs)}
+                for key in METRIC_KEYS:
+                    vals = [run_metric(met, key) for met in runs]
+                    row.update({f"{key}_mean": float(np.mean(vals)), f"{key}_std": float(np.std(vals))})
+                rows.append(row)
         return rows
 
     def markdown(self) -> str:
-        """Table 1 in Markdown: accuracy and macro-F1 in %, with the spread over runs where
-        there is more than one run."""
-        lines = ["| labelled | method | accuracy (%) | macro-F1 (%) | runs |", "| --- | --- | --- | --- | --- |"]
+        """Table 1 in Markdown: accuracy, balanced accuracy and macro-F1 in %, with the spread
+        over runs where there is more than one run."""
+        titles = " | ".join(f"{METRIC_TITLES[k]} (%)" for k in METRIC_KEYS)
+        lines = [f"| labelled | method | {titles} | runs |", "| --- | --- |" + " --- |" * len(METRIC_KEYS) + " --- |"]
         for r in self.table():
-            acc = format_pm(r["accuracy_mean"], r["accuracy_std"], r["runs"])
-            f1 = format_pm(r["macro_f1_mean"], r["macro_f1_std"], r["runs"])
-            lines.append(f"| {r['fraction']:.0%} | {r['method']} | {acc} | {f1} | {r['runs']} |")
+            cells = " | ".join(format_pm(r[f"{k}_mean"], r[f"{k}_std"], r["runs"]) for k in METRIC_KEYS)
+            lines.append(f"| {r['fraction']:.0%} | {r['method']} | {cells} | {r['runs']} |")
         return "\n".join(lines)
 
     def csv(self) -> str:
-        keys = ["fraction", "method", "runs", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std"]
+        keys = ["fraction", "method", "runs"] + [f"{k}_{s}" for k in METRIC_KEYS for s in ("mean", "std")]
         return ",".join(keys) + "\n" + "".join(",".join(str(r[k]) for k in keys) + "\n" for r in self.table())
 
     def to_dict(self) -> dict:

@@ -137,20 +137,22 @@ def curves_figure(siamese_history: list[dict], gnn_history: list[dict], path) ->
     return save(fig, path)
 
 
-def table_figure(table: list[dict], path, *, title: str) -> Path:
-    """Accuracy (mean ± std over runs) per labelled fraction and method: Table 1(b) as bars."""
+def table_figure(table: list[dict], path, *, title: str, metric: str = "balanced_accuracy") -> Path:
+    """``metric`` (mean ± std over runs) per labelled fraction and method: Table 1(b) as bars.
+    Error bars only where there are several runs; the legend sits beside the axes, off the bars."""
     fracs = sorted({r["fraction"] for r in table})
     methods = list(dict.fromkeys(r["method"] for r in table))
-    fig, ax = new_figure(figsize=(1.8 + 2.2 * len(fracs), 4))
+    fig, ax = new_figure(figsize=(3.6 + 2.2 * len(fracs), 4))
     width = 0.8 / len(methods)
     for k, m in enumerate(methods):
         rows = [next((r for r in table if r["fraction"] == f and r["method"] == m), None) for f in fracs]
         xs = np.arange(len(fracs)) + (k - (len(methods) - 1) / 2) * width
-        ax.bar(xs, [100 * r["accuracy_mean"] for r in rows], width, yerr=[100 * r["accuracy_std"] for r in rows],
-               label=m, capsize=3)
+        several = any(r["runs"] > 1 for r in rows)
+        ax.bar(xs, [100 * r[f"{metric}_mean"] for r in rows], width,
+               yerr=[100 * r[f"{metric}_std"] for r in rows] if several else None, label=m, capsize=3)
     ax.set_xticks(range(len(fracs)), [f"{f:.0%} labelled" for f in fracs])
-    ax.set_ylabel("test accuracy [%]")
+    ax.set_ylabel(f"test {metric.replace('_', ' ')} [%]")
     ax.set_ylim(0, 100)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_title(title)
     return save(fig, path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluate.methods import result_title
-from ..evaluate.metrics import format_pm
+from ..evaluate.metrics import METRIC_KEYS, METRIC_TITLES, format_pm, run_metric
 from ..explain.gradcam import explain_clip, mean_maps
 from ..explain.tsne import silhouette, tsne_2d
 from ..io import write_json
@@ -48,7 +48,8 @@ def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool)
 
 def _verdict(table: list[dict]) -> str:
     """Does the graph earn its place? GrahAM against the best other method at each fraction,
-    from the table's means (a difference under one spread is called a tie)."""
+    by balanced accuracy (real collections are imbalanced), from the table's means (a
+    difference under one spread is called a tie)."""
     parts = []
     for frac in sorted({r["fraction"] for r in table}):
         rows = [r for r in table if r["fraction"] == frac]
@@ -56,15 +57,15 @@ def _verdict(table: list[dict]) -> str:
         others = [r for r in rows if r is not ours]
         if ours is None or not others:
             return ""
-        best = max(others, key=lambda r: r["accuracy_mean"])
-        gap = ours["accuracy_mean"] - best["accuracy_mean"]
-        spread = max(ours["accuracy_std"], best["accuracy_std"])
+        best = max(others, key=lambda r: r["balanced_accuracy_mean"])
+        gap = ours["balanced_accuracy_mean"] - best["balanced_accuracy_mean"]
+        spread = max(ours["balanced_accuracy_std"], best["balanced_accuracy_std"])
         word = "ahead of" if gap > spread else ("behind" if gap < -spread else "level with")
         if spread == 0 and gap != 0:
             word += " (one run: no spread to judge by)"
-        parts.append(f"{frac:.0%} labelled: GrahAM {100 * ours['accuracy_mean']:.1f} %, {word} the best other method, "
-                     f"{best['method']} {100 * best['accuracy_mean']:.1f} %")
-    return "Does the graph help? " + "; ".join(parts) + "."
+        parts.append(f"{frac:.0%} labelled: GrahAM {100 * ours['balanced_accuracy_mean']:.1f} %, {word} the best "
+                     f"other method, {best['method']} {100 * best['balanced_accuracy_mean']:.1f} %")
+    return "Does the graph help? Balanced accuracy: " + "; ".join(parts) + "."
 
 
 MIN_TSNE_CLIPS = 5  # t-SNE needs perplexity < clips; the silhouette needs more clips than classes
@@ -79,8 +80,8 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
     fig_dir = out / "figures"
     classes = outcome.classes
     sections = []
-    acc_rows = [{"method": result_title(m), "accuracy %": f"{100 * v['accuracy']:.1f}",
-                 "macro-F1 %": f"{100 * v['macro_f1']:.1f}"} for m, v in outcome.metrics.items()]
+    acc_rows = [{"method": result_title(m), **{f"{METRIC_TITLES[k]} %": f"{100 * run_metric(v, k):.1f}" for k in METRIC_KEYS}}
+                for m, v in outcome.metrics.items()]
     sections.append(Section("Run", [
         f"Data set: {outcome.corpus.name}" + ("" if outcome.corpus.name.startswith(outcome.dataset)
                                                else f" (from {outcome.dataset})") + ".",
@@ -134,11 +135,11 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
         sections.append(Section(f"Table 1, {split_kind} split: every method by labelled fraction",
                                 [f"Protocol: {exp.describe()}", _verdict(exp.table())],
                                 tables=[[{"labelled": f"{r['fraction']:.0%}", "method": r["method"],
-                                          "accuracy %": format_pm(r["accuracy_mean"], r["accuracy_std"], r["runs"]),
-                                          "macro-F1 %": format_pm(r["macro_f1_mean"], r["macro_f1_std"], r["runs"]),
+                                          **{f"{METRIC_TITLES[k]} %": format_pm(r[f"{k}_mean"], r[f"{k}_std"], r["runs"])
+                                             for k in METRIC_KEYS},
                                           "runs": r["runs"]} for r in exp.table()]],
                                 figures=[(table_figure(exp.table(), fig_dir / f"table1_{exp.config.protocol}.png",
-                                                       title=f"test accuracy by labelled fraction ({exp.config.protocol} split)"),
+                                                       title=f"test balanced accuracy by labelled fraction ({exp.config.protocol} split)"),
                                           "Table 1(b) as bars")]))
     settings = {"mel": outcome.mel.to_dict(), "siamese": outcome.siamese_config.to_dict(), "gnn": outcome.gnn_config.to_dict(),
                 "gnn_training": dataclasses.asdict(outcome.gnn_train)}

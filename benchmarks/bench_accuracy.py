@@ -35,100 +35,75 @@ from _util import set_threads
 
 def _variants():
     """Named variants scored on every run's embeddings: name -> function(RunData) -> predicted
-    classes of the test clips."""
+    classes of the test clips. Their names say their settings outright, so a table keeps its
+    meaning whatever the defaults of the day."""
+    from graham.audio.bandstats import mel_band_statistics
+    from graham.evaluate.baselines import fit_baseline
     from graham.evaluate.methods import run_gnn
-    from graham.nn.gnn import GNNConfig
-    from graham.train.gnn import GNNTrainConfig
 
-    def gnn(graph="complete", k=10, refit=False):
+    def variant(d, **gnn_changes):
+        v = dataclasses.replace(d, gnn_config=dataclasses.replace(d.gnn_config, **gnn_changes))
+        v.__dict__.update(siamese=d.siamese, embeddings=d.embeddings)  # the same Siamese network and embeddings
+        return v
+
+    def gnn(graph, band_statistics, smooth, **changes):
+        return lambda d: run_gnn(variant(d, graph=graph, band_statistics=band_statistics, smooth=smooth,
+                                         **changes)).pred
+
+    def on_node_features(kind):
         def run(d):
-            train = (GNNTrainConfig(seed=d.seed, val_fraction=0.2, patience=300, refit=True) if refit
-                     else GNNTrainConfig(seed=d.seed))
-            v = dataclasses.replace(d, gnn_config=dataclasses.replace(d.gnn_config, graph=graph, k=k), gnn_train=train)
-            v.__dict__.update(siamese=d.siamese, embeddings=d.embeddings)  # the same embeddings
-            return run_gnn(v).pred
+            x = np.concatenate([d.embeddings, mel_band_statistics(d.mels)], axis=1)
+            return fit_baseline(kind, x[d.labelled], d.labels[d.labelled], seed=d.seed).predict(x[d.split.test])
         return run
 
-    def smoothed(base, graph="complete"):
-        def run(d):
-            import torch
-            from graham.nn.propagate import correct_and_smooth
-
-            if base == "gnn":
-                v = dataclasses.replace(d, gnn_config=dataclasses.replace(d.gnn_config, graph=graph))
-                v.__dict__.update(siamese=d.siamese, embeddings=d.embeddings)
-                proba = run_gnn(v).extras["proba"]
-            else:
-                from graham.evaluate.baselines import fit_baseline
-                proba = fit_baseline(base, d.embeddings[d.labelled], d.labels[d.labelled], seed=d.seed) \
-                    .predict_proba(d.embeddings)
-            z = d.embeddings - d.embeddings[d.labelled].mean(0)
-            z = z / (d.embeddings[d.labelled].std(0) + 1e-6)
-            out = correct_and_smooth(torch.as_tensor(proba, dtype=torch.float32), torch.as_tensor(z, dtype=torch.float32),
-                                     d.labels[d.labelled], d.labelled)
-            return out[d.split.test].argmax(1).numpy()
-        return run
-
-    def classifier_proba(d):
-        """The Siamese run's own identification classifier, windows averaged (as the CNN)."""
-        from torch import nn
-        from graham.train.supervised import predict_proba_clips
-
-        net = nn.Sequential(d.siamese.model.backbone, d.siamese.classifier)
-        return predict_proba_clips(net, d.mels, crop_frames=d.siamese_config.crop_frames)
-
-    def classifier(smooth):
+    def window_nodes(band_statistics):
+        """Every window of every clip a node (the bundle predicts windows as nodes); a clip's
+        prediction is the mean of its windows' probabilities, as the CNN's."""
         def run(d):
             import torch
-            from graham.nn.propagate import correct_and_smooth
+            from graham.nn.frozen import frozen
+            from graham.nn.graphs import Graph
+            from graham.train.crops import MelCrops
+            from graham.train.gnn import GNNTrainConfig, standardise_features, train_gnn
 
-            proba = classifier_proba(d)
-            if not smooth:
-                return proba[d.split.test].argmax(1)
-            z = (d.embeddings - d.embeddings[d.labelled].mean(0)) / (d.embeddings[d.labelled].std(0) + 1e-6)
-            out = correct_and_smooth(torch.as_tensor(proba, dtype=torch.float32), torch.as_tensor(z, dtype=torch.float32),
-                                     d.labels[d.labelled], d.labelled)
-            return out[d.split.test].argmax(1).numpy()
+            crop = d.siamese_config.crop_frames
+            crops, backbone = MelCrops(d.mels, crop), frozen(d.siamese.model.backbone)
+            embs, owner = [], []
+            with torch.no_grad():
+                for i in range(len(crops)):
+                    w = crops.windows(i, crop // 2)
+                    embs.append(backbone(w).numpy())
+                    owner.append(np.full(len(w), i))
+            x, owner = np.concatenate(embs), np.concatenate(owner)
+            if band_statistics:
+                x = np.concatenate([x, mel_band_statistics(d.mels)[owner]], axis=1)
+            lab = np.flatnonzero(np.isin(owner, d.labelled))
+            cfg = dataclasses.replace(d.gnn_config, band_statistics=False, graph="complete", smooth=False)
+            res = train_gnn(x, d.labels[owner], lab, len(d.classes), config=cfg, train=GNNTrainConfig(seed=d.seed))
+            xs = torch.as_tensor(standardise_features(x, res.mean, res.scale)[0], dtype=torch.float32)
+            with torch.no_grad():
+                p = torch.softmax(res.model(xs, Graph()), 1).numpy()
+            clip_p = np.zeros((len(d.mels), len(d.classes)))
+            np.add.at(clip_p, owner, p)
+            return clip_p[d.split.test].argmax(1)
         return run
-
-    def gnn_with_proba(d):
-        import numpy as np
-        proba = classifier_proba(d)
-        v = dataclasses.replace(d)
-        v.__dict__.update(siamese=d.siamese, embeddings=np.concatenate([d.embeddings, np.log(proba + 1e-4)], 1))
-        return run_gnn(v).pred
-
-    def self_training(d):
-        """GrahAM's graph labels the unlabelled training clips (GNN + correct & smooth); the
-        Siamese network and the GNN then train again on labelled + pseudo-labelled clips."""
-        import numpy as np
-        import torch
-        from graham.nn.propagate import correct_and_smooth
-
-        unl = np.setdiff1d(d.split.train, d.labelled)
-        if len(unl) == 0:
-            return run_gnn(d).pred
-        proba = run_gnn(d).extras["proba"]
-        z = (d.embeddings - d.embeddings[d.labelled].mean(0)) / (d.embeddings[d.labelled].std(0) + 1e-6)
-        g = correct_and_smooth(torch.as_tensor(proba, dtype=torch.float32), torch.as_tensor(z, dtype=torch.float32),
-                               d.labels[d.labelled], d.labelled).numpy()
-        labels = d.labels.copy()
-        labels[unl] = g[unl].argmax(1)
-        both = np.sort(np.concatenate([d.labelled, unl]))
-        v = dataclasses.replace(d, labels=labels, labelled=both)
-        return run_gnn(v).pred
 
     return {
-        "gnn self-training (graph pseudo-labels)": self_training,
-        "siamese classifier, windows averaged": classifier(False),
-        "siamese classifier + correct & smooth": classifier(True),
-        "gnn on [embedding, classifier log-proba]": gnn_with_proba,
-        "gnn + correct & smooth": smoothed("gnn"),
-        "gnn knn + correct & smooth": smoothed("gnn", "knn"),
-        "2-layer NN + correct & smooth": smoothed("mlp_2layer"),
-        "gnn complete, 1000 epochs (paper)": gnn("complete"),
-        "gnn knn k=10, 1000 epochs": gnn("knn"),
-        "gnn complete, early stop + refit": gnn("complete", refit=True),
+        "GrahAM, embedding only (graham 0.1's cpu preset)": gnn("complete", False, False),
+        "GrahAM, embedding + band statistics": gnn("complete", True, False),
+        "GrahAM, embedding only, + correct & smooth": gnn("complete", False, True),
+        "GrahAM, embedding + band statistics, + correct & smooth": gnn("complete", True, True),
+        "GrahAM, kNN graph (k = 10), embedding only": gnn("knn", False, False),
+        "GrahAM, kNN graph (k = 10), embedding + band statistics": gnn("knn", True, False),
+        "GrahAM, kNN graph (k = 10), embedding only, + correct & smooth": gnn("knn", False, True),
+        "GrahAM, kNN graph (k = 10), embedding + band statistics, + correct & smooth (the cpu preset)":
+            gnn("knn", True, True),
+        "GrahAM, labels as node inputs, kNN, embedding + band statistics, + correct & smooth":
+            gnn("knn", True, True, label_input=True),
+        "GrahAM, window nodes, embedding only": window_nodes(False),
+        "GrahAM, window nodes, embedding + band statistics": window_nodes(True),
+        "2-layer NN on [embedding, band statistics]": on_node_features("mlp_2layer"),
+        "Random Forest on [embedding, band statistics]": on_node_features("random_forest"),
     }
 
 
@@ -164,11 +139,16 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=5, help="folds for --protocol kfold")
     ap.add_argument("--features", help="feature folder (log-mels are cached there; default: graham's cache)")
     ap.add_argument("--methods", nargs="+", help="registry methods to score (default: all)")
+    ap.add_argument("--against", default="Supervised CNN",
+                    help="method the paired differences are taken against (default: the supervised CNN)")
     ap.add_argument("--out", default="runs/bench_accuracy")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="one seed, 30 %% and 100 %% only, random setting")
     ap.add_argument("--variants-only", action="store_true", help="score --variants on the saved runs only")
     ap.add_argument("--variants", nargs="*", default=None, help="variants to score (default: all; none: --variants)")
+    ap.add_argument("--rescore", nargs="*", default=[], metavar="METHOD",
+                    help="registry methods to score again on the saved runs (their Siamese network and embeddings "
+                         "are reused), e.g. grahams_gnn after its defaults changed")
     args = ap.parse_args()
     set_threads(args.threads)
     if args.quick:
@@ -207,7 +187,7 @@ def main() -> None:
             if row is None and args.variants_only:
                 continue
             todo = [v for v in chosen if row is None or v not in row["scores"]]
-            if row is not None and not todo:
+            if row is not None and not todo and not args.rescore:
                 rows.append(row)
                 continue
             t0 = time.perf_counter()
@@ -219,10 +199,8 @@ def main() -> None:
                 scores = {}
                 for key in methods:
                     scores[METHODS[key].title] = _score(test_y, METHODS[key].run(data).pred, corpus.classes)
-                clf = data.siamese.classifier
                 save_checkpoint(saved, {"embeddings": torch.from_numpy(data.embeddings),
-                                        **{f"model/{k}": v for k, v in data.siamese.model.state_dict().items()},
-                                        **({} if clf is None else {f"ident/{k}": v for k, v in clf.state_dict().items()})},
+                                        **{f"model/{k}": v for k, v in data.siamese.model.state_dict().items()}},
                                 {"split": split.name})
                 row = {"setting": setting, "dataset": dataset, "protocol": protocol, "split": split.name,
                        "seed": seed, "fraction": frac, "scores": scores}
@@ -230,12 +208,9 @@ def main() -> None:
                 tensors, _ = load_checkpoint(saved)
                 model = SiameseNet(data.siamese_config.backbone, head_hidden=data.siamese_config.head_hidden)
                 model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
-                clf = None
-                if any(k.startswith("ident/") for k in tensors):
-                    clf = torch.nn.Linear(model.embedding_dim, len(corpus.classes))
-                    clf.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("ident/")})
-                data.__dict__.update(siamese=SiameseResult(model.eval(), classifier=clf),
-                                     embeddings=tensors["embeddings"].numpy())
+                data.__dict__.update(siamese=SiameseResult(model.eval()), embeddings=tensors["embeddings"].numpy())
+                for key in args.rescore:
+                    row["scores"][METHODS[key].title] = _score(test_y, METHODS[key].run(data).pred, corpus.classes)
             for v in todo:
                 row["scores"][v] = _score(test_y, variants[v](data), corpus.classes)
             row["seconds"] = round(row.get("seconds", 0) + time.perf_counter() - t0, 1)
@@ -261,6 +236,30 @@ def main() -> None:
                     cells.append((f"{np.mean(a):.1f} ± {np.std(a):.1f}" + ("" if len(a) == len(at) else f" ({len(a)} runs)"))
                                  if a else "")
                 print(f"| {n} | " + " | ".join(cells) + " |")
+        _paired(mine, args.fractions, args.against, names)
+
+
+def _paired(rows, fractions, against: str, names) -> None:
+    """Each method against ``against`` run by run (same split, seed and fraction): the mean
+    paired difference of balanced accuracy with its standard error, and wins / ties / losses.
+    Folds differ far more than methods do; paired differences show what the spread hides."""
+    print(f"\n### Paired difference to {against}, balanced accuracy points (mean ± standard error over runs; "
+          "wins / ties / losses)\n")
+    print("| method | " + " | ".join(f"{f:.0%}" for f in fractions) + " |")
+    print("| --- |" + " --- |" * len(fractions))
+    for n in names:
+        if n == against:
+            continue
+        cells = []
+        for frac in fractions:
+            d = np.array([100 * (r["scores"][n]["balanced_accuracy"] - r["scores"][against]["balanced_accuracy"])
+                          for r in rows if r["fraction"] == frac and n in r["scores"] and against in r["scores"]])
+            if len(d) == 0:
+                cells.append("")
+                continue
+            sem = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+            cells.append(f"{d.mean():+.1f} ± {sem:.1f} ({(d > 1e-9).sum()}/{(abs(d) <= 1e-9).sum()}/{(d < -1e-9).sum()})")
+        print(f"| {n} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -21,9 +21,8 @@ def test_run_experiment_writes_tables_and_confusions(tmp_path):
                          gnn_train=GNNTrainConfig(epochs=10), cache=tmp_path / "feat", progress=False)
     assert len(res.runs) == 4 and {r.n_test for r in res.runs} == {12}
     table = res.table()
-    seven = ("GrahAM (GNN)", "GrahAM + correct & smooth", "Random Forest", "2-layer NN", "Label spreading",
-             "Supervised CNN", "Log-mel stats + LR")
-    assert {(r["fraction"], r["method"]) for r in table} == {(f, m) for f in (0.5, 1.0) for m in seven}
+    six = ("GrahAM (GNN)", "Random Forest", "2-layer NN", "Label spreading", "Supervised CNN", "Log-mel stats + LR")
+    assert {(r["fraction"], r["method"]) for r in table} == {(f, m) for f in (0.5, 1.0) for m in six}
     assert all(r["runs"] == 2 and 0 <= r["accuracy_mean"] <= 1 for r in table)
     md = (tmp_path / "table.md").read_text()
     assert "stratified random 70%:30%" in md and "| 50% | GrahAM (GNN) |" in md
@@ -45,7 +44,7 @@ def test_run_experiment_writes_tables_and_confusions(tmp_path):
         assert row["balanced_accuracy_mean"] == pytest.approx(np.mean(want))
         assert row["balanced_accuracy_std"] == pytest.approx(np.std(want))
     assert doc["config"]["mode"] == "transductive" and len(doc["runs"]) == 4
-    assert len(list((tmp_path / "confusion").glob("*.png"))) == 4 * 7
+    assert len(list((tmp_path / "confusion").glob("*.png"))) == 4 * 6
     cm = np.array(doc["runs"][0]["metrics"]["grahams_gnn"]["confusion"])
     assert cm.shape == (10, 10) and cm.sum() == 12
 
@@ -73,9 +72,11 @@ def test_experiment_and_train_commands(tmp_path):
     assert (tmp_path / "exp" / "table.md").exists() and "| 100% | Random Forest |" in res.output
     assert "siamese epoch 1/1: loss" in res.output  # each run's epochs are shown, not only with -v
     res = runner.invoke(app, ["train", "synthetic:3x2", "--out", str(tmp_path / "run"), "--epochs", "1",
-                              "--gnn-epochs", "5", "--no-report"])
+                              "--gnn-epochs", "5", "--no-report", "--no-band-statistics", "--label-input"])
     assert res.exit_code == 0, res.output
     assert "GrahAM (GNN)" in res.output and (tmp_path / "run" / "bundle" / "config.json").exists()
+    gnn_cfg = json.loads((tmp_path / "run" / "bundle" / "config.json").read_text())["gnn"]
+    assert gnn_cfg["band_statistics"] is False and gnn_cfg["label_input"] is True  # the options reach the bundle
     res = runner.invoke(app, ["embed", "synthetic:3x2", "--model", str(tmp_path / "run" / "bundle"),
                               "--out", str(tmp_path / "emb.safetensors")])
     assert res.exit_code == 0 and "30 embeddings of 128 dimensions" in res.output
@@ -197,7 +198,7 @@ def test_test_labels_reach_no_training(tmp_path):
         np.testing.assert_array_equal(a[2], b[2])  # GNN hidden features of every clip
         for k, v in a[3]["grahams_gnn"].model.state_dict().items():
             assert torch.equal(v, b[3]["grahams_gnn"].model.state_dict()[k])
-        assert set(a[0]) == {"grahams_gnn", "grahams_gnn_smooth", "random_forest", "mlp_2layer", "label_spreading",
-                             "supervised_cnn", "mel_floor"}
+        assert set(a[0]) == {"grahams_gnn", "random_forest", "mlp_2layer", "label_spreading", "supervised_cnn",
+                             "mel_floor"}
         for m in a[0]:  # every method predicts the same class for every test clip; only the scores differ
             assert a[0][m]["predicted"] == b[0][m]["predicted"], (mode, m)

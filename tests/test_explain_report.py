@@ -208,5 +208,7 @@ def test_the_report_says_whether_the_graph_helps():
              {"fraction": 1.0, "method": "Random Forest", "balanced_accuracy_mean": 0.89,
               "balanced_accuracy_std": 0.03, "accuracy_mean": 0.89, "accuracy_std": 0.03}]
     text = _verdict(table)
-    assert "30% labelled: GrahAM 70.0 %, behind the best other method, Random Forest 80.0 %" in text
-    assert "100% labelled: GrahAM 90.0 %, level with" in text
+    assert "30% labelled: GrahAM (GNN) 70.0 %, behind the best other method, Random Forest 80.0 %" in text
+    assert "100% labelled: GrahAM (GNN) 90.0 %, level with" in text
+    assert ("What to use on data like this: with 30% of the labels, Random Forest; with 100% of the labels, "
+            "GrahAM (GNN) (within the spread: Random Forest)") in text

@@ -259,3 +259,42 @@ def test_a_training_pass_keeps_few_node_sized_tensors():
     assert units <= 12.5, units
     loss.backward()  # and the backward still runs on what was kept
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_label_inputs_reach_the_messages_and_only_known_labels_are_read():
+    """With ``label_input``, a node's prediction moves with its neighbours' known labels (the
+    messages carry them), the labels of unlabelled nodes are never read in training, and a
+    labelled node never sees its own label in a training step."""
+    from graham.train.gnn import known_labels
+
+    x, y = _blobs(n=120, seed=3)
+    labelled = np.arange(0, 120, 2)
+    cfg = GNNConfig(hidden=16, label_input=True)
+    res = train_gnn(x, y, labelled, 4, config=cfg, train=GNNTrainConfig(epochs=60, lr=1e-2))
+    y_other = y.copy()
+    y_other[1::2] = (y[1::2] + 1) % 4  # every unlabelled node's label changed
+    again = train_gnn(x, y_other, labelled, 4, config=cfg, train=GNNTrainConfig(epochs=60, lr=1e-2))
+    for k, v in res.model.state_dict().items():
+        assert torch.equal(v, again.model.state_dict()[k]), k
+    xs = torch.tensor((x - res.mean) / res.scale, dtype=torch.float32)
+    with torch.no_grad():
+        with_labels = res.model(xs, labels=known_labels(y, labelled, len(y)))
+        without = res.model(xs)
+    assert not torch.allclose(with_labels, without)
+    # A training step hides the labels of the nodes that give loss: the inputs of one step.
+    shown = []
+    orig = res.model.__class__.inputs
+
+    def spy(self, x_, labels=None):
+        if labels is not None:
+            shown.append(labels.clone())
+        return orig(self, x_, labels)
+
+    import unittest.mock as mock
+
+    with mock.patch.object(res.model.__class__, "inputs", spy):
+        train_gnn(x, y, labelled, 4, config=cfg, train=GNNTrainConfig(epochs=3, lr=1e-2))
+    for lab in shown:
+        known = torch.nonzero(lab >= 0).flatten().numpy()
+        assert set(known) < set(labelled) and len(known) == len(labelled) // 2
+        assert (lab[known].numpy() == y[known]).all()

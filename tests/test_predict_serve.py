@@ -16,7 +16,7 @@ import torch
 from typer.testing import CliRunner
 
 from graham.bundle import BundleError, load_bundle
-from graham.errors import AudioError
+from graham.errors import AudioError, ParameterError
 from graham.cli import app
 from graham.predict import load
 from graham.synth import synthesize_clip
@@ -213,21 +213,54 @@ def test_service_page_renders_in_headless_chromium(server, trained, tmp_path):
 
 
 def test_prediction_is_the_gnns_own_inductive_forward(trained, songs):
-    """The service's classifier attaches windows through GrahamGNN.forward_inductive, nothing else."""
+    """The service's classifier attaches windows through GrahamGNN.forward_inductive, nothing else;
+    each window node holds its embedding and, when the GNN reads them, its clip's band statistics
+    (the reference nodes, their clips' statistics and their labels)."""
     import torch
 
+    from graham.audio.bandstats import band_statistics
     from graham.nn.graphs import attach_graph, build_graph
+    from graham.train.gnn import known_labels
 
     model = load(trained.out / "bundle")
-    emb, _ = model.window_embeddings(model.mel(songs[(3, "wav")]))
+    mel = model.mel(songs[(3, "wav")])
+    emb, _ = model.window_embeddings(mel)
     emb_t = torch.from_numpy(emb)
     b, cfg = model.bundle, model.gnn.config
     ref = torch.as_tensor(b.reference, dtype=torch.float32)
+    ref_x, new_x = ref, emb_t
+    if cfg.band_statistics:
+        from graham.pipeline import _features
+
+        mels = _features("synthetic:4x3", cache=trained.out / "features", clips=None, progress=False).features.mels
+        stats = [band_statistics(mels[i]) for i in trained.train_idx]
+        np.testing.assert_allclose(b.reference_stats, np.stack(stats), rtol=1e-6)
+        ref_x = torch.cat([ref, torch.as_tensor(b.reference_stats)], 1)
+        new_x = torch.cat([emb_t, torch.from_numpy(band_statistics(mel)).expand(len(emb_t), -1)], 1)
+        with pytest.raises(ParameterError, match="band statistics"):
+            model.node_logits(emb_t)
     std = lambda e: (e - torch.as_tensor(b.mean, dtype=torch.float32)) / torch.as_tensor(b.scale, dtype=torch.float32)  # noqa: E731
+    labelled = np.flatnonzero(b.reference_labels >= 0)
+    states = b.gnn.reference_states(std(ref_x), build_graph(cfg.graph, ref, k=cfg.k, head=b.siamese.head),
+                                    labels=known_labels(b.reference_labels, labelled, len(ref)))
     with torch.no_grad():
-        want = b.gnn.forward_inductive(std(ref), std(emb_t), graph=build_graph(cfg.graph, ref, k=cfg.k, head=b.siamese.head),
+        want = b.gnn.forward_inductive(None, std(new_x), ref_states=states,
                                        attach=attach_graph(cfg.graph, ref, emb_t, k=cfg.k, head=b.siamese.head))
-        torch.testing.assert_close(model.node_logits(emb_t), want)
+        torch.testing.assert_close(model.node_logits(emb_t, model.clip_statistics(mel)), want)
+    assert cfg.smooth  # the cpu preset's; then the probabilities are the GNN's after correct & smooth:
+    from graham.nn.propagate import SmoothConfig, attach_smoothed, normalise_scores, smooth_reference
+
+    d = ref.shape[1]
+    g = lambda e: (e - torch.as_tensor(b.mean[:d])) / torch.as_tensor(b.scale[:d])  # noqa: E731
+    graph = build_graph(cfg.graph, ref, k=cfg.k, head=b.siamese.head)
+    with torch.no_grad():
+        ref_p = torch.softmax(b.gnn(std(ref_x), graph, labels=known_labels(b.reference_labels, labelled, len(ref))), 1)
+    sm = smooth_reference(ref_p, g(ref), b.reference_labels[labelled], labelled, SmoothConfig(k=cfg.k))
+    want_p = normalise_scores(attach_smoothed(sm, torch.softmax(want, 1), g(emb_t)))
+    got_p = model.node_probabilities(emb_t, model.clip_statistics(mel))
+    torch.testing.assert_close(got_p, want_p)
+    torch.testing.assert_close(got_p.sum(1), torch.ones(len(got_p)))
+    assert not torch.allclose(got_p, torch.softmax(want, 1))  # smoothing changed something
 
 
 def test_explain_keeps_files_of_the_same_name_apart(trained, songs, tmp_path):

@@ -82,3 +82,44 @@ def test_bad_settings_are_parameter_errors():
         SmoothConfig(alpha_smooth=1.0)
     with pytest.raises(ParameterError):
         correct_and_smooth(torch.ones(3, 2) / 2, torch.randn(3, 2), [0], [], SmoothConfig(k=1))
+
+
+def test_a_new_node_gets_the_fixed_point_of_its_own_row():
+    """attach_smoothed against the dense iterations over the reference nodes plus new nodes that
+    receive from their k nearest references (weight 1/sqrt(k d_j)) and send to nobody: the
+    reference side is what it was without them, and the new rows are their fixed points."""
+    from graham.nn.propagate import attach_smoothed, smooth_reference
+
+    rng = np.random.default_rng(4)
+    n, m, c, k = 30, 5, 3, 4
+    x = rng.normal(size=(n + m, 6))
+    proba = rng.dirichlet(np.ones(c), size=n + m)
+    labels = rng.integers(0, c, n)
+    labelled = np.sort(rng.choice(n, 10, replace=False))
+    cfg = SmoothConfig(k=k, alpha_correct=0.8, alpha_smooth=0.7, iterations=200)
+    ref = smooth_reference(torch.tensor(proba[:n]), torch.tensor(x[:n]), labels[labelled], labelled, cfg)
+    got = attach_smoothed(ref, torch.tensor(proba[n:]), torch.tensor(x[n:])).numpy()
+
+    a = _dense_knn(x[:n], k)
+    deg = a.sum(1)
+    s = np.zeros((n + m, n + m))
+    s[:n, :n] = a / np.sqrt(np.outer(deg, deg))
+    z = x / np.linalg.norm(x, axis=1, keepdims=True)
+    for q in range(n, n + m):
+        for j in np.argsort(-(z[:n] @ z[q]))[:k]:
+            s[q, j] = 1 / np.sqrt(k * deg[j])
+    y = np.eye(c)[labels[labelled]]
+    e0 = np.zeros((n + m, c))
+    e0[labelled] = y - proba[labelled]
+    e = e0.copy()
+    for _ in range(200):
+        e = np.clip(0.2 * e0 + 0.8 * s @ e, -1, 1)
+    sigma = np.abs(e0[labelled]).sum() / len(labelled)
+    corrected = proba + sigma / np.abs(e).sum(1, keepdims=True) * e
+    g0 = corrected.copy()
+    g0[labelled] = y
+    g = g0.copy()
+    for _ in range(200):
+        g = np.clip(0.3 * g0 + 0.7 * s @ g, 0, 1)
+    np.testing.assert_allclose(ref.scores.numpy(), g[:n], atol=1e-6)
+    np.testing.assert_allclose(got, g[n:], atol=1e-6)

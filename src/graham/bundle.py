@@ -54,27 +54,40 @@ class Bundle:
     mean: np.ndarray
     scale: np.ndarray
     reference: np.ndarray  # (N, 128) raw embeddings of the reference nodes
-    reference_labels: np.ndarray  # (N,) class indices
+    reference_labels: np.ndarray  # (N,) class indices; -1 for a training clip trained on without its label
     info: dict
+    reference_stats: np.ndarray | None = None  # (N, 3 n_mels) band statistics, with gnn.band_statistics
+
+    def reference_features(self) -> np.ndarray:
+        """The reference nodes' features as the GNN reads them (before standardising)."""
+        if self.reference_stats is None:
+            return self.reference
+        return np.concatenate([self.reference, self.reference_stats], axis=1)
 
     def standardised_reference(self) -> torch.Tensor:
-        return torch.as_tensor((self.reference - self.mean) / self.scale, dtype=torch.float32)
+        return torch.as_tensor((self.reference_features() - self.mean) / self.scale, dtype=torch.float32)
 
 
 def save_bundle(path: str | os.PathLike, *, mel: MelConfig, siamese_config: SiameseConfig, gnn_config: GNNConfig,
                 classes: list[str], siamese: SiameseNet, gnn: GrahamGNN, mean: np.ndarray, scale: np.ndarray,
-                reference: np.ndarray, reference_labels: np.ndarray, info: dict | None = None) -> Path:
+                reference: np.ndarray, reference_labels: np.ndarray, info: dict | None = None,
+                reference_stats: np.ndarray | None = None) -> Path:
     """Write a bundle folder (each file atomically; config.json last, so a folder with a
-    config.json is complete)."""
+    config.json is complete). ``reference_stats``: the reference clips' band statistics,
+    required when the GNN reads them (``gnn_config.band_statistics``)."""
+    if gnn_config.band_statistics and (reference_stats is None or len(reference_stats) != len(reference)):
+        raise BundleError("a GNN with band_statistics needs the reference clips' band statistics")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     save_checkpoint(path / "siamese.safetensors", dict(siamese.state_dict()), {"kind": "siamese"})
     gnn_t = {f"model/{k}": v for k, v in gnn.state_dict().items()}
     gnn_t["mean"], gnn_t["scale"] = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(scale, dtype=torch.float32)
     save_checkpoint(path / "gnn.safetensors", gnn_t, {"kind": "gnn"})
-    save_checkpoint(path / "reference.safetensors",
-                    {"embeddings": torch.as_tensor(reference, dtype=torch.float32),
-                     "labels": torch.as_tensor(reference_labels, dtype=torch.int64)}, {"kind": "reference"})
+    ref = {"embeddings": torch.as_tensor(reference, dtype=torch.float32),
+           "labels": torch.as_tensor(reference_labels, dtype=torch.int64)}
+    if gnn_config.band_statistics:
+        ref["band_statistics"] = torch.as_tensor(reference_stats, dtype=torch.float32)
+    save_checkpoint(path / "reference.safetensors", ref, {"kind": "reference"})
     write_json(path / "config.json", {
         "format": FORMAT, "graham_version": __version__, "torch_version": torch.__version__,
         "mel": mel.to_dict(), "siamese": siamese_config.to_dict(), "gnn": gnn_config.to_dict(),
@@ -98,7 +111,8 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
             raise BundleError(f"{path}: bundle format {cfg.get('format')!r}, this graham reads {FORMAT}")
         mel = MelConfig.from_dict(cfg["mel"])
         sia_cfg = SiameseConfig.from_dict(cfg["siamese"])
-        gnn_cfg = GNNConfig(**cfg["gnn"])
+        # settings added since format 1 was fixed: a bundle without them was made without them
+        gnn_cfg = GNNConfig(**{"band_statistics": False, "label_input": False, **cfg["gnn"]})
         classes = list(cfg["classes"])
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{path}/config.json is malformed ({exc})") from exc
@@ -109,15 +123,18 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     except CheckpointError as exc:
         raise BundleError(str(exc)) from exc
     siamese = SiameseNet(sia_cfg.backbone, head_hidden=sia_cfg.head_hidden)
-    gnn = GrahamGNN(int(cfg["embedding_dim"]), len(classes), gnn_cfg)
     try:
+        stats = ref_t["band_statistics"].numpy() if gnn_cfg.band_statistics else None
+        node_dim = int(cfg["embedding_dim"]) + (stats.shape[1] if stats is not None else 0)
+        gnn = GrahamGNN(node_dim, len(classes), gnn_cfg)
         siamese.load_state_dict(sia_t)
         gnn.load_state_dict({k[6:]: v for k, v in gnn_t.items() if k.startswith("model/")})
         reference, labels = ref_t["embeddings"].numpy(), ref_t["labels"].numpy()
         mean, scale = gnn_t["mean"].numpy(), gnn_t["scale"].numpy()
-    except (RuntimeError, KeyError) as exc:
+    except (RuntimeError, KeyError, IndexError) as exc:
         raise BundleError(f"{path}: weights do not fit the settings in config.json ({exc})") from exc
-    if reference.shape != (cfg["reference_nodes"], cfg["embedding_dim"]) or len(labels) != len(reference):
+    if reference.shape != (cfg["reference_nodes"], cfg["embedding_dim"]) or len(labels) != len(reference) \
+            or (stats is not None and len(stats) != len(reference)):
         raise BundleError(f"{path}: reference nodes do not match config.json")
     return Bundle(mel, sia_cfg, gnn_cfg, classes, siamese.eval(), gnn.eval(), mean, scale, reference, labels,
-                  cfg.get("info", {}))
+                  cfg.get("info", {}), stats)

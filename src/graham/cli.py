@@ -37,9 +37,15 @@ EPOCHS_OPT = typer.Option(None, min=1, help="Siamese epochs (default: the preset
 SPLIT_LIST_OPT = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP)
 GRAPH_OPT = typer.Option(None, help="GNN graph: complete (the paper's), knn (k most similar clips) or similarity "
                                     "(complete, each edge weighted by the pair head's s_ij). Default: the preset's.")
+BAND_OPT = typer.Option(None, "--band-statistics/--no-band-statistics",
+                        help="GNN node features: the Siamese embedding with the clip's log-mel band statistics beside "
+                             "it. Default: the preset's (cpu: on, paper: off).")
+LABEL_INPUT_OPT = typer.Option(False, "--label-input",
+                               help="Labelled nodes carry their label as a GNN input (hidden, in training, for the "
+                                    "nodes that give loss).")
 K_OPT = typer.Option(10, "--k-neighbours", help="Neighbours per clip for --graph knn and for correct & smooth.")
-METHOD_OPT = typer.Option(None, "--method", help="Methods to run (repeat; default all): grahams_gnn, grahams_gnn_smooth, "
-                                                 "random_forest, mlp_2layer, label_spreading, supervised_cnn, mel_floor.")
+METHOD_OPT = typer.Option(None, "--method", help="Methods to run (repeat; default all): grahams_gnn, random_forest, "
+                                                 "mlp_2layer, label_spreading, supervised_cnn, mel_floor.")
 
 
 def _split_lists(items: Optional[List[str]]) -> Optional[dict]:
@@ -173,10 +179,14 @@ def features(
     typer.echo(f"index: {run.out / 'corpus.csv'}; skipped list: {run.out / 'skipped.txt'}")
 
 
-def _gnn_config(preset: str, graph: Optional[str], k: int):
+def _gnn_config(preset: str, graph: Optional[str], k: int, band_statistics: Optional[bool] = None,
+                label_input: bool = False):
     from .nn.gnn import GNNConfig
 
-    return GNNConfig.preset_defaults(preset, **({"graph": graph} if graph else {}), k=k)
+    overrides = {"graph": graph} if graph else {}
+    if band_statistics is not None:
+        overrides["band_statistics"] = band_statistics
+    return GNNConfig.preset_defaults(preset, **overrides, k=k, label_input=label_input)
 
 
 def _siamese_config(preset: str, epochs: Optional[int], seed: int):
@@ -261,6 +271,8 @@ def train(
     split_list: Optional[List[str]] = SPLIT_LIST_OPT,
     graph: Optional[str] = GRAPH_OPT,
     k_neighbours: int = K_OPT,
+    band_statistics: Optional[bool] = BAND_OPT,
+    label_input: bool = LABEL_INPUT_OPT,
     methods: Optional[List[str]] = METHOD_OPT,
     clips: Optional[Path] = CLIPS_OPT,
     features_dir: Optional[Path] = FEATURES_OPT,
@@ -273,7 +285,7 @@ def train(
     try:
         o = train_model(dataset, out, clips=str(clips) if clips else None, cache=features_dir, protocol=protocol, seed=seed,
                         fraction=fraction, siamese=_siamese_config(preset, epochs, seed),
-                        gnn=_gnn_config(preset, graph, k_neighbours),
+                        gnn=_gnn_config(preset, graph, k_neighbours, band_statistics, label_input),
                         gnn_train=GNNTrainConfig.preset_defaults(preset, epochs=gnn_epochs, seed=seed), device=device,
                         resume=resume, split_lists=_split_lists(split_list),
                         **({"methods": tuple(methods)} if methods else {}))
@@ -310,6 +322,8 @@ def experiment(
     split_list: Optional[List[str]] = SPLIT_LIST_OPT,
     graph: Optional[str] = GRAPH_OPT,
     k_neighbours: int = K_OPT,
+    band_statistics: Optional[bool] = BAND_OPT,
+    label_input: bool = LABEL_INPUT_OPT,
     methods: Optional[List[str]] = METHOD_OPT,
     clips: Optional[Path] = CLIPS_OPT,
     features_dir: Optional[Path] = FEATURES_OPT,
@@ -324,7 +338,8 @@ def experiment(
         cfg = ProtocolConfig(protocol=protocol, seeds=tuple(seeds), fractions=tuple(fractions), k=k, mode=mode,
                              **({"methods": tuple(methods)} if methods else {}))
         res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None, cache=features_dir,
-                             siamese=_siamese_config(preset, epochs, 0), gnn=_gnn_config(preset, graph, k_neighbours),
+                             siamese=_siamese_config(preset, epochs, 0),
+                             gnn=_gnn_config(preset, graph, k_neighbours, band_statistics, label_input),
                              gnn_train=GNNTrainConfig.preset_defaults(preset, epochs=gnn_epochs),
                              device=device, resume=resume, split_lists=_split_lists(split_list))
     except (GrahamError, ValueError) as exc:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .audio.bandstats import mel_band_statistics
 from .audio.mel import MelConfig
 from .bundle import save_bundle
 from .data.corpus import Corpus
@@ -179,9 +180,12 @@ def train_model(
     save_checkpoint(out / "embeddings.safetensors", {"embeddings": torch.from_numpy(emb), "labels": torch.from_numpy(labels)},
                     {"clip_ids": corpus.clip_ids, "classes": classes})
     g = models["grahams_gnn"]
+    ref_labels = np.full(len(labels), -1, dtype=np.int64)  # -1: a training clip whose label was not used
+    ref_labels[labelled] = labels[labelled]
+    stats = mel_band_statistics(take(mels, split.train)) if gnn.band_statistics else None
     save_bundle(out / "bundle", mel=fr.features.config, siamese_config=siamese, gnn_config=gnn, classes=classes,
                 siamese=models["siamese"].model, gnn=g.model, mean=g.mean, scale=g.scale,
-                reference=emb[split.train], reference_labels=labels[split.train],
+                reference=emb[split.train], reference_labels=ref_labels[split.train], reference_stats=stats,
                 info={"dataset": dataset, "split": split.name, "labelled_fraction": fraction})
     metrics["shipped_model"] = score_bundle(out / "bundle", take(mels, split.test), labels[split.test], classes)
     outcome = TrainOutcome(out, dataset, corpus, classes, labels, split.name, split.train, split.test, labelled, metrics,

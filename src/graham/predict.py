@@ -2,7 +2,8 @@
 
 A clip of any length is decoded, turned into one log-mel, cut into windows of the training
 crop length (hop: half a window), each window embedded by phi and attached as a new node to
-every reference node of the graph; the GNN's class probabilities are averaged over windows.
+every reference node of the graph (or its k nearest); the GNN's class probabilities (after
+correct & smooth, with the ``cpu`` preset) are averaged over windows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from .audio.bandstats import band_statistics
 from .audio.decode import load_audio
 from .audio.mel import LogMel
 from .audio.windows import window_starts
@@ -22,6 +24,7 @@ from .bundle import Bundle, load_bundle
 from .errors import AudioError, GrahamError, ParameterError
 from .nn.frozen import frozen
 from .nn.graphs import attach_graph, build_graph
+from .nn.propagate import SmoothConfig, attach_smoothed, normalise_scores, smooth_reference
 from .parallel import map_ahead
 from .train.crops import MelCrops
 from .train.siamese import resolve_device
@@ -86,9 +89,17 @@ class GenreClassifier:
         self.raw_reference = torch.as_tensor(bundle.reference, dtype=torch.float32, device=self.device)
         cfg = self.gnn.config
         # The reference nodes' hidden features do not depend on the query: compute them once.
+        ref_labels = torch.as_tensor(bundle.reference_labels, device=self.device)
         with torch.no_grad():
             graph = build_graph(cfg.graph, self.raw_reference, k=cfg.k, head=self.siamese.head)
-            self._ref_states = self.gnn.reference_states(self.reference, graph)
+            self._ref_states = self.gnn.reference_states(self.reference, graph, labels=ref_labels)
+            # Correct & smooth among the reference clips once; a query's windows attach to them.
+            self._smoothed = None
+            if cfg.smooth:
+                ref_proba = torch.softmax(self.gnn(self.reference, graph, labels=ref_labels), 1)
+                labelled = torch.nonzero(ref_labels >= 0).flatten()
+                self._smoothed = smooth_reference(ref_proba, self._graph_features(self.raw_reference),
+                                                  ref_labels[labelled], labelled, SmoothConfig(k=cfg.k))
             # load (or, once per install, compile) the CPU log-mel kernel now, not on the first request
             self.logmel(torch.zeros(bundle.mel.n_fft, device=self.device))
 
@@ -135,20 +146,49 @@ class GenreClassifier:
         return torch.cat([self._backbone(windows[k:k + self.batch_size].to(self.device))
                           for k in range(0, len(windows), self.batch_size)])
 
+    def clip_statistics(self, mel: np.ndarray) -> torch.Tensor | None:
+        """What a node holds beside its embedding: the clip's band statistics [shape=(3 n_mels,)]
+        when the GNN reads them (``band_statistics``), else None."""
+        if not self.gnn.config.band_statistics:
+            return None
+        return torch.from_numpy(band_statistics(mel)).to(self.device)
+
     @torch.no_grad()
-    def node_logits(self, embeddings: torch.Tensor) -> torch.Tensor:
+    def node_logits(self, embeddings: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
         """GNN logits of new nodes [shape=(W, classes)] with Siamese ``embeddings`` attached to
         the reference nodes as the bundle's graph says (every reference node, the k nearest,
-        or every one weighted by s_ij): :meth:`GrahamGNN.forward_inductive`."""
-        return self.node_logits_grad(embeddings)
+        or every one weighted by s_ij): :meth:`GrahamGNN.forward_inductive`. ``stats``: the
+        band statistics of each node's clip [shape=(3 n_mels,) for all, or (W, 3 n_mels)], from
+        :meth:`clip_statistics`; needed when the GNN reads them."""
+        return self.node_logits_grad(embeddings, stats)
 
-    def node_logits_grad(self, embeddings: torch.Tensor) -> torch.Tensor:
+    def node_logits_grad(self, embeddings: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
         """As :meth:`node_logits`, differentiable (for Grad-CAM++ through the whole model)."""
         emb = embeddings.to(self.device)
         cfg = self.gnn.config
+        x = emb
+        if cfg.band_statistics:
+            if stats is None:
+                raise ParameterError("this model reads each clip's band statistics: pass stats=clip_statistics(mel)")
+            x = torch.cat([emb, stats.to(emb.dtype).to(self.device).expand(emb.shape[0], -1)], dim=1)
         with torch.no_grad():
             attach = attach_graph(cfg.graph, self.raw_reference, emb.detach(), k=cfg.k, head=self.siamese.head)
-        return self.gnn.forward_inductive(None, (emb - self.mean) / self.scale, attach=attach, ref_states=self._ref_states)
+        return self.gnn.forward_inductive(None, (x - self.mean) / self.scale, attach=attach, ref_states=self._ref_states)
+
+    def _graph_features(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Embeddings standardised as in training: what correct & smooth's kNN graph is built on."""
+        d = embeddings.shape[1]
+        return (embeddings.to(self.device) - self.mean[:d]) / self.scale[:d]
+
+    @torch.no_grad()
+    def node_probabilities(self, embeddings: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
+        """Class probabilities of new nodes [shape=(W, classes)]: the GNN's softmax and, with the
+        GNN setting ``smooth``, correct & smooth with each node attached to its k nearest
+        reference clips (:func:`graham.nn.propagate.attach_smoothed`), scores normalised to sum 1."""
+        proba = torch.softmax(self.node_logits(embeddings, stats), dim=1)
+        if self._smoothed is None:
+            return proba
+        return normalise_scores(attach_smoothed(self._smoothed, proba, self._graph_features(embeddings)))
 
     def embed(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> np.ndarray:
         """The clip's 128-d embedding: the mean over its windows (as in training)."""
@@ -167,7 +207,7 @@ class GenreClassifier:
         if top_k < 1:
             raise ParameterError("top_k must be >= 1")
         emb, starts = self.window_embeddings(mel)
-        probs = torch.softmax(self.node_logits(torch.from_numpy(emb)), dim=1).cpu().numpy()
+        probs = self.node_probabilities(torch.from_numpy(emb), self.clip_statistics(mel)).cpu().numpy()
         return self._prediction(source, mel.shape[-1], starts, probs, top_k=top_k, per_window=per_window)
 
     def predict_many(self, sources: Sequence[str | os.PathLike], *, top_k: int = 3, per_window: bool = False,
@@ -183,16 +223,20 @@ class GenreClassifier:
         """
         if top_k < 1:
             raise ParameterError("top_k must be >= 1")
-        pending: list[tuple[str, int, torch.Tensor, np.ndarray]] = []  # source, frames, windows, starts
+        pending: list[tuple[str, int, torch.Tensor, np.ndarray, torch.Tensor | None]] = []  # source, frames,
+        # windows, starts, clip statistics
 
         def flush():
             if not pending:
                 return
             with torch.no_grad():
-                emb = self._embed_windows(torch.cat([w for _, _, w, _ in pending]))
-                probs = torch.softmax(self.node_logits(emb), dim=1).cpu().numpy()
+                emb = self._embed_windows(torch.cat([w for _, _, w, _, _ in pending]))
+                stats = None
+                if self.gnn.config.band_statistics:  # every window carries its own clip's statistics
+                    stats = torch.cat([st.expand(len(w), -1) for _, _, w, _, st in pending])
+                probs = self.node_probabilities(emb, stats).cpu().numpy()
             k = 0
-            for source, frames, w, starts in pending:
+            for source, frames, w, starts, _ in pending:
                 yield source, self._prediction(source, frames, starts, probs[k:k + len(w)], top_k=top_k,
                                                per_window=per_window)
                 k += len(w)
@@ -216,7 +260,7 @@ class GenreClassifier:
                 continue
             mel = self._logmel(y)
             windows, starts = self._windows(mel)
-            pending.append((source, mel.shape[-1], windows, starts))
+            pending.append((source, mel.shape[-1], windows, starts, self.clip_statistics(mel)))
             queued += len(windows)
             if queued >= windows_per_batch:
                 yield from flush()

@@ -4,8 +4,6 @@ learning at all (log-mel band statistics with logistic regression)."""
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -14,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelSpreading
 
+from ..audio.bandstats import mel_band_statistics
 from ..errors import ParameterError
 
 __all__ = ["BASELINES", "fit_baseline", "label_spreading", "mel_band_statistics", "fit_mel_floor"]
@@ -50,18 +49,6 @@ def label_spreading(x: np.ndarray, y: np.ndarray, labelled: np.ndarray, targets:
     k = int(min(n_neighbors, len(x) - 1))
     model = LabelSpreading(kernel="knn", n_neighbors=k, alpha=alpha, max_iter=1000).fit(z, seeds)
     return model.transduction_[np.asarray(targets)]
-
-
-def mel_band_statistics(mels: Sequence[np.ndarray]) -> np.ndarray:
-    """Per clip, for every mel band: the mean and standard deviation over time [dB] and the mean
-    absolute frame-to-frame change [dB/frame] [shape=(N, 3 n_mels)]. The classic hand-made
-    genre features (Tzanetakis & Cook 2002 used MFCC means and variances), with no learning."""
-    out = []
-    for m in mels:
-        m = np.asarray(m, dtype=np.float64)
-        delta = np.abs(np.diff(m, axis=1)).mean(1) if m.shape[1] > 1 else np.zeros(m.shape[0])
-        out.append(np.concatenate([m.mean(1), m.std(1), delta]))
-    return np.stack(out).astype(np.float32)
 
 
 def fit_mel_floor(x: np.ndarray, y: np.ndarray, *, seed: int = 0):

@@ -17,8 +17,8 @@ import torch
 
 from ..nn.gnn import GNNConfig
 from ..nn.graphs import attach_graph, build_graph
-from ..nn.propagate import SmoothConfig, correct_and_smooth
-from ..train.gnn import GNNTrainConfig, standardise_features, train_gnn
+from ..nn.propagate import SmoothConfig, attach_smoothed, correct_and_smooth, normalise_scores, smooth_reference
+from ..train.gnn import GNNTrainConfig, known_labels, standardise_features, train_gnn
 from ..train.siamese import SiameseConfig, SiameseResult, embed_clips, train_siamese
 from ..train.supervised import predict_proba_clips, train_supervised_cnn
 from .baselines import fit_baseline, fit_mel_floor, label_spreading, mel_band_statistics
@@ -56,9 +56,12 @@ class RunData:
                              device=self.device, progress=self.progress, out=self.siamese_out, resume=self.resume)
 
     @functools.cached_property
-    def gnn(self) -> "MethodRun":
-        """GrahAM's GNN on this run (trained on first use, shared by the methods built on it)."""
-        return _run_gnn(self)
+    def node_features(self) -> np.ndarray:
+        """What a node of GrahAM's graph holds [shape=(N, d)]: the embedding, and with the GNN
+        setting ``band_statistics`` the clip's log-mel band statistics beside it."""
+        if not self.gnn_config.band_statistics:
+            return self.embeddings
+        return np.concatenate([self.embeddings, mel_band_statistics(self.mels)], axis=1)
 
     @functools.cached_property
     def embeddings(self) -> np.ndarray:
@@ -86,75 +89,65 @@ class Method:
 
 
 def run_gnn(d: RunData) -> MethodRun:
-    """GrahAM's GNN on run ``d``, trained once per run (see :func:`_run_gnn`)."""
-    return d.gnn
-
-
-def _run_gnn(d: RunData) -> MethodRun:
     """GrahAM: the GNN over the graph of clips (all clips: transductive; training clips, test
-    clips attached afterwards: inductive); loss on the labelled nodes only. Extras: the GNN's
-    hidden features of every clip (``hidden``), its class probabilities of every clip (``proba``;
-    inductive: the training clips among themselves, each test clip attached to them) and the
-    :class:`GNNResult` (``gnn``)."""
-    emb, labels, test = d.embeddings, d.labels, d.split.test
+    clips attached afterwards: inductive), nodes holding :attr:`RunData.node_features`, the
+    graph built on the embeddings; loss on the labelled nodes only. Extras: the GNN's
+    hidden features of every clip (``hidden``), its class probabilities of every clip (``proba``,
+    after correct & smooth with the GNN setting ``smooth``; inductive: the training clips among
+    themselves, each test clip attached to them) and the :class:`GNNResult` (``gnn``).""" 
+    emb, feats, labels, test = d.embeddings, d.node_features, d.labels, d.split.test
     head = d.siamese.model.head  # in eval mode after training; left on its device, never moved
     dev = next(head.parameters()).device
     cfg = d.gnn_config
     emb_dev = torch.as_tensor(emb, dtype=torch.float32, device=dev)
     if d.mode == "transductive":
         graph = build_graph(cfg.graph, emb_dev, k=cfg.k, head=head).to("cpu")
-        res = train_gnn(emb, labels, d.labelled, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
+        res = train_gnn(feats, labels, d.labelled, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
                         device=d.device, progress=d.progress)
-        xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
+        xs = torch.as_tensor(standardise_features(feats, res.mean, res.scale)[0], dtype=torch.float32)
         with torch.no_grad():
-            logits, hidden = res.model.cpu()(xs, graph, return_hidden=True)
+            logits, hidden = res.model.cpu()(xs, graph, labels=known_labels(labels, d.labelled, len(emb)),
+                                             return_hidden=True)
         proba = torch.softmax(logits, 1)
-        pred = logits[test].argmax(1).numpy()
+        if cfg.smooth:
+            proba = normalise_scores(correct_and_smooth(proba, _graph_features(emb, res), labels[d.labelled],
+                                                        d.labelled, SmoothConfig(k=cfg.k)))
+        pred = proba[test].argmax(1).numpy()
     else:
         nodes = np.sort(d.split.train)
         pos = np.searchsorted(nodes, d.labelled)
         graph = build_graph(cfg.graph, emb_dev[nodes], k=cfg.k, head=head).to("cpu")
-        res = train_gnn(emb[nodes], labels[nodes], pos, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
+        res = train_gnn(feats[nodes], labels[nodes], pos, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
                         device=d.device, progress=d.progress)
-        xs = torch.as_tensor(standardise_features(emb, res.mean, res.scale)[0], dtype=torch.float32)
+        xs = torch.as_tensor(standardise_features(feats, res.mean, res.scale)[0], dtype=torch.float32)
         attach = attach_graph(cfg.graph, emb_dev[nodes], emb_dev[test], k=cfg.k, head=head).to("cpu")
         with torch.no_grad():
             model = res.model.cpu()
-            states = model.reference_states(xs[nodes], graph)
-            _, hidden_ref = model(xs[nodes], graph, return_hidden=True)
+            ref_labels = known_labels(labels[nodes], pos, len(nodes))
+            states = model.reference_states(xs[nodes], graph, labels=ref_labels)
+            _, hidden_ref = model(xs[nodes], graph, labels=ref_labels, return_hidden=True)
             logits_test, hidden_test = model.forward_inductive(None, xs[test], attach=attach, ref_states=states,
                                                                return_hidden=True)
             logits_ref = model.classifier(hidden_ref)
-        pred = logits_test.argmax(1).numpy()
+        proba_ref, proba_test = torch.softmax(logits_ref, 1), torch.softmax(logits_test, 1)
+        if cfg.smooth:  # the training clips among themselves; each test clip attached to its k nearest
+            z = _graph_features(emb, res)
+            ref = smooth_reference(proba_ref, z[nodes], labels[d.labelled], pos, SmoothConfig(k=cfg.k))
+            proba_ref = normalise_scores(ref.scores).float()
+            proba_test = normalise_scores(attach_smoothed(ref, proba_test, z[test]))
+        pred = proba_test.argmax(1).numpy()
         hidden = torch.zeros(len(emb), hidden_ref.shape[1])
         hidden[nodes], hidden[test] = hidden_ref, hidden_test
         proba = torch.zeros(len(emb), len(d.classes))
-        proba[nodes], proba[test] = torch.softmax(logits_ref, 1), torch.softmax(logits_test, 1)
+        proba[nodes], proba[test] = proba_ref, proba_test
     return MethodRun(pred, res, {"hidden": hidden.numpy(), "gnn": res, "proba": proba.numpy()})
 
 
-def _smoothed_gnn(d: RunData) -> MethodRun:
-    """GrahAM's GNN, then Correct and Smooth (:mod:`graham.nn.propagate`) over the kNN graph of
-    the standardised embeddings: the labelled clips' residuals and labels spread to their
-    neighbours. Transductive: one graph over every clip. Inductive: the graph holds the training
-    clips and one test clip at a time, whose GNN probabilities are those of the clip attached
-    to the training clips."""
-    proba = d.gnn.extras["proba"]
-    z = (d.embeddings - d.embeddings[d.labelled].mean(0)) / (d.embeddings[d.labelled].std(0) + 1e-6)
-    cfg = SmoothConfig(k=d.gnn_config.k)
-    y = d.labels[d.labelled]
-    test = d.split.test
-    if d.mode == "transductive":
-        out = correct_and_smooth(torch.as_tensor(proba), torch.as_tensor(z), y, d.labelled, cfg)
-        return MethodRun(out[test].argmax(1).numpy())
-    train = np.sort(d.split.train)
-    pos = np.searchsorted(train, d.labelled)
-    pred = []
-    for t in test:
-        rows = np.append(train, t)
-        out = correct_and_smooth(torch.as_tensor(proba[rows]), torch.as_tensor(z[rows]), y, pos, cfg)
-        pred.append(int(out[-1].argmax()))
-    return MethodRun(np.asarray(pred))
+def _graph_features(emb: np.ndarray, res) -> torch.Tensor:
+    """The embeddings standardised as the GNN standardised them (the labelled nodes' statistics
+    of the first columns of its node features): what correct & smooth's kNN graph is built on."""
+    d = emb.shape[1]
+    return torch.as_tensor((emb - res.mean[:d]) / res.scale[:d], dtype=torch.float32)
 
 
 def _embedding_baseline(name: str) -> Callable[[RunData], MethodRun]:
@@ -192,10 +185,9 @@ def _mel_floor(d: RunData) -> MethodRun:
 
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("grahams_gnn", "GrahAM (GNN)", True, run_gnn,
-           "the GrahAM GNN on the Siamese embeddings; only labelled training clips give loss"),
-    Method("grahams_gnn_smooth", "GrahAM + correct & smooth", True, _smoothed_gnn,
-           "GrahAM's GNN, then Correct and Smooth (Huang et al. 2021) over the kNN graph (k as --k-neighbours) of "
-           "the embeddings: labelled clips' residuals and labels spread to their neighbours; no training"),
+           "the GrahAM GNN over the graph of clips (nodes: the Siamese embedding, and with the cpu preset the "
+           "clip's log-mel band statistics; cpu preset: kNN graph, then correct & smooth); only labelled training "
+           "clips give loss"),
     Method("random_forest", "Random Forest", True, _embedding_baseline("random_forest"),
            "500 trees on the labelled clips' Siamese embeddings (the paper's baseline)"),
     Method("mlp_2layer", "2-layer NN", True, _embedding_baseline("mlp_2layer"),

@@ -111,13 +111,15 @@ def explain_clip(classifier, mel: np.ndarray, *, target: int | None = None, laye
     hop = max(1, crop // 2)
     windows = MelCrops([mel], crop).windows(0, hop)
     starts = window_starts(mel.shape[-1], crop, hop)
+    stats = classifier.clip_statistics(mel)  # None unless the GNN reads them; constant for the gradient
     if target is None:
         with torch.no_grad():
             emb = classifier.siamese.embed(windows.to(classifier.device))
-            probs = torch.softmax(classifier.node_logits(emb), 1).mean(0)
+            probs = classifier.node_probabilities(emb, stats).mean(0)
         target = int(probs.argmax())
     cam = GradCAMPlusPlus(classifier.siamese.backbone, layer)
-    maps = cam(windows.to(classifier.device), lambda emb: classifier.node_logits_grad(emb)[:, target], normalise=False)
+    maps = cam(windows.to(classifier.device), lambda emb: classifier.node_logits_grad(emb, stats)[:, target],
+               normalise=False)
     total = np.zeros(mel.shape, np.float64)
     count = np.zeros(mel.shape[-1], np.float64)
     taper = np.hanning(crop + 2)[1:-1]  # > 0 everywhere: a lone window keeps its edges

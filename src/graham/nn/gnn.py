@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError
@@ -25,7 +26,27 @@ __all__ = ["GNNConfig", "GrahamGNN"]
 class GNNConfig:
     """Layer count, widths, aggregation and dropout of :class:`GrahamGNN`, and the graph it
     runs on (``graph``: complete, knn with ``k`` neighbours, or similarity; see
-    :mod:`graham.nn.graphs`), kept here so a saved model knows how to attach new clips."""
+    :mod:`graham.nn.graphs`), kept here so a saved model knows how to attach new clips.
+
+    ``label_input``: every node also carries its label as a one-hot input (zeros where it is
+    unknown: unlabelled and test clips, new clips), as few-shot graph networks do (Garcia and
+    Bruna 2018; the "label trick" of UniMP, Shi et al. 2021). Messages ``gamma(x_i - x_j)``
+    then carry the neighbours' labels, so the GNN learns how far to trust which neighbour; in
+    training, the labels of the nodes that give loss are hidden from the input
+    (:func:`graham.train.gnn.train_gnn`).
+
+    ``band_statistics``: a node's features are its clip's Siamese embedding and, beside it, the
+    clip's log-mel band statistics (:mod:`graham.audio.bandstats`: mean, std and mean |delta|
+    of every band over the whole clip); a window of a new clip carries its clip's statistics.
+    The embedding averages 3-s windows; the statistics see the whole clip's dynamics.
+
+    ``smooth``: the GNN's class probabilities then go through Correct and Smooth over the kNN
+    graph (``k``) of the embeddings (:mod:`graham.nn.propagate`): labelled clips' residuals and
+    labels spread to their neighbours; new clips attach to their k nearest reference clips.
+
+    The defaults are the ``cpu`` preset's, measured on real music (README, "Why these
+    defaults"): kNN graph, band statistics, smoothing; ``paper`` is the paper's complete graph
+    over the embeddings alone, no smoothing."""
 
     hidden: int = 64
     layers: int = 2
@@ -33,8 +54,11 @@ class GNNConfig:
     aggr: str = "mean"
     dropout: float = 0.3
     self_loops: bool = False
-    graph: str = "complete"
+    graph: str = "knn"
     k: int = 10
+    label_input: bool = False
+    band_statistics: bool = True
+    smooth: bool = True
 
     def __post_init__(self) -> None:
         if self.layers < 1 or self.hidden < 1 or not 0 <= self.dropout < 1:
@@ -47,9 +71,9 @@ class GNNConfig:
 
     @classmethod
     def preset_defaults(cls, preset: str, **overrides) -> "GNNConfig":
-        """``paper``: the paper's complete graph; ``cpu``: graham's measured defaults (the
-        dataclass defaults; see the README's "Choosing the graph")."""
-        base = {"paper": dict(graph="complete"), "cpu": {}}
+        """``paper``: the paper's complete graph over the Siamese embeddings alone; ``cpu``:
+        graham's measured defaults (the dataclass defaults)."""
+        base = {"paper": dict(graph="complete", band_statistics=False, smooth=False), "cpu": {}}
         if preset not in base:
             raise ParameterError(f"unknown preset {preset!r}; known: {sorted(base)}")
         return cls(**{**base[preset], **overrides})
@@ -84,12 +108,23 @@ class GrahamGNN(nn.Module):
         super().__init__()
         self.config = c = config or GNNConfig()
         self.in_dim, self.num_classes = in_dim, num_classes
-        dims = [in_dim] + [c.hidden] * c.layers
+        dims = [in_dim + (num_classes if c.label_input else 0)] + [c.hidden] * c.layers
         self.convs = nn.ModuleList(
             GrahamConv(dims[k], dims[k + 1], hidden=c.hidden, gamma_layers=c.gamma_layers, aggr=c.aggr)
             for k in range(c.layers))
         self.dropout = nn.Dropout(c.dropout)
         self.classifier = nn.Linear(c.hidden, num_classes)
+
+    def inputs(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The first layer's input: ``x`` [shape=(N, in_dim)], and with ``label_input`` the
+        one-hot of ``labels`` [shape=(N,), -1 where unknown; None: all unknown] beside it."""
+        if not self.config.label_input:
+            return x
+        onehot = torch.zeros(x.shape[0], self.num_classes, dtype=x.dtype, device=x.device)
+        if labels is not None:
+            known = labels >= 0
+            onehot[known] = F.one_hot(labels[known], self.num_classes).to(x.dtype)
+        return torch.cat([x, onehot], dim=1)
 
     def _act(self, h: torch.Tensor) -> torch.Tensor:
         """dropout(relu(h)), as one step that keeps only its output for the backward."""
@@ -105,21 +140,25 @@ class GrahamGNN(nn.Module):
             return conv.forward_weighted(h, graph.weights)
         return conv(h, graph.edge_index, graph.edge_weight)
 
-    def forward(self, x: torch.Tensor, graph: Graph | None = None, *, return_hidden: bool = False):
+    def forward(self, x: torch.Tensor, graph: Graph | None = None, *, labels: torch.Tensor | None = None,
+                return_hidden: bool = False):
         """Transductive pass over nodes ``x``. ``graph`` None or complete: the paper's complete
         graph (fast exact path); otherwise PyG message passing on its edges (kNN, or weighted
-        by s_ij). With ``return_hidden``, also the last hidden features (for t-SNE)."""
-        h = x
+        by s_ij). ``labels``: the known labels, -1 elsewhere (read only with ``label_input``).
+        With ``return_hidden``, also the last hidden features (for t-SNE)."""
+        h = self.inputs(x, labels)
         for conv in self.convs:
             h = self._act(self._layer(conv, h, graph))
         logits = self.classifier(h)
         return (logits, h) if return_hidden else logits
 
-    def reference_states(self, x_ref: torch.Tensor, graph: Graph | None = None) -> list[torch.Tensor]:
+    def reference_states(self, x_ref: torch.Tensor, graph: Graph | None = None, *,
+                         labels: torch.Tensor | None = None) -> list[torch.Tensor]:
         """The input of every layer for the reference nodes, computed among themselves
-        [K tensors of shape=(N_ref, d_k)]. They do not depend on new clips: compute them once
-        and pass them to :meth:`forward_inductive` for every query."""
-        states, r = [], x_ref
+        [K tensors of shape=(N_ref, d_k)], with their known ``labels`` (-1: unknown; read only
+        with ``label_input``). They do not depend on new clips: compute them once and pass
+        them to :meth:`forward_inductive` for every query."""
+        states, r = [], self.inputs(x_ref, labels)
         for conv in self.convs:
             states.append(r)
             r = self._act(self._layer(conv, r, graph))
@@ -133,14 +172,15 @@ class GrahamGNN(nn.Module):
         its ``attach`` edges (bipartite; :func:`graham.nn.graphs.attach_graph`). The reference
         nodes see only each other (over ``graph``), so a new clip's prediction never depends
         on another new clip. ``ref_states`` (from :meth:`reference_states`) skips recomputing
-        the reference side."""
+        the reference side (without them, the reference nodes carry no labels). A new clip's
+        label is never known: with ``label_input`` its label input is zero."""
         if x_new.shape[-1] != self.in_dim:
             raise ParameterError(f"node features must have {self.in_dim} dimensions")
         if ref_states is None:
             if x_ref is None or x_ref.shape[-1] != self.in_dim:
                 raise ParameterError(f"reference features must have {self.in_dim} dimensions")
             ref_states = self.reference_states(x_ref, graph)
-        q = x_new
+        q = self.inputs(x_new)
         for conv, r in zip(self.convs, ref_states):
             if attach is None or attach.is_complete:
                 q = conv.forward_complete(q, sources=r, self_loops=self.config.self_loops)

@@ -47,10 +47,10 @@ def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool)
 
 
 def _verdict(table: list[dict]) -> str:
-    """Does the graph earn its place? GrahAM against the best other method at each fraction,
-    by balanced accuracy (real collections are imbalanced), from the table's means (a
-    difference under one spread is called a tie)."""
-    parts = []
+    """Does the graph earn its place, and what should a user run? At each fraction, GrahAM
+    against the best other method, by balanced accuracy (real collections are imbalanced), from the table's means (a
+    difference under one spread is called a tie); then the method to use at each fraction."""
+    parts, advice = [], []
     for frac in sorted({r["fraction"] for r in table}):
         rows = [r for r in table if r["fraction"] == frac]
         ours = next((r for r in rows if r["method"] == result_title("grahams_gnn")), None)
@@ -63,9 +63,15 @@ def _verdict(table: list[dict]) -> str:
         word = "ahead of" if gap > spread else ("behind" if gap < -spread else "level with")
         if spread == 0 and gap != 0:
             word += " (one run: no spread to judge by)"
-        parts.append(f"{frac:.0%} labelled: GrahAM {100 * ours['balanced_accuracy_mean']:.1f} %, {word} the best "
-                     f"other method, {best['method']} {100 * best['balanced_accuracy_mean']:.1f} %")
-    return "Does the graph help? Balanced accuracy: " + "; ".join(parts) + "."
+        parts.append(f"{frac:.0%} labelled: {ours['method']} {100 * ours['balanced_accuracy_mean']:.1f} %, {word} the "
+                     f"best other method, {best['method']} {100 * best['balanced_accuracy_mean']:.1f} %")
+        top = max(rows, key=lambda r: r["balanced_accuracy_mean"])
+        tied = [r["method"] for r in rows if r is not top and top["balanced_accuracy_mean"] - r["balanced_accuracy_mean"]
+                <= max(top["balanced_accuracy_std"], r["balanced_accuracy_std"])]
+        advice.append(f"with {frac:.0%} of the labels, {top['method']}"
+                      + (f" (within the spread: {', '.join(tied)})" if tied else ""))
+    return ("Does the graph help? Balanced accuracy: " + "; ".join(parts) + ". What to use on data like this: "
+            + "; ".join(advice) + ".")
 
 
 MIN_TSNE_CLIPS = 5  # t-SNE needs perplexity < clips; the silhouette needs more clips than classes

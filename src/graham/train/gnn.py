@@ -18,7 +18,7 @@ from ..nn.gnn import GNNConfig, GrahamGNN
 from ..nn.graphs import Graph
 from .siamese import resolve_device, split_validation
 
-__all__ = ["GNNTrainConfig", "GNNResult", "train_gnn", "standardise_features"]
+__all__ = ["GNNTrainConfig", "GNNResult", "train_gnn", "standardise_features", "known_labels"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,15 @@ def standardise_features(x: np.ndarray, mean: np.ndarray | None = None, scale: n
     return (x - mean) / scale, mean, scale
 
 
+def known_labels(y, labelled, n: int, device=None) -> torch.Tensor:
+    """The label of every node that has one and -1 elsewhere [shape=(n,), int64]: what a GNN
+    with ``label_input`` reads. Only ``y[labelled]`` is read."""
+    out = torch.full((n,), -1, dtype=torch.long, device=device)
+    labelled = torch.as_tensor(np.asarray(labelled), dtype=torch.long, device=device)
+    out[labelled] = torch.as_tensor(np.asarray(y)[np.asarray(labelled)], dtype=torch.long, device=device)
+    return out
+
+
 def train_gnn(
     x: np.ndarray,
     y: np.ndarray,
@@ -124,10 +133,20 @@ def train_gnn(
     if progress:
         from tqdm.auto import tqdm
         epochs = tqdm(epochs, desc="gnn", unit="epoch", leave=False)
+    label_gen = torch.Generator(device="cpu").manual_seed(train.seed)
+    no_labels = torch.full((len(x),), -1, dtype=torch.long, device=dev)
+    eval_labels = no_labels.clone()
+    eval_labels[fit_t] = yt[fit_t]  # validation: every fitted node's label is known, no validation node's
     for epoch in epochs:
         model.train()
-        logits = model(xt, graph)
-        loss = loss_fn(logits[fit_t], yt[fit_t])
+        loss_t, node_labels = fit_t, None
+        if model.config.label_input:
+            perm = fit_t[torch.randperm(len(fit_t), generator=label_gen).to(dev)]
+            shown, loss_t = perm[: len(perm) // 2], perm[len(perm) // 2:]
+            node_labels = no_labels.clone()
+            node_labels[shown] = yt[shown]
+        logits = model(xt, graph, labels=node_labels)
+        loss = loss_fn(logits[loss_t], yt[loss_t])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -135,7 +154,7 @@ def train_gnn(
         if len(val_idx) and (epoch % 10 == 0 or epoch == train.epochs - 1):
             model.eval()
             with torch.no_grad():
-                val_logits = model(xt, graph)[val_t]
+                val_logits = model(xt, graph, labels=eval_labels)[val_t]
                 acc = float((val_logits.argmax(1) == yt[val_t]).float().mean())
                 val_loss = float(loss_fn(val_logits, yt[val_t]))
             row.update(val_acc=acc, val_loss=val_loss)

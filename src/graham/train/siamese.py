@@ -128,15 +128,10 @@ class SiameseConfig:
 
 @dataclass
 class SiameseResult:
-    """The trained network (best validation epoch), its history, and the identification
-    classifier trained beside it (``classifier``: a linear layer on the 128-d embedding, None
-    when ``identification`` is 0), kept from the same epoch."""
-
     model: SiameseNet
     history: list[dict] = field(default_factory=list)
     best_epoch: int = -1
     seconds: float = 0.0
-    classifier: nn.Linear | None = None
 
 
 def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -319,8 +314,6 @@ def train_siamese(
         if improved:
             best = (score, epoch)
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if ident is not None:
-                best_state.update({f"ident/{k}": v.detach().clone() for k, v in ident.state_dict().items()})
         log.info("siamese epoch %d: %s", epoch, row)
         if progress:  # every epoch's validation on screen, not only with -v
             from tqdm.auto import tqdm
@@ -336,8 +329,7 @@ def train_siamese(
                     "rng": rng.bit_generator.state, "history": history, "best": list(best), "epoch": epoch}
             save_checkpoint(last, tensors, meta)
             if improved:
-                save_checkpoint(out / "best.safetensors",
-                                {k: v for k, v in tensors.items() if k.startswith(("model/", "ident/"))},
+                save_checkpoint(out / "best.safetensors", {k: v for k, v in tensors.items() if k.startswith("model/")},
                                 {"config": config.to_dict(), "epoch": epoch, "history": history})
         if n_proc > 1:
             import torch.distributed as dist
@@ -346,17 +338,12 @@ def train_siamese(
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
             break
     if len(va_idx):  # keep the best validation epoch, whether or not checkpoints are written
-        if best_state is None and out is not None and (out / "best.safetensors").exists():
-            best_state = load_checkpoint(out / "best.safetensors")[0]  # the best epoch came before a resume
-            best_state = {k.removeprefix("model/"): v.to(dev) for k, v in best_state.items()}
         if best_state is not None:
-            model.load_state_dict({k: v for k, v in best_state.items() if not k.startswith("ident/")})
-            if ident is not None:
-                ident.load_state_dict({k[6:]: v for k, v in best_state.items() if k.startswith("ident/")})
+            model.load_state_dict(best_state)
+        elif out is not None and (out / "best.safetensors").exists():  # the best epoch came before a resume
+            model = load_siamese(out / "best.safetensors", device=dev)
     model.eval()
-    if ident is not None:
-        ident.eval()
-    return SiameseResult(model, history, int(best[1]), time.perf_counter() - t0, ident)
+    return SiameseResult(model, history, int(best[1]), time.perf_counter() - t0)
 
 
 def load_siamese(path: str | os.PathLike, *, device: str | torch.device | None = None,

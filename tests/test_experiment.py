@@ -161,6 +161,8 @@ def test_graph_and_method_options_reach_the_run(tmp_path):
     assert "grouped 2-fold" in doc["protocol"]  # the artists are the groups
     settings = json.loads((tmp_path / "exp" / "runs" / "settings.json").read_text())
     assert settings["gnn"]["graph"] == "knn" and settings["gnn"]["k"] == 3
+    assert ("GrahAM: GrahAM's GNN on a kNN graph (k = 3), nodes holding the Siamese embedding and the clip's log-mel "
+            "band statistics, then correct & smooth over the kNN graph (k = 3).") in (tmp_path / "exp" / "table.md").read_text()
     res = runner.invoke(app, ["train", "synthetic:3x2", "--out", str(tmp_path / "run"), "--epochs", "1",
                               "--gnn-epochs", "20", "--graph", "similarity", "--method", "mel_floor", "--no-report"])
     assert res.exit_code == 0, res.output

@@ -298,3 +298,9 @@ def test_label_inputs_reach_the_messages_and_only_known_labels_are_read():
         known = torch.nonzero(lab >= 0).flatten().numpy()
         assert set(known) < set(labelled) and len(known) == len(labelled) // 2
         assert (lab[known].numpy() == y[known]).all()
+
+
+def test_the_paper_preset_keeps_the_papers_graph_and_the_cpu_preset_the_measured_one():
+    paper, cpu = GNNConfig.preset_defaults("paper"), GNNConfig.preset_defaults("cpu")
+    assert (paper.graph, paper.band_statistics, paper.smooth, paper.label_input) == ("complete", False, False, False)
+    assert (cpu.graph, cpu.band_statistics, cpu.smooth, cpu.label_input) == ("knn", True, True, False)

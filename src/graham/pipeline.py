@@ -331,7 +331,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
                        splits=[c.split for c in corpus], siamese=siamese, gnn=gnn, gnn_train=gnn_train, device=device,
                        progress=progress, done=done,
                        on_run=lambda key, run: write_json(runs_dir / f"{key}.json", asdict(run)))
-    header = f"# {corpus.name}\n\nProtocol: {res.describe()}\n\n"
+    header = f"# {corpus.name}\n\nProtocol: {res.describe()}\n\nGrahAM: {gnn.describe()}.\n\n"
     write_text(out / "table.md", header + res.markdown() + "\n")
     write_text(out / "table.csv", res.csv())
     doc = res.to_dict()

@@ -94,7 +94,7 @@ def run_gnn(d: RunData) -> MethodRun:
     graph built on the embeddings; loss on the labelled nodes only. Extras: the GNN's
     hidden features of every clip (``hidden``), its class probabilities of every clip (``proba``,
     after correct & smooth with the GNN setting ``smooth``; inductive: the training clips among
-    themselves, each test clip attached to them) and the :class:`GNNResult` (``gnn``).""" 
+    themselves, each test clip attached to them) and the :class:`GNNResult` (``gnn``)."""
     emb, feats, labels, test = d.embeddings, d.node_features, d.labels, d.split.test
     head = d.siamese.model.head  # in eval mode after training; left on its device, never moved
     dev = next(head.parameters()).device
@@ -185,9 +185,8 @@ def _mel_floor(d: RunData) -> MethodRun:
 
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("grahams_gnn", "GrahAM (GNN)", True, run_gnn,
-           "the GrahAM GNN over the graph of clips (nodes: the Siamese embedding, and with the cpu preset the "
-           "clip's log-mel band statistics; cpu preset: kNN graph, then correct & smooth); only labelled training "
-           "clips give loss"),
+           "the GrahAM GNN over the graph of clips (graph, node features and correct & smooth as the run's GNN "
+           "settings say); only labelled training clips give loss"),
     Method("random_forest", "Random Forest", True, _embedding_baseline("random_forest"),
            "500 trees on the labelled clips' Siamese embeddings (the paper's baseline)"),
     Method("mlp_2layer", "2-layer NN", True, _embedding_baseline("mlp_2layer"),

@@ -69,6 +69,15 @@ class GNNConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def describe(self) -> str:
+        """The settings in words, for tables and reports."""
+        graph = {"complete": "the complete graph", "knn": f"a kNN graph (k = {self.k})",
+                 "similarity": "the complete graph weighted by the pair head's s_ij"}[self.graph]
+        nodes = "the Siamese embedding" + (" and the clip's log-mel band statistics" if self.band_statistics else "")
+        return (f"GrahAM's GNN on {graph}, nodes holding {nodes}"
+                + (", labelled nodes carrying their label as an input" if self.label_input else "")
+                + (f", then correct & smooth over the kNN graph (k = {self.k})" if self.smooth else ""))
+
     @classmethod
     def preset_defaults(cls, preset: str, **overrides) -> "GNNConfig":
         """``paper``: the paper's complete graph over the Siamese embeddings alone; ``cpu``:

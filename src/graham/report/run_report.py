@@ -92,8 +92,7 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
         f"Data set: {outcome.corpus.name}" + ("" if outcome.corpus.name.startswith(outcome.dataset)
                                                else f" (from {outcome.dataset})") + ".",
         f"Split: {outcome.split_name}; {len(outcome.train_idx)} training clips ({len(outcome.labelled_idx)} labelled), "
-        f"{len(outcome.test_idx)} test clips. Graph: {outcome.gnn_config.graph}"
-        + (f" (k = {outcome.gnn_config.k})" if outcome.gnn_config.graph == "knn" else "") + ". "
+        f"{len(outcome.test_idx)} test clips. {outcome.gnn_config.describe()}. "
         "Every row but the last is transductive: the test clips are unlabelled nodes of the graph while the GNN "
         "trains (as in the paper). The last row, the GrahAM bundle, is the model you ship scored as it predicts: "
         "each test clip cut into windows, each window a new node attached to the training clips, probabilities "

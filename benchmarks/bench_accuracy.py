@@ -257,8 +257,8 @@ def _paired(rows, fractions, against: str, names) -> None:
             if len(d) == 0:
                 cells.append("")
                 continue
-            sem = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-            cells.append(f"{d.mean():+.1f} ± {sem:.1f} ({(d > 1e-9).sum()}/{(abs(d) <= 1e-9).sum()}/{(d < -1e-9).sum()})")
+            sem = f" ± {d.std(ddof=1) / np.sqrt(len(d)):.1f}" if len(d) > 1 else ""  # one run: no error to show
+            cells.append(f"{d.mean():+.1f}{sem} ({(d > 1e-9).sum()}/{(abs(d) <= 1e-9).sum()}/{(d < -1e-9).sum()})")
         print(f"| {n} | " + " | ".join(cells) + " |")
 
 

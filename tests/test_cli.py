@@ -1,6 +1,9 @@
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 from typer.testing import CliRunner
 
@@ -97,3 +100,48 @@ def test_verbose_works_after_the_subcommand_too(tmp_path):
     out = subprocess.run([sys.executable, "-m", "graham.cli", "version", "--verbose"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0 and out.stdout.strip()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "synthetic:3x2", "--method", "randomforest"], "unknown method 'randomforest'"),
+    (["train", "synthetic:3x2", "--device", "mps"], "device 'mps'"),
+    (["predict", "BUNDLE", "song.wav", "--device", "xla"], "device 'xla'"),
+])
+def test_bad_method_and_device_are_one_line_errors_before_any_work(tmp_path, args, message):
+    """The real CLI in a subprocess: exit 2, one line naming the problem, no traceback, and no
+    training started (no run folder written)."""
+    args = [a.replace("BUNDLE", str(tmp_path / "no-bundle")) for a in args]
+    out = subprocess.run([sys.executable, "-m", "graham.cli"] + args + ["--out", str(tmp_path / "run")]
+                         if args[0] == "train" else [sys.executable, "-m", "graham.cli"] + args,
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "GRAHAM_CACHE": str(tmp_path)})
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unwritable_out_and_a_malformed_bundle_are_one_line_errors(tmp_path):
+    """``--out`` naming a file, or a folder that cannot be written, fails at once with exit 2
+    (not after an epoch); a bundle whose config.json is JSON but not an object is a BundleError."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = [(["train", "synthetic:3x2", "--out", str(blocker)], "is a file, not a folder"),
+             (["experiment", "synthetic:3x2", "--out", str(blocker)], "is a file, not a folder")]
+    if os.geteuid() != 0:  # root writes anywhere: the permission case only means something for a user
+        cases.append((["train", "synthetic:3x2", "--out", str(locked / "run")], "cannot write there"))
+    for args, message in cases:
+        out = subprocess.run([sys.executable, "-m", "graham.cli"] + args, capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "GRAHAM_CACHE": str(tmp_path / "cache")})
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "cache").exists()  # nothing was extracted: the check came first
+    from graham.bundle import BundleError, load_bundle
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for name in ("siamese.safetensors", "gnn.safetensors", "reference.safetensors"):
+        (bundle / name).write_bytes(b"")
+    (bundle / "config.json").write_text("[1, 2, 3]")
+    with pytest.raises(BundleError, match="not an object"):
+        load_bundle(bundle)

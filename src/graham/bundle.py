@@ -107,6 +107,8 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         raise BundleError(f"{path} is not a complete graham bundle: missing {', '.join(missing)}")
     try:
         cfg = json.loads((path / "config.json").read_text())
+        if not isinstance(cfg, dict):
+            raise BundleError(f"{path}/config.json is malformed (a JSON {type(cfg).__name__}, not an object)")
         if cfg.get("format") != FORMAT:
             raise BundleError(f"{path}: bundle format {cfg.get('format')!r}, this graham reads {FORMAT}")
         mel = MelConfig.from_dict(cfg["mel"])
@@ -114,7 +116,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         # settings added since format 1 was fixed: a bundle without them was made without them
         gnn_cfg = GNNConfig(**{"band_statistics": False, "label_input": False, **cfg["gnn"]})
         classes = list(cfg["classes"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BundleError(f"{path}/config.json is malformed ({exc})") from exc
     try:
         sia_t, _ = load_checkpoint(path / "siamese.safetensors")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "save_npy"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "save_npy", "writable_folder"]
 
 
 @contextmanager
@@ -67,3 +67,23 @@ def save_npy(target: str | os.PathLike, array: np.ndarray) -> None:
     with atomic_path(target, suffix=".npy") as tmp:
         with open(tmp, "wb") as f:
             np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def writable_folder(path: str | os.PathLike, *, option: str = "--out") -> Path:
+    """``path`` as a folder graham can write into, created if missing; a
+    :class:`~graham.errors.ParameterError` naming ``option`` when it is a file, or when the file
+    system or the permissions refuse (checked by writing and removing a file there), so that a
+    run fails before any work, not after it."""
+    from .errors import ParameterError
+
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ParameterError(f"{option} {path}: is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".graham-write-check.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ParameterError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from exc
+    return path

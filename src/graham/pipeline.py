@@ -27,7 +27,7 @@ from .evaluate.metrics import classification_metrics
 from .evaluate.protocol import (METHOD_NAMES, ExperimentResult, ProtocolConfig, RunResult, evaluate_split, run_key,
                                 run_protocol)
 from .evaluate.splits import labelled_subset, make_splits
-from .io import write_json, write_text
+from .io import writable_folder, write_json, write_text
 from .nn.gnn import GNNConfig
 from .paths import cache_dir
 from .ranks import world
@@ -158,7 +158,15 @@ def train_model(
     ``metrics["shipped_model"]``."""
     if protocol == "kfold":
         raise ParameterError("train uses one split: protocol random, grouped or given (k-fold: graham experiment)")
-    out = Path(out)
+    from .evaluate.methods import METHODS
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:  # before any work, not after the Siamese network has trained
+        raise ParameterError(f"unknown method {', '.join(map(repr, unknown))}; known: {', '.join(METHODS)}")
+    from .train.siamese import resolve_device
+
+    resolve_device(device)  # a device this torch cannot use: say so before any work
+    out = writable_folder(out)
     t0 = time.perf_counter()
     fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     corpus = fr.features.corpus
@@ -307,7 +315,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
 
     from .report.figures import confusion_figure, table_figure
 
-    out = Path(out)
+    out = writable_folder(out)  # a file, or a read-only place: say so before any work
     fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     corpus = fr.features.corpus
     _require_classes(corpus)

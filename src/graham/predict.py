@@ -286,4 +286,5 @@ class GenreClassifier:
 
 def load(path: str | os.PathLike, *, device: str | None = None) -> GenreClassifier:
     """``graham.load("runs/demo/bundle")``: a :class:`GenreClassifier` ready to predict."""
+    resolve_device(device)  # an unusable device is named before the bundle is read
     return GenreClassifier(load_bundle(Path(path)), device=device)

@@ -47,6 +47,11 @@ def resolve_device(device: str | None) -> torch.device:
                                  "visible); use --device cpu or auto")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ParameterError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) visible")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ParameterError(f"device {device!r}: this torch has no usable Apple GPU (MPS); use --device cpu or auto")
+    elif dev.type != "cpu":
+        raise ParameterError(f"device {device!r}: graham runs on cpu, cuda or mps; use --device cpu, cuda or auto")
     return dev
 
 

@@ -204,3 +204,13 @@ def test_test_labels_reach_no_training(tmp_path):
                              "mel_floor"}
         for m in a[0]:  # every method predicts the same class for every test clip; only the scores differ
             assert a[0][m]["predicted"] == b[0][m]["predicted"], (mode, m)
+
+
+def test_the_fold_count_is_checked_only_for_k_fold_and_named_as_the_option():
+    from graham.errors import ParameterError
+
+    assert ProtocolConfig(protocol="random", k=1).k == 1  # k means nothing to a random split
+    with pytest.raises(ParameterError, match="--k 1: k-fold cross-validation needs at least 2 folds"):
+        ProtocolConfig(protocol="kfold", k=1)
+    with pytest.raises(ParameterError, match="test fraction must lie between 0 and 1"):
+        ProtocolConfig(test_size=1.5)

@@ -53,8 +53,10 @@ class ProtocolConfig:
             raise ParameterError(f"mode must be transductive or inductive, got {self.mode!r}")
         if not self.seeds or not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
             raise ParameterError("need at least one seed and fractions in (0, 1]")
-        if not 0 < self.test_size < 1 or self.k < 2:
-            raise ParameterError("need 0 < test_size < 1 and k >= 2")
+        if not 0 < self.test_size < 1:
+            raise ParameterError(f"the test fraction must lie between 0 and 1, got {self.test_size}")
+        if self.protocol == "kfold" and self.k < 2:  # k means nothing to the other protocols
+            raise ParameterError(f"--k {self.k}: k-fold cross-validation needs at least 2 folds")
 
     def describe(self, grouped: bool = False) -> str:
         split = {"random": f"stratified random {1 - self.test_size:.0%}:{self.test_size:.0%} split of clips "

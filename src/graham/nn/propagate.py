@@ -18,7 +18,7 @@ its own row of both iterations.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -46,9 +46,6 @@ class SmoothConfig:
     def __post_init__(self) -> None:
         if self.k < 1 or self.iterations < 1 or not (0 <= self.alpha_correct < 1 and 0 <= self.alpha_smooth < 1):
             raise ParameterError("correct-and-smooth needs k >= 1, iterations >= 1 and alphas in [0, 1)")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def symmetric_knn_edges(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -118,14 +115,22 @@ def smooth_reference(proba: torch.Tensor, features: torch.Tensor, labels, labell
     y = F.one_hot(labels, proba.shape[1]).to(proba.dtype)
     error = torch.zeros_like(proba)
     error[labelled] = y - proba[labelled]
-    smoothed_error = cs.prop1(error, edges, post_step=lambda x: x.clamp_(-1.0, 1.0))
+    smoothed_error = cs.prop1(error, edges, post_step=lambda x: x.clamp_(-1.0, 1.0))  # PyG's correct step
     sigma = float(error[labelled].abs().sum() / labelled.numel())
-    # No residual anywhere (every labelled node fitted exactly): nothing to correct (PyG's
-    # autoscale would divide 0 by 0).
-    corrected = cs.correct(proba, labels, labelled, edges) if sigma > 0 else proba.clone()
-    scores = cs.smooth(corrected, labels, labelled, edges)
+    scores = cs.smooth(_autoscaled(proba, smoothed_error, sigma), labels, labelled, edges)
     degree = torch.bincount(edges[1], minlength=proba.shape[0]).to(proba.dtype)
     return SmoothedReference(features, degree, smoothed_error, scores, sigma, config)
+
+
+def _autoscaled(proba: torch.Tensor, error: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The corrected scores ``z + scale e`` of PyG's autoscaled correct step: each row's
+    propagated residual ``e`` scaled to the labelled residuals' mean L1 size ``sigma`` (scale 1
+    where it would pass 1000). A row that no residual reached, or no residual at all (every
+    labelled node fitted exactly, where PyG would divide 0 by 0), is left as it was."""
+    size = error.abs().sum(1, keepdim=True)
+    scale = torch.where(size > 0, sigma / size.clamp_min(1e-300), torch.ones_like(size))
+    scale[scale > 1000] = 1.0
+    return proba + scale * error
 
 
 @torch.no_grad()
@@ -147,10 +152,7 @@ def attach_smoothed(ref: SmoothedReference, proba: torch.Tensor, features: torch
     err = torch.zeros(proba.shape[0], ref.error.shape[1], dtype=proba.dtype, device=proba.device)
     err.index_add_(0, dst, ref.error[src] * w)
     err = (cfg.alpha_correct * err).clamp_(-1.0, 1.0)
-    size = err.abs().sum(1, keepdim=True)
-    scale = torch.where(size > 0, ref.sigma / size.clamp_min(1e-300), torch.ones_like(size))
-    scale[scale > 1000] = 1.0
-    corrected = proba + scale * err
+    corrected = _autoscaled(proba, err, ref.sigma)
     nb = torch.zeros_like(corrected)
     nb.index_add_(0, dst, ref.scores[src] * w)
     return ((1 - cfg.alpha_smooth) * corrected + cfg.alpha_smooth * nb).clamp_(0.0, 1.0).to(out_dtype)

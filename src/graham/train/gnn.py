@@ -134,17 +134,15 @@ def train_gnn(
         from tqdm.auto import tqdm
         epochs = tqdm(epochs, desc="gnn", unit="epoch", leave=False)
     label_gen = torch.Generator(device="cpu").manual_seed(train.seed)
-    no_labels = torch.full((len(x),), -1, dtype=torch.long, device=dev)
-    eval_labels = no_labels.clone()
-    eval_labels[fit_t] = yt[fit_t]  # validation: every fitted node's label is known, no validation node's
+    # validation: every fitted node's label is known, no validation node's
+    eval_labels = known_labels(y, fit_idx, len(x), device=dev)
     for epoch in epochs:
         model.train()
         loss_t, node_labels = fit_t, None
         if model.config.label_input:
             perm = fit_t[torch.randperm(len(fit_t), generator=label_gen).to(dev)]
             shown, loss_t = perm[: len(perm) // 2], perm[len(perm) // 2:]
-            node_labels = no_labels.clone()
-            node_labels[shown] = yt[shown]
+            node_labels = known_labels(y, shown.cpu().numpy(), len(x), device=dev)
         logits = model(xt, graph, labels=node_labels)
         loss = loss_fn(logits[loss_t], yt[loss_t])
         opt.zero_grad(set_to_none=True)

@@ -101,14 +101,13 @@ def test_lazy_features_hold_no_mapping_per_clip(tmp_path):
     from graham.data.features import take
     from graham.data.store import ShardedArrays
     from graham.nn import PRESETS, SiameseNet
-    from graham.pipeline import load_features
     from graham.train.siamese import embed_clips
 
     for k in range(12):
         genre = "rock" if k % 2 else "jazz"
         write(tmp_path / "g" / genre / f"{genre}.{k:05d}.wav", tone(2.0, freq=150.0 + 40 * k))
     fs = FeatureStore(tmp_path / "feat", shard_size=5).extract(read_gtzan(tmp_path / "g"), progress=False)
-    mels = load_features(fs)
+    mels = fs.mels
     assert isinstance(mels, ShardedArrays) and len(mels) == 12
     torch.manual_seed(0)
     model = SiameseNet(PRESETS["cpu"])
@@ -124,3 +123,47 @@ def test_lazy_features_hold_no_mapping_per_clip(tmp_path):
     np.testing.assert_allclose(emb, embed_clips(model, [fs[i] for i in range(12)], crop_frames=43, batch_size=8),
                                rtol=1e-5, atol=1e-6)
     assert len(window_starts(fs[0].shape[-1], 43, 21)) > 1  # sanity: each clip has several windows
+
+
+def test_a_feature_folder_keeps_its_settings_through_train_and_predict(tmp_path):
+    """``graham features --n-mels 40 --hop-length 256 --sr 16000 --out F`` then ``train --features F``:
+    training reads F's settings (no second store of default log-mels appears in F), the bundle
+    records them and prediction computes its log-mels with them. A setting that disagrees with
+    F's is a one-line error, exit 2."""
+    from typer.testing import CliRunner
+
+    from graham.cli import app
+    from graham.data.features import folder_settings
+    from graham.predict import load
+    from graham.pipeline import train_model
+    from graham.train.gnn import GNNTrainConfig
+    from tiny import tiny_siamese
+
+    runner = CliRunner()
+    feat = tmp_path / "feat"
+    res = runner.invoke(app, ["features", "synthetic:4x3", "--out", str(feat), "--sr", "16000", "--n-mels", "40",
+                              "--hop-length", "256"])
+    assert res.exit_code == 0, res.output
+    settings = folder_settings(feat)
+    assert (settings.sr, settings.n_mels, settings.hop_length, settings.n_fft) == (16000, 40, 256, 2048)
+    stores = sorted(p.name for p in feat.glob("mel-*"))
+    assert len(stores) == 1
+
+    o = train_model("synthetic:4x3", tmp_path / "run", siamese=tiny_siamese(epochs=1), gnn_train=GNNTrainConfig(epochs=5),
+                    cache=feat, progress=False, methods=("grahams_gnn",))
+    assert sorted(p.name for p in feat.glob("mel-*")) == stores  # nothing recomputed with other settings
+    assert o.mel == settings and folder_settings(feat) == settings
+    clf = load(tmp_path / "run" / "bundle")
+    assert clf.bundle.mel == settings
+    y = np.random.default_rng(0).normal(0, 0.1, 16000 * 2).astype(np.float32)
+    mel = clf.mel(y, sr=16000)
+    assert mel.shape == (40, 1 + 2 * 16000 // 256)
+    assert len(clf.predict(y, sr=16000).probabilities) == len(o.classes)
+
+    # a rerun with the folder's own settings is fine; another setting is refused before any work
+    res = runner.invoke(app, ["features", "synthetic:4x3", "--out", str(feat), "--n-mels", "40"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["features", "synthetic:4x3", "--out", str(feat), "--n-mels", "64"])
+    assert res.exit_code == 2
+    assert "n_mels=64 (the folder has 40)" in res.output and "Traceback" not in res.output
+    assert sorted(p.name for p in feat.glob("mel-*")) == stores

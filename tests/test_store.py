@@ -203,3 +203,53 @@ def test_two_processes_fill_the_same_store_as_one(tmp_path):
     assert torch.equal(a["labels"], b["labels"])
     torch.testing.assert_close(a["embeddings"], b["embeddings"], rtol=0, atol=0)
     assert len(list(one.glob("emb-*/shard-*.npy"))) == 4  # embeddings kept in shards beside the log-mels
+
+
+# -- two runs that do not know of each other -------------------------------------------------
+def test_a_live_temporary_file_is_never_taken_for_a_stale_one(tmp_path):
+    """Two processes on one store: only the holder of a shard's lock writes it and removes its
+    temporary files, so a second run never deletes the first one's file in progress; once the
+    holder is gone (lock released, as the kernel does when a process dies) its leftover is."""
+    a = ShardStore(tmp_path / "st", kind="test", settings={}, shard_size=2)
+    b = ShardStore(tmp_path / "st", kind="test", settings={}, shard_size=2)
+    held = a.lock(0)
+    live = tmp_path / "st" / ".shard-000000.npy.abc123.npy.tmp"  # a's file in progress
+    live.write_bytes(b"half")
+    assert b.lock(0, wait=False) is None and live.exists()
+    other = b.lock(1, wait=False)  # other shards stay free
+    assert other is not None
+    other.release()
+    held.release()  # a "dies"
+    with b.lock(0, wait=False) as lock:
+        assert lock is not None and not live.exists()
+
+
+def test_two_runs_extracting_into_one_folder_at_once_both_succeed(tmp_path):
+    """Two extractions of one corpus into one folder at the same time (two ``graham features``,
+    or two trainings sharing the cache): both finish, read the same log-mels, and leave no
+    temporary file behind."""
+    import threading
+
+    from graham.data import FeatureStore, read_gtzan
+
+    data = _corpus(tmp_path / "g", 16, 1.0)
+    results, errors = {}, []
+
+    def run(name):
+        try:
+            fs = FeatureStore(tmp_path / "feat", shard_size=1).extract(read_gtzan(data), workers=1, progress=False)
+            results[name] = [fs[i] for i in range(len(fs))]
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert len(results["a"]) == len(results["b"]) == 16
+    for x, y in zip(results["a"], results["b"]):
+        assert np.array_equal(x, y)
+    store = next((tmp_path / "feat").glob("mel-*/*/"))
+    assert len(list(store.glob("shard-*.json"))) == 16 and not list(store.glob(".*.tmp"))

@@ -154,21 +154,26 @@ def features(
     clips: Optional[Path] = CLIPS_OPT,
     workers: int = typer.Option(2, help="Decoding threads."),
     shard_size: int = typer.Option(256, min=1, help="Clips per shard of the store."),
-    sr: int = typer.Option(22050, help="Sample rate [Hz]."),
-    n_mels: int = typer.Option(128, help="Mel bands."),
-    n_fft: int = typer.Option(2048, help="FFT size [samples]."),
-    hop_length: int = typer.Option(512, help="Hop [samples]."),
+    sr: Optional[int] = typer.Option(None, help="Sample rate [Hz]; default: the folder's, else 22050."),
+    n_mels: Optional[int] = typer.Option(None, help="Mel bands; default: the folder's, else 128."),
+    n_fft: Optional[int] = typer.Option(None, help="FFT size [samples]; default: the folder's, else 2048."),
+    hop_length: Optional[int] = typer.Option(None, help="Hop [samples]; default: the folder's, else 512."),
 ) -> None:
     """Compute (or reuse) the log-mel spectrogram of every clip of a data set.
 
+    The folder keeps its settings (features.json): train, experiment, embed and train-siamese
+    with --features read them, the bundle records them and predict uses them. A setting that
+    disagrees with an existing folder's is an error, never a silent recompute.
+
     Under torchrun (torchrun --nproc_per_node=N -m graham.cli features ...) each process
     fills its share of the shards."""
-    from .audio import MelConfig
+    from .data.features import resolve_settings
     from .pipeline import extract_features
 
     try:
+        config = resolve_settings(out, dict(sr=sr, n_mels=n_mels, n_fft=n_fft, hop_length=hop_length))
         run = extract_features(dataset, out, clips=str(clips) if clips else None, workers=workers,
-                               shard_size=shard_size, config=MelConfig(sr=sr, n_mels=n_mels, n_fft=n_fft, hop_length=hop_length))
+                               shard_size=shard_size, config=config)
     except GrahamError as exc:
         _fail(exc)
     fs = run.features

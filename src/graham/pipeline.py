@@ -18,8 +18,8 @@ from .audio.bandstats import mel_band_statistics
 from .audio.mel import MelConfig
 from .bundle import save_bundle
 from .data.corpus import Corpus
-from .data.features import FeatureSet, FeatureStore, take
-from .data.store import DEFAULT_SHARD_SIZE, ShardedArrays
+from .data.features import FeatureSet, FeatureStore, resolve_settings, take
+from .data.store import DEFAULT_SHARD_SIZE
 from .data.spec import open_dataset
 from .errors import DatasetError, ParameterError
 from .evaluate.methods import DEFAULT_METHODS, result_title
@@ -35,7 +35,7 @@ from .train.checkpoint import save_checkpoint
 from .train.gnn import GNNTrainConfig
 from .train.siamese import SiameseConfig, embed_clips, train_siamese
 
-__all__ = ["FeatureRun", "extract_features", "load_features", "TrainOutcome", "train_model", "report_run",
+__all__ = ["FeatureRun", "extract_features", "TrainOutcome", "train_model", "report_run",
            "run_experiment", "train_siamese_run", "embed_dataset", "run_demo"]
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,16 @@ def extract_features(dataset: str, out: str | os.PathLike, *, clips: str | None 
     and write ``out/corpus.csv`` (the clips that have features), ``out/skipped.txt`` (every
     file left out, by name, with the reason) and ``out/features.json`` (settings, counts).
 
+    ``config`` None takes the settings ``out`` was made with (``features.json``), or the
+    defaults for a new folder; a ``config`` that disagrees with the folder's is a
+    :class:`ParameterError`: a folder holds the log-mels of one set of settings.
+
     Under ``torchrun`` every process takes its share of the shards (gloo, unless a process
     group is already up) and process 0 writes the files above once all shards are done."""
     from .train.distributed import init_from_env
 
     out = Path(out).expanduser()
+    config = resolve_settings(out, None if config is None else config.to_dict())
     t0 = time.perf_counter()
     init_from_env(torch.device("cpu"), timeout_s=_STORE_TIMEOUT_S)
     corpus: Corpus = open_dataset(dataset, clips=clips, genres=genres, split_lists=split_lists, progress=progress)
@@ -85,11 +90,6 @@ def extract_features(dataset: str, out: str | os.PathLike, *, clips: str | None 
 #: How long a process waits for the others to finish their shards (a process group's
 #: default, 30 min, is shorter than extracting AudioSet).
 _STORE_TIMEOUT_S = 7 * 24 * 3600
-
-
-def load_features(fs: FeatureSet) -> ShardedArrays:
-    """Every clip's log-mel, read lazily from the store: a clip is mapped only while it is used."""
-    return fs.mels
 
 
 def _features(dataset: str, *, cache: str | os.PathLike | None, clips: str | None, progress: bool,
@@ -172,7 +172,7 @@ def train_model(
     corpus = fr.features.corpus
     _require_classes(corpus)
     classes, labels = corpus.classes, np.asarray(corpus.targets())
-    mels = load_features(fr.features)
+    mels = fr.features.mels
     split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
                         splits=[c.split for c in corpus])[0]
     labelled = labelled_subset(split.train, labels, fraction, seed=seed)
@@ -260,7 +260,7 @@ def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None
     labels = np.asarray(corpus.targets())
     split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
                         splits=[c.split for c in corpus])[0]
-    mels = load_features(fr.features)
+    mels = fr.features.mels
     config = config or SiameseConfig(seed=seed)
     res = train_siamese(take(mels, split.train), labels[split.train], config, out=out, resume=resume,
                         device=device, progress=progress)
@@ -335,7 +335,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
         done[key] = run
         write_json(runs_dir / f"{key}.json", asdict(run))
     write_json(runs_dir / "settings.json", settings)
-    res = run_protocol(load_features(fr.features), corpus.targets(), corpus.classes, config, groups=corpus.groups,
+    res = run_protocol(fr.features.mels, corpus.targets(), corpus.classes, config, groups=corpus.groups,
                        splits=[c.split for c in corpus], siamese=siamese, gnn=gnn, gnn_train=gnn_train, device=device,
                        progress=progress, done=done,
                        on_run=lambda key, run: write_json(runs_dir / f"{key}.json", asdict(run)))

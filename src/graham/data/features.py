@@ -27,13 +27,13 @@ import torch
 
 from ..audio.decode import load_audio
 from ..audio.mel import LogMel, MelConfig
-from ..errors import AudioError
+from ..errors import AudioError, DatasetError, ParameterError
 from ..parallel import map_ahead
 from ..ranks import world
 from .corpus import Corpus, Skipped
 from .store import DEFAULT_SHARD_SIZE, ShardedArrays, ShardStore, source_stamp
 
-__all__ = ["FeatureStore", "FeatureSet", "take", "clip_list_key"]
+__all__ = ["FeatureStore", "FeatureSet", "take", "clip_list_key", "folder_settings", "resolve_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,45 @@ def clip_list_key(paths: Sequence[str | os.PathLike]) -> str:
     for p in paths:
         h.update(os.fsencode(str(p)) + b"\0")
     return h.hexdigest()
+
+
+#: The record a feature folder keeps of its settings (written by ``graham features``).
+SETTINGS_FILE = "features.json"
+
+
+def folder_settings(root: str | os.PathLike) -> MelConfig | None:
+    """The log-mel settings a feature folder was made with (its ``features.json``), or None
+    for a folder without one. A record that cannot be read is an error, never a silent default."""
+    path = Path(root).expanduser() / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        return MelConfig.from_dict(record["mel"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"{path}: not a readable feature-folder record ({exc}); remove it or use "
+                           "another folder") from None
+
+
+def resolve_settings(root: str | os.PathLike | None, given: dict | None = None) -> MelConfig:
+    """The log-mel settings for a feature folder: the folder's own (see :func:`folder_settings`)
+    with ``given`` on top, or the defaults with ``given`` for a new folder. A given setting that
+    disagrees with the folder's is a :class:`ParameterError` naming both: a folder holds one set
+    of settings, and features are never recomputed behind the user's back."""
+    given = {k: v for k, v in (given or {}).items() if v is not None}
+    known = folder_settings(root) if root is not None else None
+    if known is None:
+        return MelConfig(**given)
+    held = known.to_dict()
+    unknown = sorted(set(given) - set(held))
+    if unknown:
+        raise ParameterError(f"unknown log-mel settings: {', '.join(unknown)}")
+    clash = [f"{k}={given[k]} (the folder has {held[k]})" for k in sorted(given) if given[k] != held[k]]
+    if clash:
+        raise ParameterError(f"{Path(root).expanduser()} holds log-mels made with other settings: "
+                             f"{'; '.join(clash)}. Leave the option out to use the folder's, or give "
+                             f"another folder")
+    return known
 
 
 @dataclass
@@ -141,10 +180,45 @@ class FeatureStore:
     def _fill(self, store: ShardStore, corpus: Corpus, stamps: list[str], shards: list[int], *, workers: int,
               progress: bool) -> None:
         """Compute and write ``shards``: decoding runs ahead across shard boundaries, and each
-        shard is written as soon as its last clip is done."""
+        shard is written as soon as its last clip is done. A shard is filled only under its
+        lock; shards that another process holds are left for later: this process then waits,
+        holding no lock, for one of them, and skips those the other has completed (two runs on
+        one store share the work, never a file, and cannot wait for each other in a circle)."""
         n = len(corpus)
-        ranges = [store.items_of(k, n) for k in shards]
-        order = [i for r in ranges for i in r]
+        bar = None
+        if progress and shards:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=sum(len(store.items_of(k, n)) for k in shards), desc="log-mel", unit="clip")
+        try:
+            while shards:
+                busy = self._fill_free(store, corpus, stamps, shards, workers=workers, bar=bar)
+                if busy:
+                    store.lock(busy[0]).release()  # wait until its holder is done with it
+                shards = busy
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _fill_free(self, store: ShardStore, corpus: Corpus, stamps: list[str], shards: list[int], *, workers: int,
+                   bar) -> list[int]:
+        """Fill the shards of ``shards`` whose lock is free and that are still to do; return
+        those another process holds."""
+        n = len(corpus)
+        busy: list[int] = []
+        held: list = []  # (shard, lock) claimed and not yet written, in order
+
+        def order():
+            for k in shards:
+                lock = store.lock(k, wait=False)
+                if lock is None:
+                    busy.append(k)
+                elif store.done(k, [stamps[i] for i in store.items_of(k, n)]):
+                    lock.release()  # completed by another process meanwhile
+                    if bar is not None:
+                        bar.update(len(store.items_of(k, n)))
+                else:
+                    held.append((k, lock))
+                    yield from store.items_of(k, n)
 
         def prepare(i: int):
             try:
@@ -154,20 +228,20 @@ class FeatureStore:
             except OSError as exc:
                 return None, f"cannot read ({exc.strerror or exc})"
 
-        bar = None
-        if progress and order:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=len(order), desc="log-mel", unit="clip")
         try:
-            results = map_ahead(prepare, order, workers=workers)
-            for k, rng in zip(shards, ranges):
-                items: list = []
-                for _ in rng:
-                    _, (y, err) = next(results)
-                    items.append(self._mel(y) if y is not None else err)
-                    if bar is not None:
-                        bar.update(1)
-                store.write(k, [stamps[i] for i in rng], items)
+            items: list = []
+            for i, (y, err) in map_ahead(prepare, order(), workers=workers):
+                items.append(self._mel(y) if y is not None else err)
+                if bar is not None:
+                    bar.update(1)
+                k, lock = held[0]
+                rng = store.items_of(k, n)
+                if i == rng[-1]:
+                    store.write(k, [stamps[j] for j in rng], items)
+                    lock.release()
+                    held.pop(0)
+                    items = []
         finally:
-            if bar is not None:
-                bar.close()
+            for _, lock in held:
+                lock.release()
+        return busy

@@ -21,7 +21,12 @@ killed at any moment therefore loses at most the shards it was writing. Values a
 re-read to check them: that would read the whole store on every run.
 
 Several processes may fill one store at once, each its own shards (:func:`my_shards`); the
-folder must then be shared by all of them (one machine, or a network file system).
+folder must then be shared by all of them (one machine, or a network file system). Two runs
+that do not know of each other (two ``graham features`` on one folder, two trainings sharing
+the cache) are safe too: a process fills a shard only while it holds the shard's lock
+(``.shard-K.lock``, an advisory ``flock``, released by the kernel when its holder dies), and
+only a lock holder removes the temporary files of that shard, which then can only have been
+left by a killed run.
 """
 
 from __future__ import annotations
@@ -37,7 +42,31 @@ from ..errors import DatasetError
 from ..io import atomic_path, write_json
 from ..ranks import barrier, world
 
-__all__ = ["ShardStore", "ShardedArrays", "source_stamp", "my_shards", "DEFAULT_SHARD_SIZE"]
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no locks; concurrent runs on one store are then not safe
+    fcntl = None
+
+__all__ = ["ShardStore", "ShardLock", "ShardedArrays", "source_stamp", "my_shards", "DEFAULT_SHARD_SIZE"]
+
+
+class ShardLock:
+    """An exclusive advisory lock on one shard of a store, held from :meth:`ShardStore.lock`
+    until :meth:`release` (or the end of a ``with`` block, or the holder's death)."""
+
+    def __init__(self, fd: int | None) -> None:
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+
+    def __enter__(self) -> "ShardLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 #: Items per shard: 256 log-mels of 10-s clips are 56 MB, of 30-s clips 170 MB (the buffer a
 #: writer holds), and AudioSet's 2 million clips make about 8,000 shards.
@@ -213,14 +242,34 @@ class ShardStore:
         """Whether shard ``k`` is complete for sources of these ``stamps``."""
         return self._load_index(k, stamps) is not None
 
+    def lock(self, k: int, *, wait: bool = True) -> ShardLock | None:
+        """Take shard ``k``'s lock: wait for it, or with ``wait=False`` return None when another
+        process holds it. The holder is the only writer of the shard, so temporary files of
+        the shard found now were left by a killed run and are removed."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if fcntl is None:
+            return ShardLock(None)
+        fd = os.open(self.root / f".shard-{k:06d}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        for stale in self.root.glob(f".shard-{k:06d}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        self._checked.pop(k, None)  # another process may have written it since this one looked
+        return ShardLock(fd)
+
     def write(self, k: int, stamps: Sequence[str], items: Sequence[np.ndarray | str]) -> None:
-        """Write shard ``k``: each item an array, or a string saying why it has none."""
+        """Write shard ``k``: each item an array, or a string saying why it has none. Hold the
+        shard's :meth:`lock` when other processes may write the same store."""
         if len(items) != len(stamps):
             raise ValueError(f"shard {k}: {len(items)} items for {len(stamps)} stamps")
         self._checked.pop(k, None)
         arrays = [np.ascontiguousarray(x, dtype=np.float32) for x in items if not isinstance(x, str)]
-        for stale in self.root.glob(f".shard-{k:06d}.*.tmp"):  # left by a run killed while writing
-            stale.unlink(missing_ok=True)
         header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
                   "shape": (sum(a.size for a in arrays),)}
         with atomic_path(self._array(k), suffix=".npy") as tmp:

@@ -54,9 +54,11 @@ def embed_features(model: SiameseNet, features: FeatureSet, *, crop_frames: int,
     try:
         for k in todo:
             rng = store.items_of(k, n)
-            emb = embed_clips(model, features.mels.subset(rng), crop_frames=crop_frames, hop=hop,
-                              batch_size=batch_size, device=device)
-            store.write(k, [stamps[i] for i in rng], list(emb))
+            with store.lock(k):  # one lock at a time: another run on this store waits, then skips
+                if not store.done(k, [stamps[i] for i in rng]):
+                    emb = embed_clips(model, features.mels.subset(rng), crop_frames=crop_frames, hop=hop,
+                                      batch_size=batch_size, device=device)
+                    store.write(k, [stamps[i] for i in rng], list(emb))
             if bar is not None:
                 bar.update(len(rng))
     finally:

@@ -181,10 +181,10 @@ def test_test_labels_reach_no_training(tmp_path):
     from graham.evaluate.protocol import evaluate_split
     from graham.evaluate.splits import labelled_subset, random_split
     from graham.nn.gnn import GNNConfig
-    from graham.pipeline import _features, load_features
+    from graham.pipeline import _features
 
     fr = _features("synthetic:3x2", cache=tmp_path / "feat", clips=None, progress=False)
-    mels, labels = load_features(fr.features), np.asarray(fr.features.corpus.targets())
+    mels, labels = fr.features.mels, np.asarray(fr.features.corpus.targets())
     classes = fr.features.corpus.classes
     split = random_split(labels, seed=0)
     labelled = labelled_subset(split.train, labels, 1.0, seed=0)

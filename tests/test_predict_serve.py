@@ -393,3 +393,20 @@ def test_predict_command_reads_many_files_with_workers(trained, songs):
     assert res.exit_code == 0, res.output
     lines = [json.loads(line) for line in res.output.splitlines() if line.startswith("{")]
     assert [d["source"] for d in lines] == [str(songs[(3, "wav")]), str(songs[(30, "mp3")])]
+
+
+def test_serve_on_a_port_in_use_fails_at_once(trained, monkeypatch):
+    """A port another server holds: exit 2 with one line naming it, before the model loads."""
+    import graham.predict
+
+    def no_load(*a, **kw):
+        raise AssertionError("the model was loaded before the port was checked")
+
+    monkeypatch.setattr(graham.predict, "load", no_load)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        res = runner.invoke(app, ["serve", str(trained.out / "bundle"), "--port", str(port)])
+    assert res.exit_code == 2, res.output
+    assert f"cannot listen on 127.0.0.1:{port}" in res.output

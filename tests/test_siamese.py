@@ -176,8 +176,28 @@ def test_resume_refuses_other_settings(tmp_path):
     mels, labels = toy_mels()
     train_siamese(mels, labels, tiny_siamese(epochs=1), out=tmp_path, progress=False)
     from graham.errors import ParameterError
-    with pytest.raises(ParameterError, match="other settings"):
+    with pytest.raises(ParameterError, match=r"other settings \(lr: 0.0003 -> 0.01\)"):
         train_siamese(mels, labels, tiny_siamese(epochs=1, lr=1e-2), out=tmp_path, resume=True, progress=False)
+
+
+def test_resume_extends_a_finished_run_as_if_it_had_run_longer(tmp_path):
+    """A finished run resumed with more epochs goes on where it stopped and ends where a longer
+    run from the start ends; fewer epochs than it trained is refused, saying how many."""
+    from graham.errors import ParameterError
+    from graham.train.checkpoint import load_checkpoint
+
+    mels, labels = toy_mels()
+    train_siamese(mels, labels, tiny_siamese(epochs=1), out=tmp_path / "a", progress=False)
+    train_siamese(mels, labels, tiny_siamese(epochs=3), out=tmp_path / "a", resume=True, progress=False)
+    train_siamese(mels, labels, tiny_siamese(epochs=3), out=tmp_path / "b", progress=False)
+    a, meta_a = load_checkpoint(tmp_path / "a" / "last.safetensors")
+    b, meta_b = load_checkpoint(tmp_path / "b" / "last.safetensors")
+    assert meta_a["epoch"] == meta_b["epoch"] == 2 and len(meta_a["history"]) == 3
+    for k in b:
+        if k.startswith("model/"):
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    with pytest.raises(ParameterError, match="trained 3 epochs already; to resume, give --epochs 3 or more"):
+        train_siamese(mels, labels, tiny_siamese(epochs=2), out=tmp_path / "a", resume=True, progress=False)
 
 
 def test_config_presets_and_round_trip():

@@ -50,3 +50,13 @@ def test_labelled_fractions_are_sized_stratified_and_nested():
     np.testing.assert_array_equal(labelled_subset(s.train, LABELS, 0.3, seed=0), sets[0.3])
     with pytest.raises(ParameterError):
         labelled_subset(s.train, LABELS, 0.0)
+
+
+def test_a_class_with_one_clip_is_named():
+    from graham.errors import ParameterError
+
+    labels = [0, 0, 0, 1, 2, 2, 2]
+    with pytest.raises(ParameterError, match=r"1 class\(es\) have one: rock \(1 clip\)"):
+        make_splits("random", labels, names=["jazz", "rock", "pop"])
+    with pytest.raises(ParameterError, match=r"have one: 1 \(1 clip\)"):  # without names: the label
+        make_splits("random", labels)

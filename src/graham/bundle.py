@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import json
 import os
+from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import __version__
 from .audio.mel import MelConfig
-from .errors import GrahamError
+from .checks import BUNDLE_FILES, BUNDLE_FORMAT, bundle_config
+from .errors import BundleError
 from .io import write_json
 from .nn.gnn import GNNConfig, GrahamGNN
 from .nn.siamese import SiameseNet
@@ -33,12 +34,16 @@ from .train.siamese import SiameseConfig
 
 __all__ = ["Bundle", "BundleError", "save_bundle", "load_bundle", "BUNDLE_FILES"]
 
-BUNDLE_FILES = ("config.json", "siamese.safetensors", "gnn.safetensors", "reference.safetensors")
-FORMAT = 1
+FORMAT = BUNDLE_FORMAT
 
 
-class BundleError(GrahamError):
-    """A bundle folder is incomplete, inconsistent or not graham's."""
+def _graham_version() -> str:
+    """The installed graham's version, from its metadata: a module below the package root
+    does not import the root."""
+    try:
+        return metadata.version("graham")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 @dataclass
@@ -89,7 +94,7 @@ def save_bundle(path: str | os.PathLike, *, mel: MelConfig, siamese_config: Siam
         ref["band_statistics"] = torch.as_tensor(reference_stats, dtype=torch.float32)
     save_checkpoint(path / "reference.safetensors", ref, {"kind": "reference"})
     write_json(path / "config.json", {
-        "format": FORMAT, "graham_version": __version__, "torch_version": torch.__version__,
+        "format": FORMAT, "graham_version": _graham_version(), "torch_version": torch.__version__,
         "mel": mel.to_dict(), "siamese": siamese_config.to_dict(), "gnn": gnn_config.to_dict(),
         "classes": list(classes), "embedding_dim": int(reference.shape[1]), "reference_nodes": int(reference.shape[0]),
         "info": info or {},
@@ -100,17 +105,8 @@ def save_bundle(path: str | os.PathLike, *, mel: MelConfig, siamese_config: Siam
 def load_bundle(path: str | os.PathLike) -> Bundle:
     """Load and validate a bundle folder written by :func:`save_bundle`."""
     path = Path(path).expanduser()
-    if not path.is_dir():
-        raise BundleError(f"bundle folder not found: {path}")
-    missing = [f for f in BUNDLE_FILES if not (path / f).is_file()]
-    if missing:
-        raise BundleError(f"{path} is not a complete graham bundle: missing {', '.join(missing)}")
+    cfg = bundle_config(path)
     try:
-        cfg = json.loads((path / "config.json").read_text())
-        if not isinstance(cfg, dict):
-            raise BundleError(f"{path}/config.json is malformed (a JSON {type(cfg).__name__}, not an object)")
-        if cfg.get("format") != FORMAT:
-            raise BundleError(f"{path}: bundle format {cfg.get('format')!r}, this graham reads {FORMAT}")
         mel = MelConfig.from_dict(cfg["mel"])
         sia_cfg = SiameseConfig.from_dict(cfg["siamese"])
         # settings added since format 1 was fixed: a bundle without them was made without them

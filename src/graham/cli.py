@@ -80,6 +80,40 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+def _interrupted(what: str) -> None:
+    """Ctrl-C: say what is kept and how to go on, then exit 130 as a shell expects."""
+    typer.secho(f"\ninterrupted: {what}", fg=typer.colors.YELLOW, err=True)
+    raise typer.Exit(130)
+
+
+def _check_first(*, dataset: Optional[str] = None, clips=None, methods=None, preset: Optional[str] = None,
+                 protocols: tuple = (), protocol: Optional[str] = None, graph: Optional[str] = None,
+                 fractions=(), device: Optional[str] = None, out: Optional[Path] = None,
+                 bundle: Optional[Path] = None) -> None:
+    """What a command was given, checked before torch and PyTorch Geometric load (seconds):
+    a typo is one line and exit 2 at once (:mod:`graham.checks`)."""
+    from . import checks
+
+    try:
+        if protocol is not None:
+            checks.check_choice("--protocol", protocol, protocols)
+        checks.check_choice("--preset", preset, checks.PRESETS)
+        checks.check_choice("--graph", graph, checks.GRAPHS)
+        checks.check_methods(methods)
+        checks.check_fractions(fractions)
+        checks.check_device(device)
+        if dataset is not None:
+            checks.check_dataset(dataset, clips)
+        if bundle is not None:
+            checks.bundle_config(bundle)
+        if out is not None:
+            from .io import writable_folder
+
+            writable_folder(out)
+    except GrahamError as exc:
+        _fail(exc)
+
+
 @app.callback()
 def main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
@@ -130,6 +164,7 @@ def corpus(
     out: Optional[Path] = typer.Option(None, help="Write the corpus table (CSV) here."),
 ) -> None:
     """Read a data set and summarise it: clips per class and skipped files."""
+    _check_first(dataset=dataset, clips=clips)
     from .data import open_dataset
     from .io import write_text
 
@@ -167,6 +202,7 @@ def features(
 
     Under torchrun (torchrun --nproc_per_node=N -m graham.cli features ...) each process
     fills its share of the shards."""
+    _check_first(dataset=dataset, clips=clips, out=out)
     from .data.features import resolve_settings
     from .pipeline import extract_features
 
@@ -176,6 +212,8 @@ def features(
                                shard_size=shard_size, config=config)
     except GrahamError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        _interrupted(f"the finished shards are kept in {out}; run the same command again to go on")
     fs = run.features
     if not _reports():
         return
@@ -218,6 +256,11 @@ def train_siamese_cmd(
     device: str = DEVICE_OPT,
 ) -> None:
     """Train the Siamese embedding network (Xception + pair head, balanced pairs)."""
+    if protocol == "kfold":
+        _fail(GrahamError("train-siamese uses one split: --protocol random, grouped or given (k-fold: graham "
+                          "experiment)"))
+    _check_first(dataset=dataset, clips=clips, preset=preset, protocol=protocol, protocols=("random", "grouped", "given"),
+                 device=device, out=out)
     from .pipeline import train_siamese_run
 
     try:
@@ -227,11 +270,17 @@ def train_siamese_cmd(
                                                split_lists=_split_lists(split_list))
     except GrahamError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        _interrupted(f"{out / 'last.safetensors'} holds the last finished epoch; add --resume to the same command "
+                     "to go on from it")
     if not _reports():
         return
     last = res.history[-1] if res.history else {}
+    val = (f", val ROC-AUC {last['val_auc']:.3f}" if "val_auc" in last else
+           f", val centroid accuracy {last['val_centroid_acc']:.3f} (too few validation clips for pairs of both kinds)"
+           if "val_centroid_acc" in last else "")
     typer.echo(f"trained on {len(split.train)} clips of {corpus.name} in {res.seconds:.0f} s; best epoch {res.best_epoch + 1}; "
-               f"last: loss {last.get('loss', float('nan')):.3f}, val ROC-AUC {last.get('val_auc', float('nan')):.3f}")
+               f"last: loss {last.get('loss', float('nan')):.3f}{val}")
     typer.echo(f"checkpoints: {out / 'best.safetensors'}, {out / 'last.safetensors'}")
 
 
@@ -249,6 +298,7 @@ def embed(
 
     Embeddings are kept in shards beside the log-mels (a killed run resumes); under torchrun
     each process embeds its share."""
+    _check_first(dataset=dataset, clips=clips, device=device)
     from .pipeline import embed_dataset
 
     try:
@@ -284,6 +334,10 @@ def train(
     device: str = DEVICE_OPT,
 ) -> None:
     """The whole path: features, Siamese, GNN, baselines, test metrics, bundle and report."""
+    if protocol == "kfold":
+        _fail(GrahamError("train uses one split: --protocol random, grouped or given (k-fold: graham experiment)"))
+    _check_first(dataset=dataset, clips=clips, methods=methods, preset=preset, protocol=protocol,
+                 protocols=("random", "grouped", "given"), graph=graph, fractions=(fraction,), device=device, out=out)
     from .pipeline import report_run, train_model
     from .train.gnn import GNNTrainConfig
 
@@ -298,6 +352,10 @@ def train(
             typer.echo(f"report: {report_run(o)}")
     except GrahamError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        _interrupted(f"{out / 'siamese' / 'last.safetensors'} holds the Siamese network's last finished epoch (if one "
+                     "finished); add --resume to the same command to go on from it")
+    _echo_skipped(o.skipped, where=f" (all of them: {out / 'metrics.json'}, under \"skipped\")")
     _print_metrics(o)
     typer.echo(f"metrics: {out / 'metrics.json'}; bundle: {out / 'bundle'}")
 
@@ -335,6 +393,13 @@ def experiment(
     device: str = DEVICE_OPT,
 ) -> None:
     """The paper's Table 1: GrahAM vs five baselines at several labelled fractions."""
+    if mode not in ("transductive", "inductive"):
+        _fail(GrahamError(f"--mode {mode!r}: use transductive or inductive"))
+    if protocol == "kfold" and k < 2:
+        _fail(GrahamError(f"--k {k}: k-fold cross-validation needs at least 2 folds"))
+    _check_first(dataset=dataset, clips=clips, methods=methods, preset=preset, protocol=protocol,
+                 protocols=("random", "grouped", "kfold", "given"), graph=graph, fractions=fractions, device=device,
+                 out=out)
     from .evaluate.protocol import ProtocolConfig
     from .pipeline import run_experiment
     from .train.gnn import GNNTrainConfig
@@ -349,6 +414,10 @@ def experiment(
                              device=device, resume=resume, split_lists=_split_lists(split_list))
     except (GrahamError, ValueError) as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        _interrupted(f"every finished run is saved in {out / 'runs'}; add --resume to the same command to run only "
+                     "the others")
+    _echo_skipped(res.skipped, where=f" (all of them: {out / 'results.json'}, under \"skipped\")")
     typer.echo(f"protocol: {res.describe()}")
     typer.echo(res.markdown())
     typer.echo(f"tables: {out / 'table.md'}, {out / 'table.csv'}, {out / 'results.json'}")
@@ -392,10 +461,11 @@ def predict(
     import json
     import sys
 
-    from .predict import load
-
     if fmt not in ("table", "json", "csv"):
         _fail(GrahamError("--format must be table, json or csv"))
+    _check_first(device=device, bundle=bundle)
+    from .predict import load
+
     try:
         model = load(bundle, device=device)
     except GrahamError as exc:
@@ -456,6 +526,7 @@ def explain(
     device: str = DEVICE_OPT,
 ) -> None:
     """Grad-CAM++ heatmaps (heatmap, mel, overlay) of the whole model's class score."""
+    _check_first(device=device, bundle=bundle, out=out)
     from .explain.gradcam import explain_clip
     from .predict import load
     from .report.figures import gradcam_figure, mean_heatmap_figure
@@ -495,6 +566,13 @@ def serve(
     device: str = DEVICE_OPT,
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET / (upload page)."""
+    _check_first(device=device, bundle=bundle)
+    from .checks import check_port
+
+    try:
+        check_port(host, port)  # before the model loads (seconds), not after
+    except GrahamError as exc:
+        _fail(exc)
     import uvicorn
 
     from .predict import load

@@ -1,6 +1,6 @@
 """graham's error types: one base class, one subclass per kind of failure a user can act on."""
 
-__all__ = ["GrahamError", "ParameterError", "AudioError", "DatasetError", "CacheError"]
+__all__ = ["GrahamError", "ParameterError", "AudioError", "DatasetError", "BundleError"]
 
 
 class GrahamError(Exception):
@@ -24,5 +24,5 @@ class DatasetError(GrahamError):
     """A data-set specification or folder is malformed (unknown kind, missing folder, bad CSV)."""
 
 
-class CacheError(GrahamError):
-    """A feature-cache entry is unreadable or does not match its key."""
+class BundleError(GrahamError):
+    """A bundle folder is incomplete, inconsistent or not graham's."""

@@ -21,6 +21,7 @@ from .data.corpus import Corpus
 from .data.features import FeatureSet, FeatureStore, resolve_settings, take
 from .data.store import DEFAULT_SHARD_SIZE
 from .data.spec import open_dataset
+from .checks import setting_changes
 from .errors import DatasetError, ParameterError
 from .evaluate.methods import DEFAULT_METHODS, result_title
 from .evaluate.metrics import classification_metrics
@@ -174,7 +175,7 @@ def train_model(
     classes, labels = corpus.classes, np.asarray(corpus.targets())
     mels = fr.features.mels
     split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
-                        splits=[c.split for c in corpus])[0]
+                        splits=[c.split for c in corpus], names=corpus.classes)[0]
     labelled = labelled_subset(split.train, labels, fraction, seed=seed)
     siamese = SiameseConfig.from_dict({**(siamese or SiameseConfig()).to_dict(), "seed": seed})
     gnn = gnn or GNNConfig()
@@ -259,7 +260,7 @@ def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None
     _require_classes(corpus)
     labels = np.asarray(corpus.targets())
     split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
-                        splits=[c.split for c in corpus])[0]
+                        splits=[c.split for c in corpus], names=corpus.classes)[0]
     mels = fr.features.mels
     config = config or SiameseConfig(seed=seed)
     res = train_siamese(take(mels, split.train), labels[split.train], config, out=out, resume=resume,
@@ -327,8 +328,10 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
     done = {}
     runs_dir = out / "runs"
     if resume and (runs_dir / "settings.json").exists():
-        if json.loads((runs_dir / "settings.json").read_text()) != settings:
-            raise ParameterError(f"{runs_dir} holds runs with other settings; cannot resume")
+        changes = setting_changes(json.loads((runs_dir / "settings.json").read_text()), settings)
+        if changes:
+            raise ParameterError(f"{runs_dir} holds runs with other settings ({'; '.join(changes[:5])}); resume with "
+                                 "the same settings, or use another --out")
         for f in runs_dir.glob("seed*.json"):
             done[f.stem] = RunResult(**json.loads(f.read_text()))
     for key, run in (known_runs or {}).items():
@@ -339,6 +342,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
                        splits=[c.split for c in corpus], siamese=siamese, gnn=gnn, gnn_train=gnn_train, device=device,
                        progress=progress, done=done,
                        on_run=lambda key, run: write_json(runs_dir / f"{key}.json", asdict(run)))
+    res.skipped = list(fr.skipped)
     header = f"# {corpus.name}\n\nProtocol: {res.describe()}\n\nGrahAM: {gnn.describe()}.\n\n"
     write_text(out / "table.md", header + res.markdown() + "\n")
     write_text(out / "table.csv", res.csv())

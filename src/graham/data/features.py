@@ -171,7 +171,7 @@ class FeatureStore:
         mels, kept, errors = store.gather(stamps)
         failed = [Skipped(str(corpus.clips[i].path), errors[i]) for i in sorted(errors)]
         for s in failed:
-            log.warning("skipped %s", s)
+            log.info("skipped %s", s)  # the commands list them (all in the run's files)
         kept_corpus = corpus.without([corpus.clips[i].clip_id for i in sorted(errors)],
                                      {corpus.clips[i].clip_id: errors[i] for i in errors})
         return FeatureSet(kept_corpus, mels, self.config, failed, store.root, [stamps[i] for i in kept],

@@ -96,6 +96,7 @@ class ExperimentResult:
     last_labels: np.ndarray | None = None
     last_test: np.ndarray | None = None
     grouped: bool = False  # the corpus has groups shared by several clips (k-fold keeps them apart)
+    skipped: list = field(default_factory=list)  # files of the data set left out (unreadable), by name
 
     def describe(self) -> str:
         """The protocol in words, saying "grouped" whenever groups kept clips apart."""
@@ -182,7 +183,7 @@ def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config:
     plan = []
     for seed in config.seeds:
         for split in make_splits(config.protocol, labels, seed=seed, groups=groups, splits=splits,
-                                 test_size=config.test_size, k=config.k):
+                                 test_size=config.test_size, k=config.k, names=classes):
             for frac in config.fractions:
                 plan.append((seed, split, frac))
     it = plan

@@ -30,16 +30,22 @@ class Split:
     name: str
 
 
-def random_split(labels, *, test_size: float = 0.3, seed: int = 0) -> Split:
+def random_split(labels, *, test_size: float = 0.3, seed: int = 0, names=None) -> Split:
     """Stratified split with ``test_size`` of the clips in the test part (rounded up to one clip
-    per class when the corpus is tiny)."""
+    per class when the corpus is tiny). ``names[c]`` is class ``c``'s name, for messages."""
     labels = np.asarray(labels)
     idx = np.arange(len(labels))
-    n_classes = len(np.unique(labels))
+    values, counts = np.unique(labels, return_counts=True)
+    n_classes = len(values)
     n_test = max(n_classes, int(round(test_size * len(labels))))
-    if np.bincount(np.unique(labels, return_inverse=True)[1]).min() < 2 or n_test > len(labels) - n_classes:
-        raise ParameterError(f"a stratified split needs at least two clips of every class ({len(labels)} clips, "
-                             f"{n_classes} classes)")
+    lonely = [f"{names[v] if names is not None else v} ({n} clip)" for v, n in zip(values, counts) if n < 2]
+    if lonely:
+        raise ParameterError(f"a stratified split needs at least two clips of every class; {len(lonely)} "
+                             f"class(es) have one: {', '.join(map(str, lonely[:10]))}"
+                             f"{' ...' if len(lonely) > 10 else ''}")
+    if n_test > len(labels) - n_classes:
+        raise ParameterError(f"a stratified split of {len(labels)} clips in {n_classes} classes leaves no training "
+                             f"clip for some class at a test fraction of {test_size:g}")
     tr, te = train_test_split(idx, test_size=n_test, stratify=labels, random_state=seed)
     return Split(np.sort(tr), np.sort(te), f"random stratified {1 - test_size:.0%}:{test_size:.0%}, seed {seed}")
 
@@ -92,10 +98,11 @@ def labelled_subset(train: np.ndarray, labels, fraction: float, *, seed: int = 0
 
 
 def make_splits(protocol: str, labels, *, seed: int = 0, groups=None, splits=None, test_size: float = 0.3,
-                k: int = 5) -> list[Split]:
-    """The splits of one protocol for one seed (k of them for k-fold)."""
+                k: int = 5, names=None) -> list[Split]:
+    """The splits of one protocol for one seed (k of them for k-fold); ``names`` (class names
+    by label) make messages name classes."""
     if protocol == "random":
-        return [random_split(labels, test_size=test_size, seed=seed)]
+        return [random_split(labels, test_size=test_size, seed=seed, names=names)]
     if protocol == "grouped":
         return [grouped_split(labels, groups, test_size=test_size, seed=seed)]
     if protocol == "kfold":

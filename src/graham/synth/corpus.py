@@ -18,7 +18,6 @@ import soundfile as sf
 from ..errors import ParameterError
 from ..io import atomic_path, write_json
 from .artists import artist_of, artist_seed, artist_style
-from .render import render
 from .score import Score, compose
 from .styles import GENRES
 
@@ -74,6 +73,8 @@ def synthesize_clip(genre: str, index: int, *, seconds: float = 30.0, seed: int 
     artist's narrower style (:mod:`graham.synth.artists`)."""
     score_seed, render_seed = clip_seeds(seed, genre, index)
     style = artist_style(genre, artist_seed(seed, genre, artist_of(index, artists))) if artists else None
+    from .render import render  # here: scipy.signal takes a second to import, and a spec needs none of it
+
     score = compose(genre, seconds=seconds, seed=score_seed, style=style)
     return score, render(score, sr=sample_rate, seed=render_seed)
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checks import setting_changes
 from ..errors import ParameterError
 from ..nn.frozen import frozen
 from ..nn.siamese import SiameseNet
@@ -262,8 +263,13 @@ def train_siamese(
     last = out / "last.safetensors" if out else None
     if resume and last is not None and last.exists():
         tensors, meta = load_checkpoint(last)
-        if meta.get("config") != config.to_dict():
-            raise ParameterError(f"{last} was written with other settings; cannot resume")
+        changes = setting_changes(meta.get("config"), config.to_dict(), ignore=("epochs",))
+        if changes:  # epochs may grow: a finished run is extended
+            raise ParameterError(f"{last} was written with other settings ({'; '.join(changes[:5])}); resume with "
+                                 "the same settings, or train into another --out")
+        if meta["epoch"] + 1 > config.epochs:
+            raise ParameterError(f"{last} has trained {meta['epoch'] + 1} epochs already; to resume, give --epochs "
+                                 f"{meta['epoch'] + 1} or more (got {config.epochs})")
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
         if ident is not None:
             ident.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("ident/")})

@@ -1,0 +1,149 @@
+"""Checks of what a command was given that need no heavy import (torch, PyTorch Geometric,
+scipy): the CLI runs them first, so a typo costs a fraction of a second and one line, not the
+seconds those libraries take to load. The modules that do the work check again, as the
+authority; these checks only say early what would fail later."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable
+
+from .errors import BundleError, DatasetError, ParameterError
+
+__all__ = ["METHOD_KEYS", "PRESETS", "GRAPHS", "check_dataset", "check_methods", "check_choice", "check_device",
+           "check_fractions", "check_port", "setting_changes", "bundle_config", "BUNDLE_FILES", "BUNDLE_FORMAT"]
+
+#: The methods of Table 1, by key, in the order tables list them (the registry in
+#: :mod:`graham.evaluate.methods` holds the same keys; a test keeps the two equal).
+METHOD_KEYS = ("grahams_gnn", "random_forest", "mlp_2layer", "label_spreading", "supervised_cnn", "mel_floor")
+PRESETS = ("cpu", "paper")
+GRAPHS = ("complete", "knn", "similarity")
+
+#: The files of a bundle folder, and the format this graham reads.
+BUNDLE_FILES = ("config.json", "siamese.safetensors", "gnn.safetensors", "reference.safetensors")
+BUNDLE_FORMAT = 1
+
+
+def check_dataset(dataset: str, clips: str | os.PathLike | None = None) -> None:
+    """A data-set spec that names a known kind and a path that is there (the folder of GTZAN and
+    ``folder:``, the table of ``csv:`` and ``audioset:``, and AudioSet's ``--clips`` folder)."""
+    from .data.spec import parse_dataset  # light: the readers load on use
+
+    spec = parse_dataset(dataset)
+    if spec.path is None:
+        return
+    if spec.kind in ("gtzan", "folder") and not spec.path.is_dir():
+        raise DatasetError(f"{spec.kind}: folder not found: {spec.path}")
+    if spec.kind in ("csv", "audioset") and not spec.path.is_file():
+        raise DatasetError(f"{spec.kind}: table not found: {spec.path}")
+    if spec.kind == "audioset":
+        if clips is None:
+            raise DatasetError("audioset:CSV needs the folder of clips: --clips DIR")
+        if not Path(clips).expanduser().is_dir():
+            raise DatasetError(f"--clips: folder not found: {clips}")
+
+
+def check_methods(methods: Iterable[str] | None) -> None:
+    """Every name a key of Table 1's methods."""
+    unknown = [m for m in methods or () if m not in METHOD_KEYS]
+    if unknown:
+        raise ParameterError(f"unknown method {', '.join(map(repr, unknown))}; known: {', '.join(METHOD_KEYS)}")
+
+
+def check_choice(option: str, value: str | None, choices: Iterable[str]) -> None:
+    """``value`` (when given) one of ``choices``, else an error naming ``option``."""
+    choices = tuple(choices)
+    if value is not None and value not in choices:
+        raise ParameterError(f"{option} {value!r}: use one of {', '.join(choices)}")
+
+
+def check_fractions(fractions: Iterable[float], option: str = "--fraction") -> None:
+    bad = [f for f in fractions if not 0 < f <= 1]
+    if bad:
+        raise ParameterError(f"{option} {bad[0]:g}: a labelled fraction lies in (0, 1]")
+
+
+def check_device(device: str | None) -> None:
+    """A device name graham can run on: auto, cpu, cuda[:N] (not with a CPU build of torch) or
+    mps (on macOS). Whether a GPU is visible is left to :func:`graham.train.siamese.resolve_device`."""
+    if device in (None, "auto", "cpu"):
+        return
+    kind, _, index = device.partition(":")
+    if kind not in ("cuda", "mps", "cpu") or (index and not index.isdigit()):
+        raise ParameterError(f"device {device!r}: graham runs on cpu, cuda, cuda:N, mps or auto")
+    if kind == "mps" and sys.platform != "darwin":
+        raise ParameterError(f"device {device!r}: Apple's GPU (MPS) exists on macOS only; use --device cpu or auto")
+    if kind == "cuda":
+        try:
+            build = metadata.version("torch")
+        except metadata.PackageNotFoundError:
+            return
+        if build.endswith("+cpu"):
+            raise ParameterError(f"device {device!r}: this torch ({build}) is a CPU build with no CUDA; use "
+                                 "--device cpu or auto")
+
+
+def bundle_config(path: str | os.PathLike) -> dict:
+    """The ``config.json`` of a bundle folder, once the folder is found complete and the file is
+    a JSON object of the format this graham reads; a :class:`BundleError` saying what is wrong
+    otherwise."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise BundleError(f"bundle folder not found: {path}")
+    missing = [f for f in BUNDLE_FILES if not (path / f).is_file()]
+    if missing:
+        raise BundleError(f"{path} is not a complete graham bundle: missing {', '.join(missing)}")
+    try:
+        cfg = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{path}/config.json is malformed ({exc})") from exc
+    if not isinstance(cfg, dict):
+        raise BundleError(f"{path}/config.json is malformed (a JSON {type(cfg).__name__}, not an object)")
+    if cfg.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{path}: bundle format {cfg.get('format')!r}, this graham reads {BUNDLE_FORMAT}")
+    return cfg
+
+
+def check_port(host: str, port: int) -> None:
+    """That ``host:port`` can be listened on now (not taken by another server, an address of
+    this machine): a server checks before it spends seconds loading a model."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ParameterError(f"--host {host!r}: not an address of this machine ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing socket is no clash
+        try:
+            s.bind(address)
+        except OSError as exc:
+            raise ParameterError(f"cannot listen on {host}:{port} ({exc.strerror}); another server may hold the "
+                                 "port: pick another with --port") from None
+
+
+def setting_changes(old: dict, new: dict, *, ignore: Iterable[str] = ()) -> list[str]:
+    """``"name: old -> new"`` for each setting that differs between two settings dicts (nested
+    dicts by dotted name, long values shortened): what a refusal to resume should name."""
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in (d or {}).items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+
+    def short(v):
+        text = json.dumps(v) if not isinstance(v, str) else repr(v)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    a, b, skip = flat(old), flat(new), set(ignore)
+    missing = object()
+    return [f"{k}: {short(a.get(k)) if k in a else '(none)'} -> {short(b.get(k)) if k in b else '(none)'}"
+            for k in sorted(set(a) | set(b)) if k not in skip and a.get(k, missing) != b.get(k, missing)]

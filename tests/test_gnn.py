@@ -304,3 +304,28 @@ def test_the_paper_preset_keeps_the_papers_graph_and_the_cpu_preset_the_measured
     paper, cpu = GNNConfig.preset_defaults("paper"), GNNConfig.preset_defaults("cpu")
     assert (paper.graph, paper.band_statistics, paper.smooth, paper.label_input) == ("complete", False, False, False)
     assert (cpu.graph, cpu.band_statistics, cpu.smooth, cpu.label_input) == ("knn", True, True, False)
+
+
+def test_no_generated_source_is_left_in_the_temp_folder(tmp_path):
+    """PyG writes each MessagePassing class's generated propagate to the temp folder; a process
+    that builds GrahAM's layer and runs correct & smooth leaves none of them there."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import torch\n"
+              "from graham.nn.graham_conv import GrahamConv\n"
+              "from graham.nn.propagate import correct_and_smooth\n"
+              "conv = GrahamConv(4, 3)\n"
+              "x = torch.randn(6, 4)\n"
+              "y = conv(x, torch.tensor([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0]]))\n"
+              "p = correct_and_smooth(torch.softmax(torch.randn(6, 2), 1), x, torch.tensor([0, 1]),"
+              " torch.tensor([0, 1]))\n"
+              "import tempfile; print(tempfile.gettempdir())\n")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TMPDIR": str(tmp)})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().endswith(str(tmp))
+    assert sorted(p.name for p in tmp.iterdir()) == []

@@ -37,6 +37,7 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 
 from ..errors import ParameterError
+from .generated import remove_generated_sources
 
 __all__ = ["GrahamConv", "complete_edge_index"]
 
@@ -227,6 +228,7 @@ class GrahamConv(MessagePassing):
         if gamma_layers < 1 or hidden < 1:
             raise ParameterError("gamma_layers and hidden must be >= 1")
         super().__init__(aggr=aggr)
+        remove_generated_sources()  # PyG's generated propagate lives in memory now; its temp file goes
         self.in_channels, self.out_channels, self.hidden, self.gamma_layers = in_channels, out_channels, hidden, gamma_layers
         g = [nn.Linear(in_channels, hidden), nn.ReLU()]
         for k in range(1, gamma_layers):

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ParameterError
+from .generated import remove_generated_sources
 from .graphs import knn_edges, knn_graph
 
 __all__ = ["SmoothConfig", "SmoothedReference", "symmetric_knn_edges", "correct_and_smooth", "smooth_reference",
@@ -71,9 +72,11 @@ def _check(labels, labelled, device) -> tuple[torch.Tensor, torch.Tensor]:
 def _model(config: SmoothConfig):
     from torch_geometric.nn.models import CorrectAndSmooth
 
-    return CorrectAndSmooth(num_correction_layers=config.iterations, correction_alpha=config.alpha_correct,
-                            num_smoothing_layers=config.iterations, smoothing_alpha=config.alpha_smooth,
-                            autoscale=True)
+    model = CorrectAndSmooth(num_correction_layers=config.iterations, correction_alpha=config.alpha_correct,
+                             num_smoothing_layers=config.iterations, smoothing_alpha=config.alpha_smooth,
+                             autoscale=True)
+    remove_generated_sources()  # its LabelPropagation's generated propagate: no file left in the temp folder
+    return model
 
 
 @torch.no_grad()

@@ -410,3 +410,61 @@ def test_serve_on_a_port_in_use_fails_at_once(trained, monkeypatch):
         res = runner.invoke(app, ["serve", str(trained.out / "bundle"), "--port", str(port)])
     assert res.exit_code == 2, res.output
     assert f"cannot listen on 127.0.0.1:{port}" in res.output
+
+
+def test_a_long_file_streamed_in_blocks_predicts_as_the_whole_file(trained, songs, tmp_path):
+    """A file read in blocks (decoded, resampled, log-mel, band statistics and windows block
+    by block) gets the prediction of the same file read whole, window by window; files longer
+    than ``stream_seconds`` take that path, in predict and in predict_many."""
+    from graham.predict import GenreClassifier
+
+    whole = GenreClassifier(trained_bundle(trained), stream_seconds=1e9)
+    streamed = GenreClassifier(trained_bundle(trained), stream_seconds=60.0)
+    y, sr = sf.read(str(songs[(300, "wav")]), dtype="float32")
+    at44 = tmp_path / "song_44k.flac"
+    sf.write(str(at44), np.repeat(y[: 100 * sr], 2), 44100, format="FLAC")  # resampled on the way in
+    for path in (songs[(300, "wav")], at44):
+        a = whole.predict(path, per_window=True)
+        b = streamed.predict_streamed(path, per_window=True, block_seconds=7.0)
+        assert a.duration == b.duration and len(a.windows) == len(b.windows) > 50
+        assert [(w.start, w.end) for w in a.windows] == [(w.start, w.end) for w in b.windows]
+        pa = np.array([[g.score for g in w.scores] for w in a.windows])
+        pb = np.array([[g.score for g in w.scores] for w in b.windows])
+        np.testing.assert_allclose(pb, pa, atol=1e-4)
+        assert [g.label for g in a.top] == [g.label for g in b.top]
+    # routing: the 300-s file is long for `streamed`, the 30-s one is not
+    calls = []
+    real = streamed.predict_streamed
+    streamed.predict_streamed = lambda p, **kw: calls.append(str(p)) or real(p, **kw)
+    files = [songs[(30, "wav")], songs[(300, "wav")], songs[(3, "wav")]]
+    got = [(s, p) for s, p in streamed.predict_many(files)]
+    assert [s for s, _ in got] == [str(f) for f in files] and calls == [str(songs[(300, "wav")])]
+    streamed.predict(songs[(300, "flac")])
+    assert calls[-1] == str(songs[(300, "flac")])
+
+
+def trained_bundle(trained):
+    return load_bundle(trained.out / "bundle")
+
+
+def test_memory_of_a_prediction_does_not_grow_with_the_files_length(trained, tmp_path):
+    """Peak memory (resident set, in a fresh process) predicting a 25-min file is within 60 MB
+    of predicting a 2.5-min one; read whole, 22.5 minutes more would take about 250 MB more."""
+    _, y = synthesize_clip("jazz", 0, seconds=30.0, seed=3)
+    for minutes in (2.5, 25):
+        with sf.SoundFile(str(tmp_path / f"{minutes}.wav"), "w", 22050, 1, subtype="PCM_16") as f:
+            for _ in range(int(minutes * 2)):
+                f.write(y)
+    script = ("import resource, sys\n"
+              "from graham.predict import load\n"
+              "clf = load(sys.argv[1], device='cpu')\n"
+              "clf.predict(sys.argv[2])\n"
+              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    peak = {}
+    for minutes in (2.5, 25):
+        res = subprocess.run([sys.executable, "-c", script, str(trained.out / "bundle"), str(tmp_path / f"{minutes}.wav")],
+                             capture_output=True, text=True, timeout=600,
+                             env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+        assert res.returncode == 0, res.stderr[-2000:]
+        peak[minutes] = int(res.stdout.strip().splitlines()[-1]) / 1024  # MB
+    assert peak[25] - peak[2.5] < 60, peak

@@ -16,10 +16,11 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from .audio.bandstats import band_statistics
-from .audio.decode import load_audio
+from .audio.bandstats import RunningBandStatistics, band_statistics
+from .audio.decode import audio_info, load_audio
 from .audio.mel import LogMel
-from .audio.windows import window_starts
+from .audio.stream import file_mel_peak, stream_frames
+from .audio.windows import fit_length, window_starts
 from .bundle import Bundle, load_bundle
 from .errors import AudioError, GrahamError, ParameterError
 from .nn.frozen import frozen
@@ -74,8 +75,15 @@ class GenreClassifier:
     """A bundle ready for inference (CPU by default). Thread-safe for concurrent predictions:
     it holds no per-call state."""
 
-    def __init__(self, bundle: Bundle, *, device: str | None = None, batch_size: int = 32) -> None:
+    #: Files longer than this [s] are decoded, turned into log-mels and embedded in blocks (two
+    #: passes: the dB clip needs the file's loudest value first), so that memory does not grow
+    #: with their length; shorter ones are read whole, once.
+    STREAM_SECONDS = 600.0
+
+    def __init__(self, bundle: Bundle, *, device: str | None = None, batch_size: int = 32,
+                 stream_seconds: float | None = None) -> None:
         self.bundle = bundle
+        self.stream_seconds = self.STREAM_SECONDS if stream_seconds is None else float(stream_seconds)
         self.device = resolve_device(device)  # None or "auto": a GPU when there is one, as in every command
         self.logmel = LogMel(bundle.mel).to(self.device)
         self.siamese = bundle.siamese.to(self.device).eval()
@@ -184,7 +192,20 @@ class GenreClassifier:
     def node_probabilities(self, embeddings: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
         """Class probabilities of new nodes [shape=(W, classes)]: the GNN's softmax and, with the
         GNN setting ``smooth``, correct & smooth with each node attached to its k nearest
-        reference clips (:func:`graham.nn.propagate.attach_smoothed`), scores normalised to sum 1."""
+        reference clips (:func:`graham.nn.propagate.attach_smoothed`), scores normalised to sum 1.
+        New nodes go through in groups of ``NODES_PER_PASS``: a node's messages come from reference
+        nodes only, so the groups give the same result, in memory that does not grow with W."""
+        if stats is not None and stats.dim() == 2:
+            return torch.cat([self._node_probabilities(embeddings[k:k + self.NODES_PER_PASS],
+                                                       stats[k:k + self.NODES_PER_PASS])
+                              for k in range(0, embeddings.shape[0], self.NODES_PER_PASS)])
+        return torch.cat([self._node_probabilities(embeddings[k:k + self.NODES_PER_PASS], stats)
+                          for k in range(0, embeddings.shape[0], self.NODES_PER_PASS)])
+
+    #: New nodes per inductive pass of :meth:`node_probabilities`.
+    NODES_PER_PASS = 256
+
+    def _node_probabilities(self, embeddings: torch.Tensor, stats: torch.Tensor | None) -> torch.Tensor:
         proba = torch.softmax(self.node_logits(embeddings, stats), dim=1)
         if self._smoothed is None:
             return proba
@@ -198,9 +219,56 @@ class GenreClassifier:
     # -- postprocess -----------------------------------------------------------------------
     def predict(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None, top_k: int = 3,
                 per_window: bool = False) -> Prediction:
-        """Classify a file or raw samples; probabilities are averaged over windows."""
+        """Classify a file or raw samples; probabilities are averaged over windows. A file longer
+        than ``stream_seconds`` is read in blocks (:meth:`predict_streamed`)."""
+        if not isinstance(audio, np.ndarray) and self._is_long(audio):
+            return self.predict_streamed(audio, top_k=top_k, per_window=per_window)
         source = str(audio) if not isinstance(audio, np.ndarray) else "<array>"
         return self.predict_mel(self.mel(audio, sr=sr), top_k=top_k, per_window=per_window, source=source)
+
+    def _is_long(self, path: str | os.PathLike) -> bool:
+        return audio_info(path).duration > self.stream_seconds
+
+    @torch.no_grad()
+    def predict_streamed(self, path: str | os.PathLike, *, top_k: int = 3, per_window: bool = False,
+                         block_seconds: float = 30.0) -> Prediction:
+        """Classify a file of any length in the memory of a block of ``block_seconds``: the
+        result of :meth:`predict` on the whole file (the same log-mel frames, windows, band
+        statistics and graph), computed in two passes over the file."""
+        if top_k < 1:
+            raise ParameterError("top_k must be >= 1")
+        cfg, crop = self.bundle.mel, self.crop_frames
+        peak, samples = file_mel_peak(path, cfg, device=self.device, block_seconds=block_seconds)
+        if samples < cfg.n_fft // 2 + 1:
+            raise AudioError(str(path), "too short to classify")
+        frames = 1 + samples // cfg.hop_length
+        starts = window_starts(frames, crop, max(1, crop // 2))
+        stats = RunningBandStatistics()
+        buf, at, k = np.zeros((cfg.n_mels, 0), dtype=np.float32), 0, 0  # frames from frame ``at`` on
+        embs, batch = [], []
+
+        def embed_batch():
+            if batch:
+                embs.append(self._backbone(torch.from_numpy(np.stack(batch)).to(self.device)))
+                batch.clear()
+
+        for block in stream_frames(path, cfg, peak_db=peak, device=self.device, block_seconds=block_seconds):
+            stats.update(block)
+            buf = np.concatenate([buf, block], axis=1)
+            while k < len(starts) and starts[k] + crop <= at + buf.shape[1]:
+                batch.append(buf[:, starts[k] - at:starts[k] - at + crop])
+                k += 1
+                if len(batch) == self.batch_size:
+                    embed_batch()
+            drop = (starts[k] - at) if k < len(starts) else buf.shape[1]
+            buf, at = buf[:, drop:], at + drop
+        for s in starts[k:]:  # a file of at most one window: its frames tiled, as MelCrops does
+            batch.append(fit_length(buf[:, s - at:], crop, short="tile"))
+        embed_batch()
+        emb = torch.cat(embs)
+        st = torch.from_numpy(stats.result()).to(self.device) if self.gnn.config.band_statistics else None
+        probs = self.node_probabilities(emb, st).cpu().numpy()
+        return self._prediction(str(path), frames, starts, probs, top_k=top_k, per_window=per_window)
 
     def predict_mel(self, mel: np.ndarray, *, top_k: int = 3, per_window: bool = False, source: str = "<mel>") -> Prediction:
         """Classify a log-mel computed by :meth:`mel`."""
@@ -244,6 +312,8 @@ class GenreClassifier:
 
         def decode(path):
             try:
+                if self._is_long(path):
+                    return _LONG, None  # read in blocks by this thread, when its turn comes
                 return self._samples(path), None
             except AudioError as exc:
                 return None, exc
@@ -253,6 +323,18 @@ class GenreClassifier:
         queued = 0
         for path, (y, err) in map_ahead(decode, sources, workers=workers):
             source = str(path)
+            if y is _LONG:
+                try:
+                    result = self.predict_streamed(path, top_k=top_k, per_window=per_window)
+                except AudioError as exc:
+                    y, err = None, exc
+                except OSError as exc:
+                    y, err = None, AudioError(path, f"cannot read ({exc.strerror or exc})")
+                else:
+                    yield from flush()  # keep the order of the inputs
+                    queued = 0
+                    yield source, result
+                    continue
             if err is not None:
                 yield from flush()  # keep the order of the inputs
                 queued = 0
@@ -282,6 +364,10 @@ class GenreClassifier:
         return Prediction(source, float(duration),
                           tuple(GenreScore(self.classes[k], float(mean[k])) for k in order),
                           {c: float(mean[k]) for k, c in enumerate(self.classes)}, windows)
+
+
+#: What a decoding thread hands over for a file to be read in blocks.
+_LONG = object()
 
 
 def load(path: str | os.PathLike, *, device: str | None = None) -> GenreClassifier:

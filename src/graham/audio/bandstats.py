@@ -13,7 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["band_statistics", "mel_band_statistics"]
+from ..errors import ParameterError
+
+__all__ = ["band_statistics", "mel_band_statistics", "RunningBandStatistics"]
 
 
 def band_statistics(mel: np.ndarray) -> np.ndarray:
@@ -27,3 +29,39 @@ def band_statistics(mel: np.ndarray) -> np.ndarray:
 def mel_band_statistics(mels: Sequence[np.ndarray]) -> np.ndarray:
     """:func:`band_statistics` of every clip [shape=(N, 3 n_mels)]."""
     return np.stack([band_statistics(m) for m in mels])
+
+
+class RunningBandStatistics:
+    """:func:`band_statistics` of a log-mel given as consecutive blocks of frames, in the memory
+    of one block (means and variances merged as Chan et al. merge them; the delta across a
+    block boundary counted once): what a streamed long file needs."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self._mean = self._m2 = self._delta = self._last = None
+
+    def update(self, block: np.ndarray) -> None:
+        """Add the next frames [shape=(n_mels, t)]."""
+        m = np.asarray(block, dtype=np.float64)
+        k = m.shape[1]
+        if k == 0:
+            return
+        mean = m.mean(1)
+        m2 = np.square(m - mean[:, None]).sum(1)
+        delta = np.abs(np.diff(m, axis=1)).sum(1)
+        if self.frames == 0:
+            self._mean, self._m2, self._delta = mean, m2, delta
+        else:
+            d, total = mean - self._mean, self.frames + k
+            self._mean = self._mean + d * (k / total)
+            self._m2 = self._m2 + m2 + np.square(d) * (self.frames * k / total)
+            self._delta = self._delta + delta + np.abs(m[:, 0] - self._last)
+        self._last = m[:, -1].copy()
+        self.frames += k
+
+    def result(self) -> np.ndarray:
+        """The statistics of every frame added so far [shape=(3 n_mels,)]."""
+        if self.frames == 0:
+            raise ParameterError("no frames added")
+        delta = self._delta / (self.frames - 1) if self.frames > 1 else np.zeros_like(self._mean)
+        return np.concatenate([self._mean, np.sqrt(self._m2 / self.frames), delta]).astype(np.float32)

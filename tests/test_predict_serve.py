@@ -468,3 +468,48 @@ def test_memory_of_a_prediction_does_not_grow_with_the_files_length(trained, tmp
         assert res.returncode == 0, res.stderr[-2000:]
         peak[minutes] = int(res.stdout.strip().splitlines()[-1]) / 1024  # MB
     assert peak[25] - peak[2.5] < 60, peak
+
+
+def test_service_bounds_the_uploads_in_flight(trained, songs):
+    """With one slot and a short queue, uploads sent while one is being classified wait, then
+    get 503 with Retry-After; the service answers again once the slot is free."""
+    import threading
+
+    import uvicorn
+
+    from graham.serve import create_app
+
+    clf = load(trained.out / "bundle")
+    real = clf.predict
+
+    def slow(*a, **kw):
+        time.sleep(2.0)
+        return real(*a, **kw)
+
+    clf.predict = slow
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(clf, max_in_flight=1, queue_timeout_s=0.3), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        data = songs[(3, "wav")].read_bytes()
+
+        def post(_):
+            return httpx.post(url + "/predict", files={"file": ("a.wav", data)}, timeout=60)
+
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            codes = sorted((r.status_code, r.headers.get("retry-after")) for r in pool.map(post, range(3)))
+        assert codes == [(200, None), (503, "5"), (503, "5")], codes
+        assert post(0).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -563,6 +563,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port, 1-65535."),
     max_upload_mb: float = typer.Option(50.0, help="Largest accepted upload [MB]."),
+    max_in_flight: int = typer.Option(2, min=1, help="Uploads classified at once; the next ones wait for a slot."),
+    queue_timeout: float = typer.Option(30.0, min=0, help="How long an upload waits for a slot before a 503 [s]."),
     device: str = DEVICE_OPT,
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET / (upload page)."""
@@ -582,8 +584,8 @@ def serve(
         model = load(bundle, device=device)
     except GrahamError as exc:
         _fail(exc)
-    uvicorn.run(create_app(model, max_upload_bytes=int(max_upload_mb * 1024 * 1024)), host=host, port=port,
-                log_level="info")
+    uvicorn.run(create_app(model, max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_in_flight=max_in_flight,
+                           queue_timeout_s=queue_timeout), host=host, port=port, log_level="info")
 
 
 @app.command()

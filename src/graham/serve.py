@@ -1,24 +1,31 @@
 """HTTP service (FastAPI): ``POST /predict`` an audio upload, ``GET /health``, ``GET /`` a page.
 
 The model is loaded once. Uploads are limited in size, checked by decoding them (never by
-their extension), and bad ones get a 4xx with a message. Predictions hold no shared state, so
-concurrent requests never mix; Grad-CAM++ (hooks on the shared backbone) is serialised.
+their extension), and bad ones get a 4xx with a message. At most ``max_in_flight`` uploads are
+read and classified at once (each holds up to the size limit in decoded audio); the next ones
+wait up to ``queue_timeout_s`` for a slot, then get 503 with ``Retry-After``, so memory stays
+bounded however many clients send at once. An upload is copied to a temporary file in chunks,
+and a long one is classified in blocks (:meth:`GenreClassifier.predict_streamed`). Predictions
+hold no shared state, so concurrent requests never mix; Grad-CAM++ (hooks on the shared
+backbone) is serialised.
 Needs the ``serve`` extra (fastapi, uvicorn, python-multipart).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import os
+import shutil
 import tempfile
 import threading
 
 from fastapi import FastAPI, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
-from .errors import AudioError
+from .errors import AudioError, ParameterError
 from .predict import GenreClassifier
 
 __all__ = ["create_app"]
@@ -68,10 +75,15 @@ document.getElementById('f').addEventListener('submit', async (e) => {
 </script></body></html>"""
 
 
-def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024 * 1024, top_k: int = 3):
-    """The FastAPI application serving ``classifier``."""
+def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024 * 1024, top_k: int = 3,
+               max_in_flight: int = 2, queue_timeout_s: float = 30.0):
+    """The FastAPI application serving ``classifier``; at most ``max_in_flight`` uploads are
+    handled at once, the others wait ``queue_timeout_s`` for a slot, then get 503."""
+    if max_in_flight < 1 or queue_timeout_s < 0:
+        raise ParameterError("need max_in_flight >= 1 and queue_timeout_s >= 0")
     app = FastAPI(title="graham", description="music genre classification (GrahAM)")
     cam_lock = threading.Lock()
+    slots = threading.BoundedSemaphore(max_in_flight)
     classes = html.escape(", ".join(classifier.classes))  # class names are data, never markup
 
     @app.get("/health")
@@ -88,23 +100,30 @@ def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_upload_bytes + 64 * 1024:
             raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
-        data = file.file.read(max_upload_bytes + 1)
-        if len(data) > max_upload_bytes:
-            raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
-        if not data:
-            raise HTTPException(400, "empty upload")
         if not 1 <= top_k <= len(classifier.classes):
             raise HTTPException(422, f"top_k must be between 1 and {len(classifier.classes)}")
+        if not slots.acquire(timeout=queue_timeout_s):
+            raise HTTPException(503, f"busy: {max_in_flight} uploads are being classified; retry shortly",
+                                headers={"Retry-After": "5"})
+        name = file.filename or "upload"
         fd, tmp = tempfile.mkstemp(prefix="graham-upload-")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            with os.fdopen(fd, "wb") as f:  # in chunks: the upload is never whole in memory
+                shutil.copyfileobj(file.file, f, 1024 * 1024)
+                size = f.tell()
+            if size > max_upload_bytes:
+                raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
+            if size == 0:
+                raise HTTPException(400, "empty upload")
             try:
-                mel = classifier.mel(tmp)
-                result = classifier.predict_mel(mel, top_k=top_k, per_window=per_window,
-                                                source=file.filename or "upload")
+                if explain:
+                    mel = classifier.mel(tmp)
+                    result = classifier.predict_mel(mel, top_k=top_k, per_window=per_window, source=name)
+                else:
+                    result = dataclasses.replace(classifier.predict(tmp, top_k=top_k, per_window=per_window),
+                                                 source=name)
             except AudioError as exc:
-                raise HTTPException(415, f"{file.filename or 'upload'}: {exc.reason}") from exc
+                raise HTTPException(415, f"{name}: {exc.reason}") from exc
             body = result.to_dict()
             if explain:
                 with cam_lock:
@@ -112,6 +131,7 @@ def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024
             return body
         finally:
             os.unlink(tmp)
+            slots.release()
 
     return app
 

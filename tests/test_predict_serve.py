@@ -513,3 +513,18 @@ def test_service_bounds_the_uploads_in_flight(trained, songs):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_predict_on_a_folder_names_what_it_leaves_out(trained, songs, tmp_path):
+    """A folder holding a song, a folder named like audio and a dangling link: the song is
+    classified, the other two are named as skipped (before, they vanished silently)."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    shutil.copy(songs[(3, "wav")], folder / "song.wav")
+    (folder / "not-a-song.wav").mkdir()
+    (folder / "gone.mp3").symlink_to(tmp_path / "deleted.mp3")
+    res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(folder), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert sum(x.startswith("{") for x in res.stdout.splitlines()) == 1
+    assert "not-a-song.wav: named like audio, but not a file" in res.output
+    assert "gone.mp3: a link to a file that does not exist" in res.output

@@ -433,7 +433,15 @@ def _expand_inputs(paths: List[str]) -> tuple[list[Path], list[str]]:
     for p in paths:
         path = Path(p).expanduser()
         if path.is_dir():
-            files += sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+            for f in sorted(path.rglob("*")):
+                if f.suffix.lower() not in AUDIO_EXTENSIONS:
+                    continue
+                if f.is_file():
+                    files.append(f)
+                elif f.is_symlink() and not f.exists():
+                    missing.append(f"{f}: a link to a file that does not exist")
+                elif not f.is_dir() or not any(g.suffix.lower() in AUDIO_EXTENSIONS for g in f.iterdir()):
+                    missing.append(f"{f}: named like audio, but not a file")  # (a folder of audio is walked)
         elif path.exists():
             files.append(path)
         elif any(ch in p for ch in "*?["):

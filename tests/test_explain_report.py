@@ -2,6 +2,7 @@ import base64
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,10 +113,18 @@ def test_run_report_has_every_figure(trained):
         assert title in html
     imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     n_test_genres = len(set(trained.labels[trained.test_idx]))
-    # a confusion matrix per method and for the shipped bundle, t-SNE, mean map, clips, curves
-    assert len(imgs) == len(trained.metrics) + 1 + 1 + n_test_genres + 1
+    # one grid of confusion matrices (every method and the shipped bundle), t-SNE, mean map, clips, curves
+    assert len(imgs) == 1 + 1 + 1 + n_test_genres + 1
     assert "GrahAM bundle (inductive, windowed)" in html and "scored as it predicts" in html
     assert "accuracy %" in html and "&quot;gnn_training&quot;" in html and "patience" in html  # % like Table 1; GNN settings
+    # per-genre F1 in % like every other table; timings say what includes what; captions add, never repeat
+    assert "F1 %" in html and not re.search(r"<td>0\.\d{3,}</td>", html)
+    assert "training and scoring every method" in html and "of which the Siamese network" in html
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
+    assert len(captions) == len(set(captions)) and "training curves" not in captions
+    assert not re.search(r"Grad-CAM\+\+ for|: true ", " ".join(captions))  # the clip figures' titles are in the images
+    settings = re.search(r"<pre>(.*?)</pre>", html, re.S).group(1)
+    assert not re.search(r"^\s*-?\d+(\.\d+)?,?$", settings, re.M)  # no line holding one number
     assert all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
     doc = json.loads((trained.out / "metrics.json").read_text())
     assert set(doc["silhouette"]) == {"siamese", "gnn", "clips"} and "report_s" in doc["timings"]
@@ -212,3 +221,50 @@ def test_the_report_says_whether_the_graph_helps():
     assert "100% labelled: GrahAM (GNN) 90.0 %, level with" in text
     assert ("What to use on data like this: with 30% of the labels, Random Forest; with 100% of the labels, "
             "GrahAM (GNN) (within the spread: Random Forest)") in text
+
+
+def test_figures_have_their_axes_and_scales(monkeypatch, tmp_path):
+    """Training curves: three panels, each with its own labelled y-axis; Grad-CAM++: colour
+    bars for the heatmap (0-1) and the spectrogram (dB); confusion matrices: one grid."""
+    import graham.report.figures as figures
+    from graham.audio import MelConfig
+
+    drawn = {}
+    real_save = figures.save
+    monkeypatch.setattr(figures, "save", lambda fig, path, **kw: drawn.setdefault(Path(path).stem, fig)
+                        and real_save(fig, path, **kw))
+    hist = [{"epoch": e, "loss": 1.0 / (e + 1), "pair_acc": 0.5 + e / 10, "val_auc": 0.6 + e / 10} for e in range(3)]
+    figures.curves_figure(hist, [{"epoch": e, "loss": 2.0 - e / 2} for e in range(3)], tmp_path / "curves.png")
+    axes = drawn["curves"].axes
+    assert len(axes) == 3 and all(ax.get_ylabel() for ax in axes)
+    assert axes[1].get_ylim() == (0, 1.02) and "loss" in axes[0].get_ylabel()
+    rng = np.random.default_rng(0)
+    figures.gradcam_figure(rng.normal(-40, 10, (128, 200)), rng.random((128, 200)), MelConfig(), "clip",
+                           tmp_path / "cam.png")
+    labels = sorted(ax.get_ylabel() for ax in drawn["cam"].axes)
+    assert "level [dB]" in labels and labels.count("relevance (0-1)") == 2
+    cms = {f"method {k}": rng.integers(0, 5, (4, 4)) for k in range(7)}
+    figures.confusion_grid(cms, ["a", "b", "c", "d"], tmp_path / "conf.png")
+    titled = [ax for ax in drawn["conf"].axes if ax.get_title()]
+    assert len(titled) == 7 and len({round(ax.get_position().x0, 2) for ax in titled}) == 3  # 3 columns, not one
+
+
+def test_class_names_the_font_cannot_draw_fall_back_to_numbers(tmp_path):
+    """A class name in a script the plotting font lacks (CJK here) would be drawn as empty
+    boxes; figures show "class K" instead and the report's text gives the key."""
+    import warnings
+
+    from graham.report.figures import class_labels, confusion_grid, drawable
+    from graham.report.run_report import _class_key
+
+    names = ["\u7235\u58eb\u4e50", "rock"]  # "jazz" in Chinese
+    if drawable(names[0]):
+        pytest.skip("the plotting font here draws CJK: nothing to fall back from")
+    assert class_labels(names) == ["class 1", "rock"]
+    assert _class_key(names) == ["The plotting font cannot draw some class names; figures show them by number: "
+                                 "class 1 = \u7235\u58eb\u4e50."]
+    cm = np.array([[3, 1], [0, 4]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        confusion_grid({"GrahAM": cm}, names, tmp_path / "c.png")
+    assert not [w for w in caught if "missing from font" in str(w.message)]

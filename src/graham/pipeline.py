@@ -302,6 +302,14 @@ def embed_dataset(dataset: str, checkpoint: str | os.PathLike, out: str | os.Pat
 
 
 # -- experiment -----------------------------------------------------------------------------
+def _clip_list_digest(clip_ids: list[str]) -> dict:
+    """What a resume compares of the clip list: its length and a hash of it in order."""
+    import hashlib
+
+    h = hashlib.sha256("\0".join(clip_ids).encode("utf-8", "surrogatepass")).hexdigest()
+    return {"count": len(clip_ids), "sha256": h}
+
+
 def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig, *, clips: str | None = None,
                    siamese: SiameseConfig | None = None, gnn: GNNConfig | None = None,
                    gnn_train: GNNTrainConfig | None = None, cache=None, device=None,
@@ -323,7 +331,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
     siamese, gnn, gnn_train = siamese or SiameseConfig(), gnn or GNNConfig(), gnn_train or GNNTrainConfig()
     settings = {"dataset": dataset, "protocol": asdict(config), "siamese": siamese.to_dict(),
                 "gnn": gnn.to_dict(), "gnn_train": asdict(gnn_train),
-                "clips": corpus.clip_ids}
+                "clips": _clip_list_digest(corpus.clip_ids)}  # not the list: a million ids are many MB
     settings = json.loads(json.dumps(settings))
     done = {}
     runs_dir = out / "runs"

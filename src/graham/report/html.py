@@ -49,9 +49,13 @@ def _fmt(v) -> str:
 
 
 def _img(path: Path, caption: str) -> str:
+    """A figure; its caption only when it says something (the figure's own title is in the
+    image: a caption repeating it is noise)."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    alt = caption or Path(path).stem.replace("_", " ")
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">{cap}</figure>'
+
 
 
 def write_report(path: str | os.PathLike, title: str, sections: list[Section]) -> Path:

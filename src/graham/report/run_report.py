@@ -13,8 +13,9 @@ from ..evaluate.methods import result_title
 from ..evaluate.metrics import METRIC_KEYS, METRIC_TITLES, format_pm, run_metric
 from ..explain.gradcam import explain_clip, mean_maps
 from ..explain.tsne import silhouette, tsne_2d
-from ..io import write_json
-from .figures import confusion_figure, curves_figure, gradcam_figure, mean_heatmap_figure, table_figure, tsne_figure
+from ..io import compact_json, write_json
+from .figures import (class_labels, confusion_grid, curves_figure, gradcam_figure, mean_heatmap_figure, table_figure,
+                      tsne_figure)
 from .html import Section, write_report
 
 __all__ = ["write_run_report"]
@@ -35,12 +36,14 @@ def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool)
         from tqdm.auto import tqdm
         it = tqdm(chosen, desc="grad-cam++", unit="clip", leave=False)
     stacks: dict[str, list[np.ndarray]] = {}
+    k_of = {g: k for k, g in enumerate(outcome.classes)}
     for genre, i in it:
         clip = outcome.corpus.clips[i]
         mel = classifier.mel(clip.path)
         cam, target = explain_clip(classifier, mel)
-        title = f"{clip.clip_id}: true {genre}, predicted {classifier.classes[target]}"
-        figures.append((gradcam_figure(mel, cam, outcome.mel, title, fig_dir / f"gradcam_{clip.clip_id}.png"), title))
+        labels = class_labels(outcome.classes)
+        title = f"{clip.clip_id}: true {labels[k_of[genre]]}, predicted {labels[target]}"
+        figures.append((gradcam_figure(mel, cam, outcome.mel, title, fig_dir / f"gradcam_{clip.clip_id}.png"), ""))
         stacks.setdefault(genre, []).append(cam)
     means = mean_maps(stacks)
     return figures, means
@@ -74,6 +77,29 @@ def _verdict(table: list[dict]) -> str:
             + "; ".join(advice) + ".")
 
 
+def _timings(t: dict) -> str:
+    """The run's timings in words, saying what includes what."""
+    parts = []
+    if "features_s" in t:
+        parts.append(f"features (decoding and log-mels; cached ones are read) {t['features_s']:.1f} s")
+    if "training_s" in t:
+        inner = [f"the Siamese network {t['siamese_s']:.1f} s" if "siamese_s" in t else "",
+                 f"GrahAM's GNN with correct & smooth {t['gnn_s']:.1f} s" if "gnn_s" in t else ""]
+        inner = [x for x in inner if x]
+        parts.append(f"training and scoring every method {t['training_s']:.1f} s"
+                     + (f" (of which {' and '.join(inner)}; the rest: the other methods, the supervised CNN "
+                        "among them, and scoring)" if inner else ""))
+    return "Timings: " + "; ".join(parts) + ". Writing this report comes on top (metrics.json, report_s)."
+
+
+def _class_key(classes: list[str]) -> list[str]:
+    """A paragraph naming the classes that figures show by number (see :func:`class_labels`)."""
+    labels = class_labels(classes)
+    pairs = [f"{label} = {name}" for label, name in zip(labels, classes) if label != name]
+    return [f"The plotting font cannot draw some class names; figures show them by number: {', '.join(pairs)}."] \
+        if pairs else []
+
+
 MIN_TSNE_CLIPS = 5  # t-SNE needs perplexity < clips; the silhouette needs more clips than classes
 
 
@@ -97,13 +123,15 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
         "trains (as in the paper). The last row, the GrahAM bundle, is the model you ship scored as it predicts: "
         "each test clip cut into windows, each window a new node attached to the training clips, probabilities "
         "averaged. The Siamese network trains on the labelled training clips only.",
-        "Timings: " + ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in outcome.timings.items()) + ".",
-    ], tables=[acc_rows]))
-    per_class = [{"genre": c, **{f"{result_title(m)} F1": v["per_class"][c]["f1"] for m, v in outcome.metrics.items()},
-                  "support": outcome.metrics["grahams_gnn"]["per_class"][c]["support"]} for c in classes]
-    conf = [(confusion_figure(v["confusion"], classes, f"{result_title(m)} (test)", fig_dir / f"confusion_{m}.png"),
-             f"{result_title(m)}: confusion matrix on the test clips, rows normalised") for m, v in outcome.metrics.items()]
-    sections.append(Section("Per-genre scores and confusion matrices", tables=[per_class], figures=conf))
+        _timings(outcome.timings),
+    ] + _class_key(classes), tables=[acc_rows]))
+    per_class = [{"genre": c, **{f"{result_title(m)} F1 %": f"{100 * v['per_class'][c]['f1']:.1f}"
+                                 for m, v in outcome.metrics.items()},
+                  "test clips": outcome.metrics["grahams_gnn"]["per_class"][c]["support"]} for c in classes]
+    conf = confusion_grid({result_title(m): v["confusion"] for m, v in outcome.metrics.items()}, classes,
+                          fig_dir / "confusion.png")
+    sections.append(Section("Per-genre scores and confusion matrices", tables=[per_class], figures=[(
+        conf, "test clips; each row normalised to its true genre, numbers are clip counts")]))
 
     test = outcome.test_idx
     sil_sia = silhouette(outcome.embeddings[test], outcome.labels[test])
@@ -125,15 +153,17 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
     cams, means = _explain(outcome, classifier, explain_per_genre, fig_dir, progress)
     figs = []
     if means:
-        figs.append((mean_heatmap_figure(means, outcome.mel, fig_dir / "gradcam_mean.png"),
-                     "mean Grad-CAM++ map per genre over the explained test clips (time resized to a common length)"))
+        labels = dict(zip(classes, class_labels(classes)))
+        figs.append((mean_heatmap_figure({labels[g]: m for g, m in means.items()}, outcome.mel,
+                                         fig_dir / "gradcam_mean.png"),
+                     "over the explained test clips below; each clip's time axis resized to a common length"))
     sections.append(Section("Grad-CAM++ (whole model: the GNN's class score for the clip's node)", [
         "Per clip: the heatmap for the predicted genre, the log-mel spectrogram and their overlay (paper, Fig. 2(a)); "
         f"target layer: {classifier.siamese.backbone.__class__.__name__}'s last convolution."], figures=figs + cams))
 
     sections.append(Section("Training", figures=[(curves_figure(outcome.models["siamese"].history,
                                                                 outcome.models["grahams_gnn"].history, fig_dir / "curves.png"),
-                                                  "training curves")]))
+                                                  "")]))
     experiments = [] if experiment is None else (experiment if isinstance(experiment, list) else [experiment])
     for k, exp in enumerate(experiments):
         split_kind = exp.config.protocol + (" (the paper's)" if exp.config.protocol == "random" else "")
@@ -145,11 +175,12 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
                                           "runs": r["runs"]} for r in exp.table()]],
                                 figures=[(table_figure(exp.table(), fig_dir / f"table1_{exp.config.protocol}.png",
                                                        title=f"test balanced accuracy by labelled fraction ({exp.config.protocol} split)"),
-                                          "Table 1(b) as bars")]))
+                                          "mean over runs; error bars: the standard deviation, where there are "
+                                          "several runs")]))
     settings = {"mel": outcome.mel.to_dict(), "siamese": outcome.siamese_config.to_dict(), "gnn": outcome.gnn_config.to_dict(),
                 "gnn_training": dataclasses.asdict(outcome.gnn_train)}
     import json
-    sections.append(Section("Settings and skipped files", pre=[json.dumps(settings, indent=1)],
+    sections.append(Section("Settings and skipped files", pre=[compact_json(settings)],
                             paragraphs=[f"{len(outcome.skipped)} files skipped" + (":" if outcome.skipped else ".")]
                             + [str(s) for s in outcome.skipped]))
     path = write_report(out / "report.html", f"graham report — {outcome.corpus.name}", sections)

@@ -230,3 +230,14 @@ def test_the_light_method_list_is_the_registry():
     from graham.evaluate.methods import METHODS
 
     assert METHOD_KEYS == tuple(METHODS)
+
+
+def test_train_siamese_never_prints_nan(tmp_path):
+    """On a corpus too small for validation pairs of both kinds, the last line says why there
+    is no ROC-AUC instead of printing "val ROC-AUC nan"."""
+    res = runner.invoke(app, ["train-siamese", "synthetic:3x2", "--out", str(tmp_path / "s"), "--epochs", "1"])
+    assert res.exit_code == 0, res.output
+    last = [line for line in res.output.splitlines() if line.startswith("trained on")][-1]
+    import re
+
+    assert not re.search(r"\bnan\b", last), last

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.graham-installed
 # `torch` requirement would pull several GB of CUDA wheels.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test test-all bench figures clean
+.PHONY: demo test lint test-all bench figures clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/graham demo --out runs/demo
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+
+test: lint
 	$(PY) -m pytest -q
 
 test-all: $(STAMP)

@@ -61,6 +61,7 @@ def _variants():
         prediction is the mean of its windows' probabilities, as the CNN's."""
         def run(d):
             import torch
+
             from graham.nn.frozen import frozen
             from graham.nn.graphs import Graph
             from graham.train.crops import MelCrops
@@ -93,6 +94,7 @@ def _variants():
         correct & smooth: with few labels one GNN's errors are partly its initialisation's."""
         def run(d):
             import torch
+
             from graham.evaluate.methods import _graph_features
             from graham.nn.propagate import SmoothConfig, correct_and_smooth, normalise_scores
 

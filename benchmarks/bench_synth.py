@@ -25,7 +25,8 @@ def main() -> None:
     factors = []
     for g in GENRES:
         counter = iter(range(10_000))
-        t = median_time(lambda: synthesize_clip(g, next(counter), seconds=args.seconds), repeats=args.repeats)
+        t = median_time(lambda g=g, counter=counter: synthesize_clip(g, next(counter), seconds=args.seconds),
+                        repeats=args.repeats)
         factors.append(args.seconds / t)
         print(f"{g:10s} {t:6.3f} s per {args.seconds:g}-s clip   {args.seconds / t:6.1f}x real time")
     print(f"median real-time factor (1 core): {statistics.median(factors):.1f}x; slowest genre {min(factors):.1f}x")

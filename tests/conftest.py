@@ -41,6 +41,7 @@ def trained(tmp_path_factory):
     """A run of the whole path with a tiny network on a tiny synthetic corpus (40 clips)."""
     from graham.pipeline import train_model
     from graham.train.gnn import GNNTrainConfig
+
     from tiny import tiny_siamese
 
     out = tmp_path_factory.mktemp("run")

@@ -50,6 +50,7 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     for ra, rb in zip(meta_a["history"], meta_b["history"]):
         assert abs(ra["loss"] - rb["loss"]) < 1e-5 and ra["pairs"] == rb["pairs"]
     from graham.nn import SiameseNet
+
     from tiny import TINY, toy_mels
 
     x = torch.from_numpy(__import__("numpy").stack([m[:, :32] for m in toy_mels(seed=9)[0][:8]]))

@@ -32,6 +32,7 @@ def test_run_experiment_writes_tables_and_confusions(tmp_path):
     doc = json.loads((tmp_path / "results.json").read_text())
     # Each row's balanced accuracy is scikit-learn's on the runs' own predictions, averaged.
     from sklearn.metrics import balanced_accuracy_score
+
     from graham.evaluate.splits import make_splits
 
     labels = np.asarray(res.last_labels)
@@ -127,8 +128,9 @@ def test_experiment_resumes_from_saved_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(protocol, "evaluate_split", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
     res = run_experiment("synthetic:3x2", tmp_path / "exp", cfg, resume=True, **kw)
     assert len(calls) == 1 and len(res.runs) == 2  # only the unfinished run ran again
-    from graham.errors import ParameterError
     import pytest
+
+    from graham.errors import ParameterError
     with pytest.raises(ParameterError, match="other settings"):
         run_experiment("synthetic:3x2", tmp_path / "exp", ProtocolConfig(seeds=(1,)), resume=True, **kw)
 

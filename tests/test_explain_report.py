@@ -159,6 +159,7 @@ def test_mean_heatmaps_are_drawn_on_relative_time(tmp_path, monkeypatch):
 def test_a_tiny_test_set_gets_a_report_without_t_sne(tmp_path):
     from graham.pipeline import report_run, train_model
     from graham.train.gnn import GNNTrainConfig
+
     from tiny import tiny_siamese
 
     o = train_model("synthetic:3x1", tmp_path, siamese=tiny_siamese(epochs=1), cache=tmp_path / "feat",

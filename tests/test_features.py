@@ -135,9 +135,10 @@ def test_a_feature_folder_keeps_its_settings_through_train_and_predict(tmp_path)
 
     from graham.cli import app
     from graham.data.features import folder_settings
-    from graham.predict import load
     from graham.pipeline import train_model
+    from graham.predict import load
     from graham.train.gnn import GNNTrainConfig
+
     from tiny import tiny_siamese
 
     runner = CliRunner()

@@ -16,8 +16,8 @@ import torch
 from typer.testing import CliRunner
 
 from graham.bundle import BundleError, load_bundle
-from graham.errors import AudioError, ParameterError
 from graham.cli import app
+from graham.errors import AudioError, ParameterError
 from graham.predict import load
 from graham.synth import synthesize_clip
 
@@ -95,7 +95,7 @@ def test_bundle_refuses_pickles_and_missing_files(trained, tmp_path):
 
 def test_predict_every_format_and_length(trained, songs):
     model = load(trained.out / "bundle")
-    for (seconds, ext), path in songs.items():
+    for (seconds, _ext), path in songs.items():
         pred = model.predict(path, per_window=True)
         assert abs(pred.duration - seconds) < 0.2, (path, pred.duration)
         assert pred.label in model.classes and len(pred.windows) >= 1

@@ -110,9 +110,9 @@ def test_corpus_rejects_duplicate_ids(gtzan_dir):
 
 
 def test_folders_and_dangling_links_named_like_audio_are_listed_as_skipped(tmp_path):
-    from conftest import tone, write
-
     from graham.data import read_folder, read_gtzan
+
+    from conftest import tone, write
 
     for g in ("jazz", "rock"):
         write(tmp_path / "f" / g / "a.wav", tone(0.5))

@@ -38,6 +38,7 @@ def test_strided_shortcut_is_a_strided_1x1_convolution(cin, hw):
     """Both paths of the shortcut (every s-th pixel for narrow layers, oneDNN's strided kernel for
     wide ones) give torch's strided convolution, forward and backward, in channels-last."""
     from torch.nn import functional as F
+
     from graham.nn.xception import StridedPointwise
 
     torch.manual_seed(0)

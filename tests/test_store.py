@@ -171,6 +171,7 @@ def test_two_processes_fill_the_same_store_as_one(tmp_path):
     from graham.nn import SiameseNet
     from graham.train.checkpoint import load_checkpoint, save_checkpoint
     from graham.train.siamese import SiameseConfig
+
     from tiny import TINY
 
     data = _corpus(tmp_path / "g", 10, 3.0)

@@ -14,10 +14,9 @@ weights with safetensors only.
 
 from __future__ import annotations
 
-import json
 import os
-from importlib import metadata
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np

@@ -8,7 +8,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-
 __all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "compact_json", "writable_folder"]
 
 

@@ -17,16 +17,15 @@ import torch
 from .audio.bandstats import mel_band_statistics
 from .audio.mel import MelConfig
 from .bundle import save_bundle
+from .checks import setting_changes
 from .data.corpus import Corpus
 from .data.features import FeatureSet, FeatureStore, resolve_settings, take
-from .data.store import DEFAULT_SHARD_SIZE
 from .data.spec import open_dataset
-from .checks import setting_changes
+from .data.store import DEFAULT_SHARD_SIZE
 from .errors import DatasetError, ParameterError
 from .evaluate.methods import DEFAULT_METHODS, result_title
 from .evaluate.metrics import classification_metrics
-from .evaluate.protocol import (METHOD_NAMES, ExperimentResult, ProtocolConfig, RunResult, evaluate_split, run_key,
-                                run_protocol)
+from .evaluate.protocol import METHOD_NAMES, ExperimentResult, ProtocolConfig, RunResult, evaluate_split, run_key, run_protocol
 from .evaluate.splits import labelled_subset, make_splits
 from .io import writable_folder, write_json, write_text
 from .nn.gnn import GNNConfig
@@ -34,7 +33,7 @@ from .paths import cache_dir
 from .ranks import world
 from .train.checkpoint import save_checkpoint
 from .train.gnn import GNNTrainConfig
-from .train.siamese import SiameseConfig, embed_clips, train_siamese
+from .train.siamese import SiameseConfig, train_siamese
 
 __all__ = ["FeatureRun", "extract_features", "TrainOutcome", "train_model", "report_run",
            "run_experiment", "train_siamese_run", "embed_dataset", "run_demo"]

@@ -358,7 +358,8 @@ class GenreClassifier:
         duration = (frames - 1) * hop_s
         windows = ()
         if per_window:
-            windows = tuple(WindowScore(round(float(s * hop_s), 3), round(float(min((s + self.crop_frames) * hop_s, duration)), 3),
+            windows = tuple(WindowScore(round(float(s * hop_s), 3),
+                                        round(float(min((s + self.crop_frames) * hop_s, duration)), 3),
                                         tuple(GenreScore(c, float(p[k])) for k, c in enumerate(self.classes)))
                             for s, p in zip(starts, probs))
         return Prediction(source, float(duration),

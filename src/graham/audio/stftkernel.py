@@ -179,7 +179,7 @@ def _stft_tiles(y, start, n_frames, hop, n_fft, win, wr, wi, rr, ri, starts, end
                     S[r, c + 2] = v2
                     S[r, c + 3] = v3
                 c += 4
-            for c in range(c, cols):
+            for c in range(c, cols):  # noqa: B020 - the rest of the columns, after the unrolled ones (numba)
                 b = start + (f0 + c) * hop
                 for r in range(hop):
                     S[r, c] = y[b + r]

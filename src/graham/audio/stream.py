@@ -161,7 +161,7 @@ def file_mel_peak(path: str | os.PathLike, config: MelConfig, *, device: torch.d
                   block_seconds: float = 30.0) -> tuple[float, int]:
     """(the loudest value of ``path``'s log-mel before the clip [dB], its number of samples):
     the first of two passes over a long file."""
-    peak, samples = -np.inf, 0
+    peak = -np.inf
     stream = MelStream(config, device=device)
     for y in stream_audio(path, sr=config.sr, block_seconds=block_seconds):
         out = stream.push(y)

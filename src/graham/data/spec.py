@@ -54,7 +54,8 @@ def parse_dataset(text: str) -> DatasetSpec:
     kind, sep, rest = text.partition(":")
     kind = kind.strip().lower()
     if kind not in KINDS:
-        raise DatasetError(f"unknown data-set kind {kind!r} in {text!r}; use one of {', '.join(k + ':PATH' for k in KINDS[:-1])} or synthetic")
+        kinds = ", ".join(k + ":PATH" for k in KINDS[:-1])
+        raise DatasetError(f"unknown data-set kind {kind!r} in {text!r}; use one of {kinds} or synthetic")
     if kind == "synthetic":
         if not rest:
             return DatasetSpec(kind, None, {"synth": DEFAULT_SYNTHETIC})

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..data.features import take
 from ..nn.gnn import GNNConfig
 from ..nn.graphs import attach_graph, build_graph
 from ..nn.propagate import SmoothConfig, attach_smoothed, correct_and_smooth, normalise_scores, smooth_reference
@@ -22,7 +23,6 @@ from ..train.gnn import GNNTrainConfig, known_labels, standardise_features, trai
 from ..train.siamese import SiameseConfig, SiameseResult, embed_clips, train_siamese
 from ..train.supervised import predict_proba_clips, train_supervised_cnn
 from .baselines import fit_baseline, fit_mel_floor, label_spreading, mel_band_statistics
-from ..data.features import take
 from .splits import Split
 
 __all__ = ["RunData", "MethodRun", "Method", "METHODS", "METHOD_NAMES", "DEFAULT_METHODS", "run_gnn",

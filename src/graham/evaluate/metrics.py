@@ -4,8 +4,7 @@ the figure that stays honest on imbalanced collections), macro-F1, per-class sco
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
-                             precision_recall_fscore_support)
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 __all__ = ["classification_metrics", "format_pm", "METRIC_KEYS", "METRIC_TITLES", "run_metric"]
 

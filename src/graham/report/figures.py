@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 from ..audio.mel import MelConfig, mel_frequencies
 from ..io import atomic_path
 
-__all__ = ["drawable", "class_labels", "printable", "new_figure", "save", "confusion_figure", "confusion_grid", "tsne_figure", "gradcam_figure", "mean_heatmap_figure", "curves_figure",
-           "table_figure"]
+__all__ = ["drawable", "class_labels", "printable", "new_figure", "save", "confusion_figure", "confusion_grid",
+           "tsne_figure", "gradcam_figure", "mean_heatmap_figure", "curves_figure", "table_figure"]
 
 
 _COVERED: dict[str, frozenset] = {}

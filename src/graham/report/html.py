@@ -16,7 +16,8 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.7em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
-th{background:#f4f4f4}figure{margin:1em 1em 1em 0;display:inline-block;vertical-align:top}img{max-width:100%;height:auto;border:1px solid #eee}
+th{background:#f4f4f4}figure{margin:1em 1em 1em 0;display:inline-block;vertical-align:top}
+img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}.kv td:first-child{font-weight:600}code,pre{background:#f6f6f6}
 pre{padding:.6em;overflow-x:auto}
 """

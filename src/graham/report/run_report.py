@@ -14,8 +14,7 @@ from ..evaluate.metrics import METRIC_KEYS, METRIC_TITLES, format_pm, run_metric
 from ..explain.gradcam import explain_clip, mean_maps
 from ..explain.tsne import silhouette, tsne_2d
 from ..io import compact_json, write_json
-from .figures import (class_labels, confusion_grid, curves_figure, gradcam_figure, mean_heatmap_figure, table_figure,
-                      tsne_figure)
+from .figures import class_labels, confusion_grid, curves_figure, gradcam_figure, mean_heatmap_figure, table_figure, tsne_figure
 from .html import Section, write_report
 
 __all__ = ["write_run_report"]
@@ -174,7 +173,8 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
                                              for k in METRIC_KEYS},
                                           "runs": r["runs"]} for r in exp.table()]],
                                 figures=[(table_figure(exp.table(), fig_dir / f"table1_{exp.config.protocol}.png",
-                                                       title=f"test balanced accuracy by labelled fraction ({exp.config.protocol} split)"),
+                                                       title="test balanced accuracy by labelled fraction "
+                                                             f"({exp.config.protocol} split)"),
                                           "mean over runs; error bars: the standard deviation, where there are "
                                           "several runs")]))
     settings = {"mel": outcome.mel.to_dict(), "siamese": outcome.siamese_config.to_dict(), "gnn": outcome.gnn_config.to_dict(),

@@ -85,7 +85,8 @@ def _write_clip(args) -> str:
     score, y = synthesize_clip(genre, index, seconds=seconds, seed=seed, sample_rate=sr, artists=artists)
     with atomic_path(path, suffix=".wav") as tmp:
         sf.write(str(tmp), y, sr, subtype="PCM_16", format="WAV")
-    return f"{genre}.{index:05d}\t{clip_group(genre, index, artists)}\t{score.tempo:.2f}\t{score.meter}\t{score.swing:.3f}\t{score.progression}"
+    return (f"{genre}.{index:05d}\t{clip_group(genre, index, artists)}\t{score.tempo:.2f}\t{score.meter}\t"
+            f"{score.swing:.3f}\t{score.progression}")
 
 
 def generate_corpus(out: str | os.PathLike, spec: SynthSpec | None = None, *, workers: int | None = None,
@@ -107,7 +108,8 @@ def generate_corpus(out: str | os.PathLike, spec: SynthSpec | None = None, *, wo
                 return out
         except json.JSONDecodeError:
             pass
-    jobs = [(str(out), g, i, spec.seconds, spec.seed, spec.sample_rate, spec.artists) for g in spec.genres for i in range(spec.per_genre)]
+    jobs = [(str(out), g, i, spec.seconds, spec.seed, spec.sample_rate, spec.artists)
+            for g in spec.genres for i in range(spec.per_genre)]
     workers = workers if workers is not None else min(len(jobs), os.cpu_count() or 1)
     if workers <= 1:
         it = map(_write_clip, jobs)

@@ -20,8 +20,8 @@ from ..errors import ParameterError
 from ..nn.frozen import frozen
 from ..nn.siamese import SiameseNet
 from ..nn.xception import PRESETS, XceptionConfig
-from .checkpoint import load_checkpoint, load_optimizer, optimizer_tensors, save_checkpoint
 from .augment import AugmentConfig, augment_batch
+from .checkpoint import load_checkpoint, load_optimizer, optimizer_tensors, save_checkpoint
 from .crops import MelCrops
 from .distributed import convert_batchnorm, gather_with_grad, init_from_env, shard, world
 from .pairs import ClassBalancedBatchSampler, sample_pairs

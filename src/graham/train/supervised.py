@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.features import take
 from ..errors import ParameterError
 from ..nn.xception import Xception
-from ..data.features import take
 from .augment import augment_batch
 from .crops import MelCrops
 from .pairs import ClassBalancedBatchSampler

@@ -103,9 +103,6 @@ class Corpus:
     def class_counts(self) -> dict[str, int]:
         return dict(sorted(Counter(self.labels).items()))
 
-    def has_splits(self) -> bool:
-        return any(c.split is not None for c in self.clips)
-
     def subset(self, indices: Iterable[int], *, name: str | None = None) -> "Corpus":
         """The clips at ``indices`` (in that order), keeping the skipped list."""
         return replace(self, name=name or self.name, clips=tuple(self.clips[i] for i in indices))

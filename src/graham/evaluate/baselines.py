@@ -29,7 +29,7 @@ def fit_baseline(name: str, x: np.ndarray, y: np.ndarray, *, seed: int = 0):
         model = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-3, max_iter=2000,
                                                               learning_rate_init=1e-3, random_state=seed))
     else:
-        raise ValueError(f"unknown baseline {name!r}; known: {BASELINES}")
+        raise ParameterError(f"unknown baseline {name!r}; known: {BASELINES}")
     return model.fit(x, y)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import lfilter
 
+from ..errors import ParameterError
+
 __all__ = ["midi_to_hz", "PATCHES", "render_voice", "render_drum"]
 
 
@@ -140,7 +142,7 @@ def render_voice(patch: str, pitch: int, seconds: float, sr: int, rng: np.random
             return y * _envelope(n, sr, 0.005, 0.05, 0.9)
         y = _onepole_lowpass(_saws(f0, n, sr, rng, voices=1), 900, sr)
         return y * _envelope(n, sr, 0.003, 0.04, 0.5)
-    raise KeyError(f"unknown patch {patch!r}")
+    raise ParameterError(f"unknown patch {patch!r}")
 
 
 def render_drum(piece: str, sr: int, rng: np.random.Generator, *, tune: float = 1.0) -> np.ndarray:
@@ -177,7 +179,7 @@ def render_drum(piece: str, sr: int, rng: np.random.Generator, *, tune: float = 
             metal = 0.3 * sum(np.sin(2 * np.pi * f * tune * t) for f in (3210, 4457, 5340))
         tau = {"hat": 0.02, "hat_open": 0.12, "ride": 0.35, "crash": 0.6}[piece]
         return (0.5 * hp + metal) * np.exp(-t / tau)
-    raise KeyError(f"unknown drum piece {piece!r}")
+    raise ParameterError(f"unknown drum piece {piece!r}")
 
 
 #: Every melodic patch the score layer may name.

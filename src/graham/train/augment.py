@@ -14,7 +14,8 @@ clip's genre unchanged:
 There is no random gain: the Xception branch standardises every crop (zero mean, unit
 variance), so a gain in dB, a constant added to the crop, is invisible to it (tested).
 
-All of it is off in the ``paper`` preset, which trains as the paper did, and on in ``cpu``.
+All of it is off by default, in both presets: at the ``cpu`` preset's budget it measured no
+better (README, "Why these defaults"); ``AugmentConfig`` turns each step on.
 """
 
 from __future__ import annotations

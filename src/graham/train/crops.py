@@ -1,5 +1,6 @@
-"""Spectrogram crops in time: the only augmentation (image-style transforms would move sound
-to other frequencies or times, which changes its meaning; paper, section 3.1)."""
+"""Spectrogram crops in time: random crops for training (the random time shift, the one
+augmentation always on), the middle crop for validation, and every window for embedding.
+The other augmentations, off by default, are in :mod:`graham.train.augment`."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ import torch
 
 from ..data.features import FeatureSet
 from ..data.store import ShardStore
+from ..errors import ParameterError
 from ..nn.siamese import SiameseNet
 from ..ranks import world
 from .siamese import embed_clips
@@ -40,7 +41,7 @@ def embed_features(model: SiameseNet, features: FeatureSet, *, crop_frames: int,
     embeds only the shards it lacks. Under ``torchrun`` each process embeds its share of the
     shards and every process returns the whole array."""
     if features.dir is None:
-        raise ValueError("embed_features needs features read from a store (FeatureStore.extract)")
+        raise ParameterError("embed_features needs features read from a store (FeatureStore.extract)")
     hop = hop or max(1, crop_frames // 2)
     store = ShardStore(features.dir / f"emb-{weights_digest(model)}-c{crop_frames}-h{hop}", kind="embedding",
                        settings={"crop_frames": crop_frames, "hop": hop}, shard_size=features.shard_size)

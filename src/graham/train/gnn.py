@@ -16,6 +16,7 @@ from torch import nn
 from ..errors import ParameterError
 from ..nn.gnn import GNNConfig, GrahamGNN
 from ..nn.graphs import Graph
+from .rng import keeps_global_rng
 from .siamese import resolve_device, split_validation
 
 __all__ = ["GNNTrainConfig", "GNNResult", "train_gnn", "standardise_features", "known_labels"]
@@ -85,6 +86,7 @@ def known_labels(y, labelled, n: int, device=None) -> torch.Tensor:
     return out
 
 
+@keeps_global_rng
 def train_gnn(
     x: np.ndarray,
     y: np.ndarray,

@@ -25,6 +25,7 @@ from .checkpoint import load_checkpoint, load_optimizer, optimizer_tensors, save
 from .crops import MelCrops
 from .distributed import convert_batchnorm, gather_with_grad, init_from_env, shard, world
 from .pairs import ClassBalancedBatchSampler, sample_pairs
+from .rng import keeps_global_rng
 
 __all__ = ["SiameseConfig", "SiameseResult", "train_siamese", "embed_clips", "resolve_device", "load_siamese",
            "split_validation"]
@@ -199,6 +200,7 @@ def _state_tensors(model, opt) -> tuple[dict, dict]:
     return tensors, ometa
 
 
+@keeps_global_rng
 def train_siamese(
     mels: Sequence[np.ndarray],
     labels: Sequence[int],

@@ -24,6 +24,7 @@ from ..nn.xception import Xception
 from .augment import augment_batch
 from .crops import MelCrops
 from .pairs import ClassBalancedBatchSampler
+from .rng import keeps_global_rng
 from .siamese import SiameseConfig, resolve_device, split_validation
 
 __all__ = ["SupervisedCNN", "SupervisedResult", "train_supervised_cnn", "predict_proba_clips"]
@@ -52,6 +53,7 @@ class SupervisedResult:
     seconds: float = 0.0
 
 
+@keeps_global_rng
 def train_supervised_cnn(mels: Sequence[np.ndarray], labels: Sequence[int], num_classes: int,
                          config: SiameseConfig | None = None, *, device: str | None = None,
                          progress: bool = False) -> SupervisedResult:

@@ -16,7 +16,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from graham.evaluate.splits import random_split
 from graham.paths import cache_dir
 from graham.pipeline import extract_features, load_features
-from graham.train.siamese import SiameseConfig, embed_clips, train_siamese
+from graham.presets import siamese_config
+from graham.train.siamese import embed_clips, train_siamese
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
     corpus, mels = fr.features.corpus, load_features(fr.features)
     y = np.asarray(corpus.targets())
     split = random_split(y, seed=args.seed)
-    cfg = SiameseConfig.preset_defaults("cpu", seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+    cfg = siamese_config("cpu", seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
     t0 = time.perf_counter()
     res = train_siamese([mels[i] for i in split.train], y[split.train], cfg, progress=False)
     emb = embed_clips(res.model, mels, crop_frames=cfg.crop_frames)

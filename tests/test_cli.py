@@ -240,3 +240,38 @@ def test_train_siamese_never_prints_nan(tmp_path):
     import re
 
     assert not re.search(r"\bnan\b", last), last
+
+
+def test_inference_imports_no_training_code():
+    """predict, bundle, serve and explain load without any module of graham.train (device
+    resolution, windows, checkpoints and the settings live below training)."""
+    code = ("import sys, graham.predict, graham.bundle, graham.serve, graham.explain.gradcam\n"
+            "print(sorted(m for m in sys.modules if m.startswith('graham.train')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_config_is_frozen_and_round_trips():
+    import dataclasses
+
+    from graham.nn.gnn import GNNConfig
+    from graham.presets import (PRESET_NAMES, AugmentConfig, GNNTrainConfig, SiameseConfig, gnn_config,
+                                gnn_train_config, siamese_config)
+
+    for preset in PRESET_NAMES:
+        for cfg in (siamese_config(preset), gnn_config(preset), gnn_train_config(preset), AugmentConfig()):
+            again = type(cfg).from_dict(json.loads(json.dumps(cfg.to_dict()))) if hasattr(type(cfg), "from_dict") \
+                else type(cfg)(**cfg.to_dict())
+            assert again == cfg
+            field = dataclasses.fields(cfg)[0].name
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(cfg, field, getattr(cfg, field))
+    assert siamese_config("paper").lr == 3e-4 and gnn_config("paper").graph == "complete"
+    from graham.errors import ParameterError
+
+    for cls in (SiameseConfig, GNNConfig, GNNTrainConfig):
+        with pytest.raises(ParameterError, match="unknown"):
+            cls.from_dict({"no_such_setting": 1})
+    with pytest.raises(ParameterError, match="unknown preset"):
+        gnn_config("gpu")

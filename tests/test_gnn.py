@@ -301,7 +301,9 @@ def test_label_inputs_reach_the_messages_and_only_known_labels_are_read():
 
 
 def test_the_paper_preset_keeps_the_papers_graph_and_the_cpu_preset_the_measured_one():
-    paper, cpu = GNNConfig.preset_defaults("paper"), GNNConfig.preset_defaults("cpu")
+    from graham.presets import gnn_config
+
+    paper, cpu = gnn_config("paper"), gnn_config("cpu")
     assert (paper.graph, paper.band_statistics, paper.smooth, paper.label_input) == ("complete", False, False, False)
     assert (cpu.graph, cpu.band_statistics, cpu.smooth, cpu.label_input) == ("knn", True, True, False)
 

@@ -202,7 +202,9 @@ def test_resume_extends_a_finished_run_as_if_it_had_run_longer(tmp_path):
 
 
 def test_config_presets_and_round_trip():
-    cfg = SiameseConfig.preset_defaults("paper")
+    from graham.presets import siamese_config
+
+    cfg = siamese_config("paper")
     assert cfg.backbone == PRESETS["paper"] and cfg.epochs == 20 and cfg.classes_per_batch * cfg.per_class == 64
     assert SiameseConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert SiameseNet(TINY).embedding_dim == 16

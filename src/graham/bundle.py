@@ -28,8 +28,8 @@ from .errors import BundleError
 from .io import write_json
 from .nn.gnn import GNNConfig, GrahamGNN
 from .nn.siamese import SiameseNet
-from .train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .train.siamese import SiameseConfig
+from .presets import SiameseConfig
+from .tensorfile import CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = ["Bundle", "BundleError", "save_bundle", "load_bundle", "BUNDLE_FILES"]
 
@@ -109,7 +109,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         mel = MelConfig.from_dict(cfg["mel"])
         sia_cfg = SiameseConfig.from_dict(cfg["siamese"])
         # settings added since format 1 was fixed: a bundle without them was made without them
-        gnn_cfg = GNNConfig(**{"band_statistics": False, "label_input": False, **cfg["gnn"]})
+        gnn_cfg = GNNConfig.from_dict({"band_statistics": False, "label_input": False, **cfg["gnn"]})
         classes = list(cfg["classes"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BundleError(f"{path}/config.json is malformed ({exc})") from exc

@@ -224,21 +224,21 @@ def features(
 
 def _gnn_config(preset: str, graph: Optional[str], k: int, band_statistics: Optional[bool] = None,
                 label_input: bool = False):
-    from .nn.gnn import GNNConfig
+    from .presets import gnn_config
 
     overrides = {"graph": graph} if graph else {}
     if band_statistics is not None:
         overrides["band_statistics"] = band_statistics
-    return GNNConfig.preset_defaults(preset, **overrides, k=k, label_input=label_input)
+    return gnn_config(preset, **overrides, k=k, label_input=label_input)
 
 
 def _siamese_config(preset: str, epochs: Optional[int], seed: int):
-    from .train.siamese import SiameseConfig
+    from .presets import siamese_config
 
     overrides = {"seed": seed}
     if epochs is not None:
         overrides["epochs"] = epochs
-    return SiameseConfig.preset_defaults(preset, **overrides)
+    return siamese_config(preset, **overrides)
 
 
 @app.command("train-siamese")
@@ -339,13 +339,13 @@ def train(
     _check_first(dataset=dataset, clips=clips, methods=methods, preset=preset, protocol=protocol,
                  protocols=("random", "grouped", "given"), graph=graph, fractions=(fraction,), device=device, out=out)
     from .pipeline import report_run, train_model
-    from .train.gnn import GNNTrainConfig
+    from .presets import gnn_train_config
 
     try:
         o = train_model(dataset, out, clips=str(clips) if clips else None, cache=features_dir, protocol=protocol, seed=seed,
                         fraction=fraction, siamese=_siamese_config(preset, epochs, seed),
                         gnn=_gnn_config(preset, graph, k_neighbours, band_statistics, label_input),
-                        gnn_train=GNNTrainConfig.preset_defaults(preset, epochs=gnn_epochs, seed=seed), device=device,
+                        gnn_train=gnn_train_config(preset, epochs=gnn_epochs, seed=seed), device=device,
                         resume=resume, split_lists=_split_lists(split_list),
                         **({"methods": tuple(methods)} if methods else {}))
         if report:
@@ -402,7 +402,7 @@ def experiment(
                  out=out)
     from .evaluate.protocol import ProtocolConfig
     from .pipeline import run_experiment
-    from .train.gnn import GNNTrainConfig
+    from .presets import gnn_train_config
 
     try:
         cfg = ProtocolConfig(protocol=protocol, seeds=tuple(seeds), fractions=tuple(fractions), k=k, mode=mode,
@@ -410,7 +410,7 @@ def experiment(
         res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None, cache=features_dir,
                              siamese=_siamese_config(preset, epochs, 0),
                              gnn=_gnn_config(preset, graph, k_neighbours, band_statistics, label_input),
-                             gnn_train=GNNTrainConfig.preset_defaults(preset, epochs=gnn_epochs),
+                             gnn_train=gnn_train_config(preset, epochs=gnn_epochs),
                              device=device, resume=resume, split_lists=_split_lists(split_list))
     except (GrahamError, ValueError) as exc:
         _fail(exc)

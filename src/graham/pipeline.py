@@ -31,7 +31,7 @@ from .io import writable_folder, write_json, write_text
 from .nn.gnn import GNNConfig
 from .paths import cache_dir
 from .ranks import world
-from .train.checkpoint import save_checkpoint
+from .tensorfile import save_checkpoint
 from .train.gnn import GNNTrainConfig
 from .train.siamese import SiameseConfig, train_siamese
 
@@ -163,7 +163,7 @@ def train_model(
     unknown = [m for m in methods if m not in METHODS]
     if unknown:  # before any work, not after the Siamese network has trained
         raise ParameterError(f"unknown method {', '.join(map(repr, unknown))}; known: {', '.join(METHODS)}")
-    from .train.siamese import resolve_device
+    from .devices import resolve_device
 
     resolve_device(device)  # a device this torch cannot use: say so before any work
     out = writable_folder(out)
@@ -250,8 +250,8 @@ def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None
     if protocol not in ("random", "grouped", "given"):
         raise ParameterError(f"train-siamese uses one split: protocol random, grouped or given, not {protocol!r} "
                              "(k-fold: graham experiment)")
+    from .devices import resolve_device
     from .train.distributed import init_from_env
-    from .train.siamese import resolve_device
 
     init_from_env(resolve_device(device))  # under torchrun: the group training needs (nccl on GPUs), before extraction
     fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
@@ -278,9 +278,10 @@ def embed_dataset(dataset: str, checkpoint: str | os.PathLike, out: str | os.Pat
     ``torchrun`` each process extracts and embeds its share of the shards (gloo on the CPU,
     nccl on GPUs) and process 0 writes ``out``."""
     from .bundle import load_bundle
+    from .devices import resolve_device
     from .train.distributed import init_from_env
     from .train.embed_store import embed_features
-    from .train.siamese import load_siamese, resolve_device
+    from .train.siamese import load_siamese
 
     dev = init_from_env(resolve_device(device), timeout_s=_STORE_TIMEOUT_S)
     checkpoint = Path(checkpoint)

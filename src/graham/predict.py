@@ -20,15 +20,14 @@ from .audio.bandstats import RunningBandStatistics, band_statistics
 from .audio.decode import audio_info, load_audio
 from .audio.mel import LogMel
 from .audio.stream import file_mel_peak, stream_frames
-from .audio.windows import fit_length, window_starts
+from .audio.windows import fit_length, mel_windows, window_starts
 from .bundle import Bundle, load_bundle
+from .devices import resolve_device
 from .errors import AudioError, GrahamError, ParameterError
 from .nn.frozen import frozen
 from .nn.graphs import attach_graph, build_graph
 from .nn.propagate import SmoothConfig, attach_smoothed, normalise_scores, smooth_reference
 from .parallel import map_ahead
-from .train.crops import MelCrops
-from .train.siamese import resolve_device
 
 __all__ = ["GenreScore", "WindowScore", "Prediction", "GenreClassifier", "load"]
 
@@ -147,8 +146,8 @@ class GenreClassifier:
         return self._embed_windows(windows).cpu().numpy(), starts
 
     def _windows(self, mel: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-        hop = max(1, self.crop_frames // 2)
-        return MelCrops([mel], self.crop_frames).windows(0, hop), window_starts(mel.shape[-1], self.crop_frames, hop)
+        windows, starts = mel_windows(mel, self.crop_frames, max(1, self.crop_frames // 2))
+        return torch.from_numpy(windows), starts
 
     def _embed_windows(self, windows: torch.Tensor) -> torch.Tensor:
         return torch.cat([self._backbone(windows[k:k + self.batch_size].to(self.device))

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["fit_length", "sliding_windows", "window_starts"]
+__all__ = ["fit_length", "sliding_windows", "window_starts", "mel_windows"]
 
 _SHORT_MODES = ("pad", "tile")
 
@@ -62,3 +62,14 @@ def sliding_windows(y: np.ndarray, size: int, hop: int | None = None, *, short: 
     starts = window_starts(y.shape[0], size, hop)
     view = np.lib.stride_tricks.sliding_window_view(y, size)
     return view[starts].copy()
+
+
+def mel_windows(mel: np.ndarray, size: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of ``size`` frames of a log-mel [shape=(n_mels, frames)] with ``hop`` frames
+    between starts, the last flush with the end (:func:`window_starts`); a log-mel of at most
+    ``size`` frames gives one window, tiled to length. Returns (windows [shape=(W, n_mels,
+    size), float32], start frames [shape=(W,)]): what a clip is cut into for embedding."""
+    mel = np.asarray(mel)
+    starts = window_starts(mel.shape[-1], size, hop)
+    out = np.stack([fit_length(mel, size, short="tile", offset=int(s)) for s in starts]).astype(np.float32, copy=False)
+    return out, starts

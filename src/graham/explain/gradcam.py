@@ -104,13 +104,12 @@ def explain_clip(classifier, mel: np.ndarray, *, target: int | None = None, laye
     every window is a node attached to the reference graph; window maps are stitched by a
     weighted average where windows overlap, each window weighted by a Hann taper (highest at
     its centre), so the map has no seams at window edges. Returns (map, target class index)."""
-    from ..audio.windows import window_starts
-    from ..train.crops import MelCrops
+    from ..audio.windows import mel_windows
 
     crop = classifier.crop_frames
     hop = max(1, crop // 2)
-    windows = MelCrops([mel], crop).windows(0, hop)
-    starts = window_starts(mel.shape[-1], crop, hop)
+    windows, starts = mel_windows(mel, crop, hop)
+    windows = torch.from_numpy(windows)
     stats = classifier.clip_statistics(mel)  # None unless the GNN reads them; constant for the gradient
     if target is None:
         with torch.no_grad():

@@ -9,7 +9,7 @@ retraining is needed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -79,13 +79,12 @@ class GNNConfig:
                 + (f", then correct & smooth over the kNN graph (k = {self.k})" if self.smooth else ""))
 
     @classmethod
-    def preset_defaults(cls, preset: str, **overrides) -> "GNNConfig":
-        """``paper``: the paper's complete graph over the Siamese embeddings alone; ``cpu``:
-        graham's measured defaults (the dataclass defaults)."""
-        base = {"paper": dict(graph="complete", band_statistics=False, smooth=False), "cpu": {}}
-        if preset not in base:
-            raise ParameterError(f"unknown preset {preset!r}; known: {sorted(base)}")
-        return cls(**{**base[preset], **overrides})
+    def from_dict(cls, d: dict) -> "GNNConfig":
+        """Inverse of :meth:`to_dict`; an unknown setting is a :class:`ParameterError`."""
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ParameterError(f"unknown GNNConfig settings: {sorted(unknown)}")
+        return cls(**d)
 
 
 class _ReluDropout(torch.autograd.Function):

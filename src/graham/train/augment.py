@@ -20,52 +20,13 @@ better (README, "Why these defaults"); ``AugmentConfig`` turns each step on.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import torch
 
-from ..errors import ParameterError
+from ..presets import AugmentConfig
 
-__all__ = ["AugmentConfig", "augment_batch", "mix_power_db"]
+__all__ = ["AugmentConfig", "augment_batch", "mix_power_db"]  # AugmentConfig lives in graham.presets
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """What to apply to each training crop; every probability is per crop.
-
-    ``mix``: probability of mixing with another crop of the same genre in the batch, with a
-    weight ``w`` drawn from U(0.5, 1) for the crop itself. ``time_masks``/``freq_masks``: how many masks, each at most
-    ``time_mask_frac`` of the frames / ``freq_mask_frac`` of the bands wide.
-    """
-
-    mix: float = 0.0
-    time_masks: int = 0
-    time_mask_frac: float = 0.1
-    freq_masks: int = 0
-    freq_mask_frac: float = 0.1
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.mix <= 1 or self.time_masks < 0 or self.freq_masks < 0:
-            raise ParameterError("augmentation needs 0 <= mix <= 1 and mask counts >= 0")
-        if not 0 <= self.time_mask_frac < 1 or not 0 <= self.freq_mask_frac < 1:
-            raise ParameterError("mask widths are fractions in [0, 1)")
-
-    @property
-    def active(self) -> bool:
-        return bool(self.mix or self.time_masks or self.freq_masks)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def preset(cls, name: str) -> "AugmentConfig":
-        """``paper``: nothing (the paper trains on plain crops); ``cpu``: every transform."""
-        if name == "paper":
-            return cls()
-        if name == "cpu":
-            return cls(mix=0.5, time_masks=2, time_mask_frac=0.1, freq_masks=2, freq_mask_frac=0.1)
-        raise ParameterError(f"unknown augmentation preset {name!r}; known: cpu, paper")
 
 
 def mix_power_db(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:

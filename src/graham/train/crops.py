@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..audio.windows import fit_length, window_starts
+from ..audio.windows import fit_length, mel_windows
 
 __all__ = ["MelCrops"]
 
@@ -43,7 +43,6 @@ class MelCrops:
         return torch.from_numpy(np.stack(out).astype(np.float32, copy=False))
 
     def windows(self, i: int, hop: int) -> torch.Tensor:
-        """All crops of clip ``i`` with ``hop`` frames between starts, the last flush with the end."""
-        mel = np.asarray(self.mels[i])
-        starts = window_starts(mel.shape[-1], self.frames, hop)
-        return torch.from_numpy(np.stack([self._crop(i, int(s)) for s in starts]).astype(np.float32, copy=False))
+        """All crops of clip ``i`` with ``hop`` frames between starts, the last flush with the end
+        (:func:`graham.audio.windows.mel_windows`)."""
+        return torch.from_numpy(mel_windows(np.asarray(self.mels[i]), self.frames, hop)[0])

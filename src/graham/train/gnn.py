@@ -16,48 +16,13 @@ from torch import nn
 from ..errors import ParameterError
 from ..nn.gnn import GNNConfig, GrahamGNN
 from ..nn.graphs import Graph
+from ..presets import GNNTrainConfig
 from .rng import keeps_global_rng
 from .siamese import resolve_device, split_validation
 
 __all__ = ["GNNTrainConfig", "GNNResult", "train_gnn", "standardise_features", "known_labels"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class GNNTrainConfig:
-    """Full-graph training of the GNN. With ``val_fraction`` > 0 (and at least 10 labelled
-    nodes), that stratified part of the labelled nodes gives no loss but validation accuracy
-    every 10 epochs; the best validation state is restored at the end, and training stops
-    after ``patience`` epochs without improvement (None: never early). With ``refit``, the
-    validation only chooses the number of epochs: the GNN is then trained afresh on every
-    labelled node for that many epochs, so no label is spent on validation alone.
-
-    The defaults are the paper's (1000 epochs on every labelled node, the last state kept):
-    early stopping, with or without the refit, measured no better over 3 seeds x 3 labelled
-    fractions (README, "Why these defaults"); ``val_fraction=0.2, patience=300`` turns it on."""
-
-    epochs: int = 1000
-    lr: float = 3e-4
-    weight_decay: float = 5e-4
-    patience: int | None = None
-    val_fraction: float = 0.0
-    refit: bool = True
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.val_fraction < 1:
-            raise ParameterError("GNN training needs epochs >= 1, lr > 0, weight_decay >= 0, 0 <= val_fraction < 1")
-        if self.patience is not None and self.patience < 10:
-            raise ParameterError("patience is counted in epochs and checked every 10: use >= 10 or None")
-
-    @classmethod
-    def preset_defaults(cls, preset: str, **overrides) -> "GNNTrainConfig":
-        """``paper`` and ``cpu`` alike: 1000 epochs on every labelled node, the last state kept."""
-        base = {"paper": {}, "cpu": {}}
-        if preset not in base:
-            raise ParameterError(f"unknown preset {preset!r}; known: {sorted(base)}")
-        return cls(**{**base[preset], **overrides})
 
 
 @dataclass

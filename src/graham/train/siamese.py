@@ -3,7 +3,6 @@ pairs from the batch, Adam, validation pair accuracy and ROC-AUC, checkpoints an
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -16,11 +15,12 @@ import torch
 from torch import nn
 
 from ..checks import setting_changes
+from ..devices import resolve_device
 from ..errors import ParameterError
 from ..nn.frozen import frozen
 from ..nn.siamese import SiameseNet
-from ..nn.xception import PRESETS, XceptionConfig
-from .augment import AugmentConfig, augment_batch
+from ..presets import SiameseConfig
+from .augment import augment_batch
 from .checkpoint import load_checkpoint, load_optimizer, optimizer_tensors, save_checkpoint
 from .crops import MelCrops
 from .distributed import convert_batchnorm, gather_with_grad, init_from_env, shard, world
@@ -31,106 +31,6 @@ __all__ = ["SiameseConfig", "SiameseResult", "train_siamese", "embed_clips", "re
            "split_validation"]
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``None``/"auto": a GPU when there is one, else the CPU; otherwise as named. A CUDA device
-    that this torch cannot use (a CPU build, no visible GPU, an index past the last GPU) is a
-    :class:`ParameterError` saying so, not an assertion deep inside torch."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ParameterError(f"unknown device {device!r}: use cpu, cuda, cuda:N or auto") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ParameterError(f"device {device!r}: this torch has no usable CUDA (a CPU build, or no GPU "
-                                 "visible); use --device cpu or auto")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ParameterError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) visible")
-    elif dev.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ParameterError(f"device {device!r}: this torch has no usable Apple GPU (MPS); use --device cpu or auto")
-    elif dev.type != "cpu":
-        raise ParameterError(f"device {device!r}: graham runs on cpu, cuda or mps; use --device cpu, cuda or auto")
-    return dev
-
-
-@dataclass
-class SiameseConfig:
-    """Settings of Siamese training. ``preset`` picks the backbone (``paper`` or ``cpu``) unless
-    ``backbone`` is given; ``crop_frames`` is the training crop length in mel frames.
-
-    The defaults are the ``cpu`` preset's, chosen by measurement (README, "Why these
-    defaults"): Adam at 1e-3 rather than the paper's 3e-4, and at least ``min_batches``
-    batches per epoch, because a small network trained on a few dozen labelled clips for a few
-    dozen steps is simply undertrained. ``hard_negatives``: half the negative pairs of a batch
-    are its most confused ones (highest same-genre logit), the other half random.
-    ``augment`` (:class:`AugmentConfig`) is off by default: at this budget it did not help
-    (measured).
-
-    ``identification`` weighs a second loss beside the pair loss: cross-entropy of a linear
-    genre classifier on each clip's embedding (joint identification-verification supervision,
-    Sun et al., DeepID2, 2014). The pair loss alone sees ~100 pairs of 32 clips per step and
-    learned embeddings below a plain CNN's at the same budget (measured); both together give
-    the embedding the classifier's gradient and keep the pair head the paper's eq. 1-2 asks
-    for. The classifier is thrown away after training; the embedding and the pair head remain.
-    The ``paper`` preset keeps the paper's settings (lr 3e-4, plain epochs, no augmentation,
-    the pair loss alone)."""
-
-    preset: str = "cpu"
-    backbone: XceptionConfig | None = None
-    crop_frames: int = 130  # 3 s at 22050 Hz / hop 512
-    epochs: int = 20
-    classes_per_batch: int = 8
-    per_class: int = 4
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    max_pairs: int | None = None
-    head_hidden: int = 128
-    val_fraction: float = 0.15
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    min_batches: int = 8
-    hard_negatives: float = 0.5
-    identification: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.augment, dict):
-            self.augment = AugmentConfig(**self.augment)
-        if self.min_batches < 0 or not 0 <= self.hard_negatives <= 1 or self.identification < 0:
-            raise ParameterError("min_batches and identification must be >= 0, hard_negatives a fraction in [0, 1]")
-        if self.backbone is None:
-            if self.preset not in PRESETS:
-                raise ParameterError(f"unknown preset {self.preset!r}; known: {sorted(PRESETS)}")
-            self.backbone = PRESETS[self.preset]
-        if self.crop_frames < 32 or self.epochs < 1 or not 0 <= self.val_fraction < 1:
-            raise ParameterError("need crop_frames >= 32, epochs >= 1 and 0 <= val_fraction < 1")
-
-    @classmethod
-    def preset_defaults(cls, preset: str, **overrides) -> "SiameseConfig":
-        """The paper's settings (20 epochs, batch 64, 4.5-s crops) or the CPU ones."""
-        base = {"paper": dict(preset="paper", epochs=20, classes_per_batch=8, per_class=8, crop_frames=192, lr=3e-4,
-                              min_batches=0, identification=0.0,
-                              hard_negatives=0.0),
-                "cpu": dict(preset="cpu")}
-        if preset not in base:
-            raise ParameterError(f"unknown preset {preset!r}; known: {sorted(base)}")
-        return cls(**{**base[preset], **overrides})
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["backbone"] = self.backbone.to_dict()
-        d["augment"] = self.augment.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SiameseConfig":
-        d = dict(d)
-        d["backbone"] = XceptionConfig.from_dict(d["backbone"]) if d.get("backbone") else None
-        d["augment"] = AugmentConfig(**d["augment"]) if d.get("augment") else AugmentConfig()
-        return cls(**d)
 
 
 @dataclass

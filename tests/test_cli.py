@@ -256,8 +256,15 @@ def test_every_config_is_frozen_and_round_trips():
     import dataclasses
 
     from graham.nn.gnn import GNNConfig
-    from graham.presets import (PRESET_NAMES, AugmentConfig, GNNTrainConfig, SiameseConfig, gnn_config,
-                                gnn_train_config, siamese_config)
+    from graham.presets import (
+        PRESET_NAMES,
+        AugmentConfig,
+        GNNTrainConfig,
+        SiameseConfig,
+        gnn_config,
+        gnn_train_config,
+        siamese_config,
+    )
 
     for preset in PRESET_NAMES:
         for cfg in (siamese_config(preset), gnn_config(preset), gnn_train_config(preset), AugmentConfig()):

@@ -118,6 +118,7 @@ class SiameseConfig:
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
+        assert self.backbone is not None  # set from the preset when made
         d["backbone"] = self.backbone.to_dict()
         d["augment"] = self.augment.to_dict()
         return d

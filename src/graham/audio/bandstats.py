@@ -38,7 +38,7 @@ class RunningBandStatistics:
 
     def __init__(self) -> None:
         self.frames = 0
-        self._mean = self._m2 = self._delta = self._last = None
+        self._mean = self._m2 = self._delta = self._last = np.zeros(0)  # set by the first block
 
     def update(self, block: np.ndarray) -> None:
         """Add the next frames [shape=(n_mels, t)]."""

@@ -89,6 +89,7 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     """Read the header of ``path`` without decoding the samples."""
     path = Path(path)
     _check_readable(path)
+    error: Exception | None = None
     with _decoder_output(path) as notes:
         try:
             info = sf.info(str(path))

@@ -202,6 +202,9 @@ class LogMel(torch.nn.Module):
     #: Mel bands per block of the banded projection.
     BLOCK = 16
 
+    window: torch.Tensor  # buffers (registered in __init__, moved by .to())
+    filterbank: torch.Tensor
+
     def __init__(self, config: MelConfig | None = None) -> None:
         super().__init__()
         self.config = config or MelConfig()

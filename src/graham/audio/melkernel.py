@@ -17,6 +17,7 @@ import os
 import threading
 import types
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -155,7 +156,7 @@ def _renamed(fn, name: str):
     return copy
 
 
-_JIT = dict(fastmath=True, nogil=True, boundscheck=False, cache=True)
+_JIT: dict[str, Any] = dict(fastmath=True, nogil=True, boundscheck=False, cache=True)
 _parallel = numba.njit(parallel=True, **_JIT)(_project_tiles)
 _serial = numba.njit(**_JIT)(_renamed(_project_tiles, "_project_tiles_serial"))  # prange runs as range
 
@@ -174,7 +175,7 @@ def _threads(wanted: int) -> int:
     build may not run."""
     if not _parallel_safe():
         return 1
-    return max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
+    return max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 _layer_ok: bool | None = None
@@ -186,7 +187,7 @@ def _threadsafe_layer() -> bool:
     global _layer_ok
     if _layer_ok is None:
         with _lock:
-            choice = str(numba.config.THREADING_LAYER).lower()
+            choice = str(numba.config.THREADING_LAYER).lower()  # type: ignore[attr-defined]
             if choice in ("tbb", "omp", "safe", "threadsafe"):
                 _layer_ok = True
             elif choice != "default":

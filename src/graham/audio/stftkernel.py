@@ -19,6 +19,7 @@ Tested against a float64 formula in ``tests/test_mel.py``; timed in ``benchmarks
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numba
 import numpy as np
@@ -218,8 +219,9 @@ def _stft_tiles(y, start, n_frames, hop, n_fft, win, wr, wi, rr, ri, starts, end
         tile_max[ti] = _project_and_store(P, nf, half_power, starts, ends, bands, lower, upper, acc, floor, out, f0)
 
 
-_parallel = numba.njit(parallel=True, **{**_JIT, "fastmath": _FAST})(_stft_tiles)
-_serial = numba.njit(**{**_JIT, "fastmath": _FAST})(_renamed(_stft_tiles, "_stft_tiles_serial"))
+_OPTIONS: dict[str, Any] = {**_JIT, "fastmath": _FAST}
+_parallel = numba.njit(parallel=True, **_OPTIONS)(_stft_tiles)
+_serial = numba.njit(**_OPTIONS)(_renamed(_stft_tiles, "_stft_tiles_serial"))
 
 @lru_cache(maxsize=16)
 def _twiddles(n_fft: int, dtype: str) -> tuple[np.ndarray, ...]:

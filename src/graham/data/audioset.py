@@ -47,16 +47,16 @@ def resolve_genres(names: list[str] | None) -> dict[str, str]:
     """Map user-given genres (MIDs, full names or short names such as ``rock``) to {MID: label}."""
     if not names:
         return {mid: _slug(n) for mid, n in AUDIOSET_GENRES.items()}
-    lookup = {}
+    lookup: dict[str, str] = {}
     for mid, full in AUDIOSET_GENRES.items():
         for key in (mid, full.lower(), _slug(full)):
             lookup[key] = mid
     out = {}
     for n in names:
-        mid = lookup.get(n.strip().lower()) or lookup.get(n.strip())
-        if mid is None:
+        found = lookup.get(n.strip().lower()) or lookup.get(n.strip())
+        if found is None:
             raise DatasetError(f"unknown AudioSet genre {n!r}; known: {sorted(_slug(v) for v in AUDIOSET_GENRES.values())}")
-        out[mid] = _slug(AUDIOSET_GENRES[mid])
+        out[found] = _slug(AUDIOSET_GENRES[found])
     return out
 
 

@@ -78,7 +78,7 @@ def resolve_settings(root: str | os.PathLike | None, given: dict | None = None) 
     of settings, and features are never recomputed behind the user's back."""
     given = {k: v for k, v in (given or {}).items() if v is not None}
     known = folder_settings(root) if root is not None else None
-    if known is None:
+    if root is None or known is None:
         return MelConfig(**given)
     held = known.to_dict()
     unknown = sorted(set(given) - set(held))
@@ -192,8 +192,9 @@ class FeatureStore:
         try:
             while shards:
                 busy = self._fill_free(store, corpus, stamps, shards, workers=workers, bar=bar)
-                if busy:
-                    store.lock(busy[0]).release()  # wait until its holder is done with it
+                waited = store.lock(busy[0]) if busy else None  # wait until its holder is done with it
+                if waited is not None:
+                    waited.release()
                 shards = busy
         finally:
             if bar is not None:

@@ -30,8 +30,9 @@ def read_folder(root: str | os.PathLike, *, check_headers: bool = True, name: st
             rel = path.relative_to(base)
             if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in AUDIO_EXTENSIONS:
                 continue
-            if not_a_file(path):  # a folder named x.wav, a dangling link: listed, not silently dropped
-                skipped.append(Skipped(str(path), not_a_file(path)))
+            problem = not_a_file(path)
+            if problem:  # a folder named x.wav, a dangling link: listed, not silently dropped
+                skipped.append(Skipped(str(path), problem))
                 continue
             problem = header_problem(path) if check_headers else None
             if problem:

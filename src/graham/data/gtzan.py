@@ -69,8 +69,9 @@ def read_gtzan(
             m = _NAME.match(path.name)
             if m is None or path.suffix.lower() not in AUDIO_EXTENSIONS:
                 continue  # GTZAN folders hold only clips; other files (e.g. .mf lists) are not clips
-            if not_a_file(path):
-                skipped.append(Skipped(str(path), not_a_file(path)))
+            problem = not_a_file(path)
+            if problem:
+                skipped.append(Skipped(str(path), problem))
                 continue
             if m["genre"] != folder.name:
                 skipped.append(Skipped(str(path), f"file name says genre {m['genre']!r} but it is in {folder.name}/"))

@@ -90,18 +90,21 @@ def open_dataset(
     synthetic corpus; ``split_lists`` gives predefined GTZAN splits.
     """
     spec = parse_dataset(dataset) if isinstance(dataset, str) else dataset
-    if spec.kind == "gtzan":
-        return read_gtzan(spec.path, genres=tuple(genres) if genres else None, split_lists=split_lists)
-    if spec.kind == "audioset":
-        if clips is None:
-            raise DatasetError("audioset:CSV needs the folder of clips: --clips DIR")
-        return read_audioset(spec.path, clips, genres=genres, pattern=pattern, multi_label=multi_label)
-    if spec.kind == "folder":
-        return read_folder(spec.path)
-    if spec.kind == "csv":
-        if not spec.path.is_file():
-            raise DatasetError(f"corpus table not found: {spec.path}")
-        return Corpus.from_csv(spec.path)
+    if spec.kind != "synthetic":
+        path = spec.path
+        if path is None:
+            raise DatasetError(f"{spec.kind} needs a path: {spec.kind}:PATH")
+        if spec.kind == "gtzan":
+            return read_gtzan(path, genres=tuple(genres) if genres else None, split_lists=split_lists)
+        if spec.kind == "audioset":
+            if clips is None:
+                raise DatasetError("audioset:CSV needs the folder of clips: --clips DIR")
+            return read_audioset(path, clips, genres=genres, pattern=pattern, multi_label=multi_label)
+        if spec.kind == "folder":
+            return read_folder(path)
+        if not path.is_file():
+            raise DatasetError(f"corpus table not found: {path}")
+        return Corpus.from_csv(path)
     synth: SynthSpec = spec.options["synth"]
     if genres or synth_seed is not None:
         synth = SynthSpec(per_genre=synth.per_genre, seconds=synth.seconds,
@@ -110,7 +113,7 @@ def open_dataset(
                           artists=synth.artists)
     root = generate_corpus(cache_dir() / synth.key(), synth, progress=progress)
     corpus = read_gtzan(root, name="synthetic")
-    clips = [replace(c, group=synth.group(c.label, int(c.clip_id.rsplit(".", 1)[1]))) for c in corpus.clips]
+    grouped = tuple(replace(c, group=synth.group(c.label, int(c.clip_id.rsplit(".", 1)[1]))) for c in corpus.clips)
     by = f", {synth.artists} artists per genre" if synth.artists else ""
     return Corpus(f"synthetic ({synth.per_genre} clips x {len(synth.genres)} genres, {synth.seconds:g} s{by}, "
-                  f"seed {synth.seed})", clips, corpus.skipped, corpus.root, corpus.notes)
+                  f"seed {synth.seed})", grouped, corpus.skipped, corpus.root, corpus.notes)

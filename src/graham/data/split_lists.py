@@ -38,7 +38,7 @@ def apply_split_lists(corpus: Corpus, lists: dict[str, str | os.PathLike]) -> Co
     unknown = set(lists) - set(SPLITS)
     if unknown:
         raise DatasetError(f"split names must be among {SPLITS}, got {sorted(unknown)}")
-    by_id = {}
+    by_id: dict[str, str] = {}
     for split, file in lists.items():
         for clip_id in read_split_list(file):
             if by_id.get(clip_id, split) != split:

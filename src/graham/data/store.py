@@ -43,9 +43,10 @@ from ..io import atomic_path, write_json
 from ..ranks import barrier, world
 
 try:
-    import fcntl
+    import fcntl as _fcntl
 except ImportError:  # not on POSIX: no locks; concurrent runs on one store are then not safe
-    fcntl = None
+    _fcntl = None  # type: ignore[assignment]
+fcntl = _fcntl
 
 __all__ = ["ShardStore", "ShardLock", "ShardedArrays", "source_stamp", "my_shards", "DEFAULT_SHARD_SIZE"]
 
@@ -276,7 +277,7 @@ class ShardStore:
             with open(tmp, "wb") as f:  # item by item: no second copy of the shard in memory
                 np.lib.format.write_array_header_1_0(f, header)
                 for a in arrays:
-                    f.write(memoryview(a).cast("B"))
+                    f.write(a.tobytes() if not a.flags.c_contiguous else memoryview(a).cast("B"))  # type: ignore[arg-type]
         write_json(self._index(k), {
             "stamps": list(stamps),
             "shapes": [None if isinstance(x, str) else list(np.shape(x)) for x in items],

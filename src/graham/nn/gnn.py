@@ -10,6 +10,7 @@ retraining is needed.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -134,6 +135,10 @@ class GrahamGNN(nn.Module):
             onehot[known] = F.one_hot(labels[known], self.num_classes).to(x.dtype)
         return torch.cat([x, onehot], dim=1)
 
+    def _layers(self) -> list[GrahamConv]:
+        """The graph layers, typed (a ModuleList yields plain Modules)."""
+        return [cast(GrahamConv, conv) for conv in self.convs]
+
     def _act(self, h: torch.Tensor) -> torch.Tensor:
         """dropout(relu(h)), as one step that keeps only its output for the backward."""
         p = self.dropout.p
@@ -155,7 +160,7 @@ class GrahamGNN(nn.Module):
         by s_ij). ``labels``: the known labels, -1 elsewhere (read only with ``label_input``).
         With ``return_hidden``, also the last hidden features (for t-SNE)."""
         h = self.inputs(x, labels)
-        for conv in self.convs:
+        for conv in self._layers():
             h = self._act(self._layer(conv, h, graph))
         logits = self.classifier(h)
         return (logits, h) if return_hidden else logits
@@ -167,7 +172,7 @@ class GrahamGNN(nn.Module):
         with ``label_input``). They do not depend on new clips: compute them once and pass
         them to :meth:`forward_inductive` for every query."""
         states, r = [], self.inputs(x_ref, labels)
-        for conv in self.convs:
+        for conv in self._layers():
             states.append(r)
             r = self._act(self._layer(conv, r, graph))
         return states
@@ -189,7 +194,7 @@ class GrahamGNN(nn.Module):
                 raise ParameterError(f"reference features must have {self.in_dim} dimensions")
             ref_states = self.reference_states(x_ref, graph)
         q = self.inputs(x_new)
-        for conv, r in zip(self.convs, ref_states):
+        for conv, r in zip(self._layers(), ref_states):
             if attach is None or attach.is_complete:
                 q = conv.forward_complete(q, sources=r, self_loops=self.config.self_loops)
             elif attach.weights is not None:

@@ -29,6 +29,7 @@ Two implementations share one set of weights:
 from __future__ import annotations
 
 import sys
+from typing import cast
 
 import numpy as np
 import torch
@@ -279,7 +280,7 @@ class GrahamConv(MessagePassing):
             parts = self._aggregate_parts(x, sources, self_loops=self_loops, chunk=chunk)
             if isinstance(parts, tuple):  # m = total W^T + b: fold that Linear into phi's first
                 total, weight, bias = parts
-                lin: nn.Linear = self.phi[0]
+                lin = cast(nn.Linear, self.phi[0])
                 d = x.shape[-1]
                 w_m = lin.weight[:, d:]
                 return self.phi[1:](torch.addmm(F.linear(total, w_m @ weight, lin.bias + w_m @ bias), x,
@@ -287,7 +288,7 @@ class GrahamConv(MessagePassing):
             return self._phi_split(x, parts)
         m = self.aggregate_complete(x, sources, self_loops=self_loops, chunk=chunk)
         g0 = self.gamma(torch.zeros(1, x.shape[-1], dtype=x.dtype, device=x.device))  # gamma(x_i - x_i)
-        n = sources.shape[0]
+        n = (x if sources is None else sources).shape[0]
         m = {"mean": lambda: (m * n + g0) / (n + 1), "sum": lambda: m + g0,
              "max": lambda: torch.maximum(m, g0)}[self.aggr]()
         return self._phi_split(x, m)
@@ -295,7 +296,7 @@ class GrahamConv(MessagePassing):
     def _phi_split(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """``phi(cat([x, m]))`` without building the concatenation: its first Linear is split
         into the columns that read x and those that read m (the same weights and sums)."""
-        lin: nn.Linear = self.phi[0]
+        lin = cast(nn.Linear, self.phi[0])
         d = x.shape[-1]
         return self.phi[1:](torch.addmm(F.linear(m, lin.weight[:, d:], lin.bias), x, lin.weight[:, :d].T))
 
@@ -317,7 +318,7 @@ class GrahamConv(MessagePassing):
             raise ParameterError("a node needs at least one neighbour")
         if not self.has_fast_path:
             return self._dense(x, s, exclude_self, chunk)
-        lin1: nn.Linear = self.gamma[0]
+        lin1 = cast(nn.Linear, self.gamma[0])
         if self.aggr != "max" and sources is None:  # a = b + bias: one sort orders both
             bt = lin1.weight @ x.T  # (h, N), feature-major: each feature's nodes lie contiguous
             total = _ShiftedReluSum.apply(bt, lin1.bias, self.column_chunk).T  # (N, h): sum_j relu(a_i - b_j)
@@ -343,7 +344,7 @@ class GrahamConv(MessagePassing):
         apply (or fold further), so the (N, h) sums are read once."""
         scale = 1.0 / n_src if self.aggr == "mean" else 1.0
         if self.gamma_layers == 2:
-            lin2: nn.Linear = self.gamma[2]
+            lin2 = cast(nn.Linear, self.gamma[2])
             weight = lin2.weight * scale
             bias = lin2.bias * (1.0 if self.aggr == "mean" else float(n_src))
             if minus is not None:
@@ -365,7 +366,7 @@ class GrahamConv(MessagePassing):
         n_src = s.shape[0] - (1 if sources is None else 0)
         if n_src <= 0:
             raise ParameterError("a node needs at least one neighbour")
-        lin1: nn.Linear = self.gamma[0]
+        lin1 = cast(nn.Linear, self.gamma[0])
         a, b = x @ lin1.weight.T + lin1.bias, s @ lin1.weight.T  # (Nt, h), (Ns, h)
         linear_tail = self.aggr != "max" and self.gamma_layers <= 2
         out = []
@@ -375,7 +376,7 @@ class GrahamConv(MessagePassing):
             if linear_tail:  # a trailing Linear commutes with a weighted sum: apply it once per node
                 total = torch.einsum("cs,csh->ch", w, h1)
                 if self.gamma_layers == 2:
-                    lin2: nn.Linear = self.gamma[2]
+                    lin2 = cast(nn.Linear, self.gamma[2])
                     total = total @ lin2.weight.T + w.sum(1, keepdim=True) * lin2.bias
                 out.append(total / n_src if self.aggr == "mean" else total)
                 continue

@@ -60,7 +60,7 @@ class XceptionConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "XceptionConfig":
         d = {"input_norm": "standardise", **d}  # saved before input_norm existed: graham 0.1's
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})  # type: ignore[arg-type]
 
 
 PRESETS: dict[str, XceptionConfig] = {
@@ -157,7 +157,7 @@ class Xception(nn.Module):
         self.dropout = nn.Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
         # NHWC: oneDNN's convolutions run about 1.6x faster so on 2 CPU cores (a training step of
         # the cpu preset: 0.24 -> 0.15 s), and cuDNN's too. Weights load into it unchanged.
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     @property
     def embedding_dim(self) -> int:

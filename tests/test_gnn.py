@@ -139,17 +139,17 @@ def test_edge_weights_scale_messages_and_come_from_the_pair_head():
 def test_sorted_aggregate_backward_matches_finite_differences_and_the_dense_sum():
     """The hand-written backward of sum_j relu(a_i - b_j), against torch's finite differences
     (gradcheck) and the dense sum written from the formula, across column chunks."""
-    from graham.nn.graham_conv import _ReluDiffSum
+    from graham.nn.sorted_sums import ReluDiffSum
 
     torch.manual_seed(3)
     a = torch.randn(11, 7, dtype=torch.float64, requires_grad=True)
     b = torch.randn(13, 7, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: _ReluDiffSum.apply(a, b, 3), (a, b))
+    assert torch.autograd.gradcheck(lambda a, b: ReluDiffSum.apply(a, b, 3), (a, b))
     dense = torch.relu(a.unsqueeze(1) - b.unsqueeze(0)).sum(1)
-    torch.testing.assert_close(_ReluDiffSum.apply(a, b, 3), dense, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ReluDiffSum.apply(a, b, 3), dense, rtol=1e-12, atol=1e-12)
     g = torch.randn(11, 7, dtype=torch.float64)
     want = torch.autograd.grad(dense, (a, b), g)
-    got = torch.autograd.grad(_ReluDiffSum.apply(a, b, 2), (a, b), g)
+    got = torch.autograd.grad(ReluDiffSum.apply(a, b, 2), (a, b), g)
     for w, h in zip(want, got):
         torch.testing.assert_close(h, w, rtol=1e-12, atol=1e-12)
 
@@ -178,7 +178,7 @@ def test_column_chunks_and_ties_keep_gradients_of_the_message_passing_reference(
 
 
 def test_packed_sort_equals_a_stable_argsort_on_awkward_values():
-    from graham.nn.graham_conv import sort_rows
+    from graham.nn.sorted_sums import sort_rows
 
     rng = np.random.default_rng(0)
     v = rng.standard_normal((3, 500)).astype(np.float32)

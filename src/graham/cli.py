@@ -43,6 +43,7 @@ BAND_OPT = typer.Option(None, "--band-statistics/--no-band-statistics",
 LABEL_INPUT_OPT = typer.Option(False, "--label-input",
                                help="Labelled nodes carry their label as a GNN input (hidden, in training, for the "
                                     "nodes that give loss).")
+GNN_EPOCHS_OPT = typer.Option(1000, min=1, help="GNN epochs at most (paper: 1000).")
 K_OPT = typer.Option(10, "--k-neighbours", help="Neighbours per clip for --graph knn and for correct & smooth.")
 METHOD_OPT = typer.Option(None, "--method", help="Methods to run (repeat; default all): grahams_gnn, random_forest, "
                                                  "mlp_2layer, label_spreading, supervised_cnn, mel_floor.")
@@ -222,23 +223,22 @@ def features(
     typer.echo(f"index: {run.out / 'corpus.csv'}; skipped list: {run.out / 'skipped.txt'}")
 
 
-def _gnn_config(preset: str, graph: Optional[str], k: int, band_statistics: Optional[bool] = None,
-                label_input: bool = False):
-    from .presets import gnn_config
-
-    overrides = {"graph": graph} if graph else {}
-    if band_statistics is not None:
-        overrides["band_statistics"] = band_statistics
-    return gnn_config(preset, **overrides, k=k, label_input=label_input)
-
-
 def _siamese_config(preset: str, epochs: Optional[int], seed: int):
     from .presets import siamese_config
 
-    overrides = {"seed": seed}
-    if epochs is not None:
-        overrides["epochs"] = epochs
-    return siamese_config(preset, **overrides)
+    return siamese_config(preset, seed=seed, **({"epochs": epochs} if epochs is not None else {}))
+
+
+def _model_settings(preset: str, epochs: Optional[int], seed: int, graph: Optional[str], k: int,
+                    band_statistics: Optional[bool], label_input: bool, gnn_epochs: int) -> dict:
+    """The settings train and experiment build from the options they share: the preset's
+    configurations with what was given on top (``siamese``, ``gnn``, ``gnn_train``)."""
+    from .presets import gnn_config, gnn_train_config
+
+    gnn = {"k": k, "label_input": label_input, **({"graph": graph} if graph else {}),
+           **({"band_statistics": band_statistics} if band_statistics is not None else {})}
+    return {"siamese": _siamese_config(preset, epochs, seed), "gnn": gnn_config(preset, **gnn),
+            "gnn_train": gnn_train_config(preset, epochs=gnn_epochs, seed=seed)}
 
 
 @app.command("train-siamese")
@@ -317,7 +317,7 @@ def train(
     out: Path = typer.Option(..., "--out", help="Run folder: metrics.json, bundle/, report.html, siamese/."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
-    gnn_epochs: int = typer.Option(1000, min=1, help="GNN epochs at most (paper: 1000)."),
+    gnn_epochs: int = GNN_EPOCHS_OPT,
     protocol: str = typer.Option("random", help="Split: random (paper's 70:30), grouped or given."),
     fraction: float = typer.Option(1.0, help="Labelled fraction of the training clips."),
     seed: int = typer.Option(0),
@@ -339,13 +339,12 @@ def train(
     _check_first(dataset=dataset, clips=clips, methods=methods, preset=preset, protocol=protocol,
                  protocols=("random", "grouped", "given"), graph=graph, fractions=(fraction,), device=device, out=out)
     from .pipeline import report_run, train_model
-    from .presets import gnn_train_config
 
     try:
         o = train_model(dataset, out, clips=str(clips) if clips else None, cache=features_dir, protocol=protocol, seed=seed,
-                        fraction=fraction, siamese=_siamese_config(preset, epochs, seed),
-                        gnn=_gnn_config(preset, graph, k_neighbours, band_statistics, label_input),
-                        gnn_train=gnn_train_config(preset, epochs=gnn_epochs, seed=seed), device=device,
+                        fraction=fraction, device=device,
+                        **_model_settings(preset, epochs, seed, graph, k_neighbours, band_statistics, label_input,
+                                          gnn_epochs),
                         resume=resume, split_lists=_split_lists(split_list),
                         **({"methods": tuple(methods)} if methods else {}))
         if report:
@@ -380,7 +379,7 @@ def experiment(
     mode: str = typer.Option("transductive", help="transductive (paper) or inductive."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
-    gnn_epochs: int = typer.Option(1000, min=1, help="GNN epochs at most (paper: 1000)."),
+    gnn_epochs: int = GNN_EPOCHS_OPT,
     resume: bool = typer.Option(False, "--resume", help="Reuse the finished runs of an interrupted experiment."),
     split_list: Optional[List[str]] = SPLIT_LIST_OPT,
     graph: Optional[str] = GRAPH_OPT,
@@ -402,15 +401,13 @@ def experiment(
                  out=out)
     from .evaluate.protocol import ProtocolConfig
     from .pipeline import run_experiment
-    from .presets import gnn_train_config
 
     try:
         cfg = ProtocolConfig(protocol=protocol, seeds=tuple(seeds), fractions=tuple(fractions), k=k, mode=mode,
                              **({"methods": tuple(methods)} if methods else {}))
         res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None, cache=features_dir,
-                             siamese=_siamese_config(preset, epochs, 0),
-                             gnn=_gnn_config(preset, graph, k_neighbours, band_statistics, label_input),
-                             gnn_train=gnn_train_config(preset, epochs=gnn_epochs),
+                             **_model_settings(preset, epochs, 0, graph, k_neighbours, band_statistics, label_input,
+                                               gnn_epochs),
                              device=device, resume=resume, split_lists=_split_lists(split_list))
     except (GrahamError, ValueError) as exc:
         _fail(exc)
@@ -465,12 +462,12 @@ def predict(
     device: str = DEVICE_OPT,
 ) -> None:
     """Classify songs of any length with a trained bundle."""
-    import csv as csvmod
-    import json
     import sys
 
-    if fmt not in ("table", "json", "csv"):
-        _fail(GrahamError("--format must be table, json or csv"))
+    from .prediction_formats import FORMATS, csv_header, format_prediction
+
+    if fmt not in FORMATS:
+        _fail(GrahamError(f"--format must be one of {', '.join(FORMATS)}"))
     _check_first(device=device, bundle=bundle)
     from .predict import load
 
@@ -485,29 +482,16 @@ def predict(
     if len(files) > 3:
         from tqdm.auto import tqdm
         it = tqdm(it, total=len(files), desc="predict", unit="file", file=sys.stderr)
-    writer = csvmod.writer(sys.stdout, lineterminator="\n") if fmt == "csv" else None
-    if writer:
-        writer.writerow(["file", "scope", "rank", "label", "score"] + (["window_start", "window_end"] if per_window else []))
+    if fmt == "csv":
+        typer.echo(csv_header(per_window))
     ok = 0
     for f, pred in it:
         if isinstance(pred, GrahamError):
             typer.secho(f"skipped: {pred}", fg=typer.colors.YELLOW, err=True)
             continue
         ok += 1
-        if fmt == "json":
-            typer.echo(json.dumps(pred.to_dict()))
-        elif fmt == "csv":
-            for r, g in enumerate(pred.top, 1):
-                writer.writerow([str(f), "clip", r, g.label, f"{g.score:.4f}"] + (["", ""] if per_window else []))
-            for w in pred.windows:  # the window's own top k, ranked like the clip's
-                for r, g in enumerate(sorted(w.scores, key=lambda g: -g.score)[:top_k], 1):
-                    writer.writerow([str(f), "window", r, g.label, f"{g.score:.4f}", w.start, w.end])
-        else:
-            tops = "  ".join(f"{g.label} {100 * g.score:5.1f} %" for g in pred.top)
-            typer.echo(f"{f}  ({pred.duration:.1f} s)  {tops}")
-            for w in pred.windows:
-                best = max(w.scores, key=lambda g: g.score)
-                typer.echo(f"    {w.start:7.2f}-{w.end:7.2f} s  {best.label} {100 * best.score:5.1f} %")
+        for line in format_prediction(f, pred, fmt, top_k=top_k, per_window=per_window):
+            typer.echo(line)
     if ok == 0:
         typer.secho("error: no input could be read", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)

@@ -26,7 +26,7 @@ from .errors import DatasetError, ParameterError
 from .evaluate.methods import DEFAULT_METHODS, result_title
 from .evaluate.metrics import classification_metrics
 from .evaluate.protocol import METHOD_NAMES, ExperimentResult, ProtocolConfig, RunResult, evaluate_split, run_key, run_protocol
-from .evaluate.splits import labelled_subset, make_splits
+from .evaluate.splits import Split, labelled_subset, make_splits
 from .io import writable_folder, write_json, write_text
 from .nn.gnn import GNNConfig
 from .paths import cache_dir
@@ -98,6 +98,34 @@ def _features(dataset: str, *, cache: str | os.PathLike | None, clips: str | Non
     return extract_features(dataset, root, clips=clips, progress=progress, workers=workers, split_lists=split_lists)
 
 
+@dataclass
+class _Prepared:
+    """What every training command starts from: the features of a data set read (or made),
+    the corpus checked to hold two classes or more, its labels and, when asked, its split."""
+
+    run: FeatureRun
+    corpus: Corpus
+    labels: np.ndarray
+    split: Split | None = None
+
+    @property
+    def mels(self):
+        return self.run.features.mels
+
+
+def _prepare(dataset: str, *, cache, clips: str | None, progress: bool, split_lists: dict | None = None,
+             protocol: str | None = None, seed: int = 0, test_size: float = 0.3) -> _Prepared:
+    fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
+    corpus = fr.features.corpus
+    _require_classes(corpus)
+    labels = np.asarray(corpus.targets())
+    split = None
+    if protocol is not None:
+        split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
+                            splits=[c.split for c in corpus], names=corpus.classes)[0]
+    return _Prepared(fr, corpus, labels, split)
+
+
 def _require_classes(corpus: Corpus) -> None:
     """Training needs at least two genres with clips: say so before any work is done."""
     if len(corpus.classes) < 2:
@@ -129,6 +157,7 @@ class TrainOutcome:
     gnn_config: GNNConfig
     timings: dict = field(default_factory=dict)
     gnn_train: GNNTrainConfig = field(default_factory=GNNTrainConfig)
+    classifier: object = None  # the saved bundle, loaded (graham.predict.GenreClassifier)
 
 
 def train_model(
@@ -168,13 +197,11 @@ def train_model(
     resolve_device(device)  # a device this torch cannot use: say so before any work
     out = writable_folder(out)
     t0 = time.perf_counter()
-    fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
-    corpus = fr.features.corpus
-    _require_classes(corpus)
-    classes, labels = corpus.classes, np.asarray(corpus.targets())
-    mels = fr.features.mels
-    split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
-                        splits=[c.split for c in corpus], names=corpus.classes)[0]
+    prep = _prepare(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists, protocol=protocol,
+                    seed=seed, test_size=test_size)
+    fr, corpus, labels, mels, split = prep.run, prep.corpus, prep.labels, prep.mels, prep.split
+    assert split is not None
+    classes = corpus.classes
     labelled = labelled_subset(split.train, labels, fraction, seed=seed)
     siamese = SiameseConfig.from_dict({**(siamese or SiameseConfig()).to_dict(), "seed": seed})
     gnn = gnn or GNNConfig()
@@ -195,22 +222,23 @@ def train_model(
                 siamese=models["siamese"].model, gnn=g.model, mean=g.mean, scale=g.scale,
                 reference=emb[split.train], reference_labels=ref_labels[split.train], reference_stats=stats,
                 info={"dataset": dataset, "split": split.name, "labelled_fraction": fraction})
-    metrics["shipped_model"] = score_bundle(out / "bundle", take(mels, split.test), labels[split.test], classes)
+    from .predict import load
+
+    shipped = load(out / "bundle", device=device)  # the bundle as saved: scored, then explained in the report
+    metrics["shipped_model"] = score_classifier(shipped, take(mels, split.test), labels[split.test], classes)
     outcome = TrainOutcome(out, dataset, corpus, classes, labels, split.name, split.train, split.test, labelled, metrics,
                            emb, hidden, models, fr.skipped, fr.features.config, siamese, gnn,
                            {"features_s": round(t_feat, 1), "training_s": round(t_train, 1),
                             "siamese_s": round(models["siamese"].seconds, 1), "gnn_s": round(g.seconds, 1)},
-                           gnn_train)
+                           gnn_train, shipped)
     write_json(out / "metrics.json", _metrics_doc(outcome, gnn_train))
     return outcome
 
 
-def score_bundle(bundle: str | os.PathLike, mels, labels, classes: list[str]) -> dict:
-    """Metrics of a saved bundle predicting clips as ``graham predict`` does (inductive,
-    windowed, probabilities averaged over windows), from their log-mels."""
-    from .predict import load
-
-    model = load(bundle)
+def score_classifier(model, mels, labels, classes: list[str]) -> dict:
+    """Metrics of a loaded bundle (:class:`graham.predict.GenreClassifier`) predicting clips as
+    ``graham predict`` does (inductive, windowed, probabilities averaged over windows), from
+    their log-mels."""
     pred = [classes.index(model.predict_mel(np.asarray(m), top_k=1).label) for m in mels]
     return {**classification_metrics(np.asarray(labels), np.asarray(pred), list(classes)), "predicted": pred}
 
@@ -218,11 +246,15 @@ def score_bundle(bundle: str | os.PathLike, mels, labels, classes: list[str]) ->
 def report_run(outcome: TrainOutcome, *, experiment: ExperimentResult | None = None, explain_per_genre: int = 1,
                progress: bool = True) -> Path:
     """Figures and ``report.html`` of a training run (Grad-CAM++ through its bundle)."""
-    from .predict import load
     from .report.run_report import write_run_report
 
-    return write_run_report(outcome, load(outcome.out / "bundle"), experiment=experiment,
-                            explain_per_genre=explain_per_genre, progress=progress)
+    classifier = outcome.classifier
+    if classifier is None:  # an outcome made elsewhere: its bundle from disk
+        from .predict import load
+
+        classifier = load(outcome.out / "bundle")
+    return write_run_report(outcome, classifier, experiment=experiment, explain_per_genre=explain_per_genre,
+                            progress=progress)
 
 
 def _metrics_doc(o: TrainOutcome, gnn_train: GNNTrainConfig) -> dict:
@@ -254,13 +286,10 @@ def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None
     from .train.distributed import init_from_env
 
     init_from_env(resolve_device(device))  # under torchrun: the group training needs (nccl on GPUs), before extraction
-    fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
-    corpus = fr.features.corpus
-    _require_classes(corpus)
-    labels = np.asarray(corpus.targets())
-    split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
-                        splits=[c.split for c in corpus], names=corpus.classes)[0]
-    mels = fr.features.mels
+    prep = _prepare(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists, protocol=protocol,
+                    seed=seed, test_size=test_size)
+    corpus, labels, mels, split = prep.corpus, prep.labels, prep.mels, prep.split
+    assert split is not None
     config = config or SiameseConfig(seed=seed)
     res = train_siamese(take(mels, split.train), labels[split.train], config, out=out, resume=resume,
                         device=device, progress=progress)
@@ -325,9 +354,8 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
     from .report.figures import confusion_figure, table_figure
 
     out = writable_folder(out)  # a file, or a read-only place: say so before any work
-    fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
-    corpus = fr.features.corpus
-    _require_classes(corpus)
+    prep = _prepare(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
+    fr, corpus = prep.run, prep.corpus
     siamese, gnn, gnn_train = siamese or SiameseConfig(), gnn or GNNConfig(), gnn_train or GNNTrainConfig()
     settings = {"dataset": dataset, "protocol": asdict(config), "siamese": siamese.to_dict(),
                 "gnn": gnn.to_dict(), "gnn_train": asdict(gnn_train),

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -17,6 +15,7 @@ from ..errors import ParameterError
 from ..nn.gnn import GNNConfig, GrahamGNN
 from ..nn.graphs import Graph
 from ..presets import GNNTrainConfig
+from .loop import BestState, TrainResult, run_epochs
 from .rng import keeps_global_rng
 from .siamese import resolve_device, split_validation
 
@@ -25,14 +24,8 @@ __all__ = ["GNNTrainConfig", "GNNResult", "train_gnn", "standardise_features", "
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class GNNResult:
-    model: GrahamGNN
-    mean: np.ndarray
-    scale: np.ndarray
-    history: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
-    best_epoch: int = -1  # the restored validation-best epoch; -1: the last state was kept
+#: What :func:`train_gnn` returns (one result type for every training; this name stays).
+GNNResult = TrainResult
 
 
 def standardise_features(x: np.ndarray, mean: np.ndarray | None = None, scale: np.ndarray | None = None):
@@ -94,16 +87,11 @@ def train_gnn(
     graph = graph.to(dev) if graph is not None else None
     opt = torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
-    history, best, best_state, waited, best_epoch = [], -np.inf, None, 0, -1
-    t0 = time.perf_counter()
-    epochs = range(train.epochs)
-    if progress:
-        from tqdm.auto import tqdm
-        epochs = tqdm(epochs, desc="gnn", unit="epoch", leave=False)
     label_gen = torch.Generator(device="cpu").manual_seed(train.seed)
     # validation: every fitted node's label is known, no validation node's
     eval_labels = known_labels(y, fit_idx, len(x), device=dev)
-    for epoch in epochs:
+
+    def epoch_step(epoch: int) -> dict:
         model.train()
         loss_t, node_labels = fit_t, None
         if model.config.label_input:
@@ -120,26 +108,22 @@ def train_gnn(
             model.eval()
             with torch.no_grad():
                 val_logits = model(xt, graph, labels=eval_labels)[val_t]
-                acc = float((val_logits.argmax(1) == yt[val_t]).float().mean())
-                val_loss = float(loss_fn(val_logits, yt[val_t]))
-            row.update(val_acc=acc, val_loss=val_loss)
-            score = acc - 1e-4 * min(val_loss, 10.0)  # accuracy first; ties: the lower validation loss
-            if score > best:
-                best, waited, best_epoch = score, 0, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                waited += 10
-            if train.patience is not None and waited >= train.patience:
-                history.append(row)
-                break
-        history.append(row)
-    if best_state is not None and train.refit:
-        again = dataclasses.replace(train, epochs=best_epoch + 1, val_fraction=0.0, patience=None, refit=False)
+                row.update(val_acc=float((val_logits.argmax(1) == yt[val_t]).float().mean()),
+                           val_loss=float(loss_fn(val_logits, yt[val_t])))
+        return row
+
+    def score(row: dict) -> float | None:  # accuracy first; ties: the lower validation loss
+        return row["val_acc"] - 1e-4 * min(row["val_loss"], 10.0) if "val_acc" in row else None
+
+    best = BestState()
+    history, seconds = run_epochs(model, range(train.epochs), epoch_step, score=score, best=best,
+                                  patience=train.patience, progress="gnn" if progress else None)
+    if best.state is not None and train.refit:
+        again = dataclasses.replace(train, epochs=best.epoch + 1, val_fraction=0.0, patience=None, refit=False)
         res = train_gnn(x, y, labelled, num_classes, config=config, train=again, graph=graph, device=device)
         res.history = history + [dict(row, refit=True) for row in res.history]
-        res.best_epoch, res.seconds = best_epoch, time.perf_counter() - t0
+        res.best_epoch, res.seconds = best.epoch, seconds + res.seconds
         return res
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    best.restore(model)
     model.eval()
-    return GNNResult(model, mean, scale, history, time.perf_counter() - t0, best_epoch)
+    return TrainResult(model, history, best.epoch, seconds, mean, scale)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -24,6 +23,7 @@ from .augment import augment_batch
 from .checkpoint import load_checkpoint, load_optimizer, optimizer_tensors, save_checkpoint
 from .crops import MelCrops
 from .distributed import convert_batchnorm, gather_with_grad, init_from_env, shard, world
+from .loop import BestState, TrainResult, run_epochs
 from .pairs import ClassBalancedBatchSampler, sample_pairs
 from .rng import keeps_global_rng
 
@@ -33,12 +33,8 @@ __all__ = ["SiameseConfig", "SiameseResult", "train_siamese", "embed_clips", "re
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class SiameseResult:
-    model: SiameseNet
-    history: list[dict] = field(default_factory=list)
-    best_epoch: int = -1
-    seconds: float = 0.0
+#: What :func:`train_siamese` returns (one result type for every training; this name stays).
+SiameseResult = TrainResult
 
 
 def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,12 +88,129 @@ def _epoch_score(row: dict) -> float:
     return row["val_centroid_acc"] + 1e-3 * tie
 
 
-def _state_tensors(model, opt) -> tuple[dict, dict]:
-    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
-    otensors, ometa = optimizer_tensors(opt)
+@dataclass
+class _Run:
+    """What one Siamese training holds: the model and the wrappers that train it (DDP under
+    torchrun), the identification classifier (trained, then dropped), the optimizer, the
+    batch sampler and the random generator of crops and pairs."""
+
+    model: SiameseNet
+    backbone: nn.Module
+    head: nn.Module
+    ident: nn.Linear | None
+    ident_step: nn.Module | None
+    opt: torch.optim.Optimizer
+    sampler: ClassBalancedBatchSampler
+    rng: np.random.Generator
+
+
+def _set_up(config: SiameseConfig, labels: np.ndarray, tr_idx: np.ndarray, dev: torch.device, n_proc: int) -> _Run:
+    """The network (seeded), its DDP wrappers under torchrun, the identification classifier
+    (with ``config.identification`` > 0), Adam over both, the sampler and the generator."""
+    model = SiameseNet(config.backbone, head_hidden=config.head_hidden).to(dev)
+    backbone, head = model.backbone, model.head
+    n_classes = int(labels.max()) + 1
+    ident = nn.Linear(model.embedding_dim, n_classes).to(dev) if config.identification > 0 else None
+    ident_step: nn.Module | None = ident
+    if n_proc > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        convert_batchnorm(model)
+        ids = [dev.index] if dev.type == "cuda" else None
+        backbone = DDP(model.backbone, device_ids=ids, broadcast_buffers=False)
+        head = DDP(model.head, device_ids=ids, broadcast_buffers=False)
+        if ident is not None:
+            ident_step = DDP(ident, device_ids=ids, broadcast_buffers=False)
+    params = list(model.parameters()) + (list(ident.parameters()) if ident is not None else [])
+    opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    sampler = ClassBalancedBatchSampler(labels[tr_idx], classes_per_batch=config.classes_per_batch,
+                                        per_class=config.per_class, seed=config.seed, min_batches=config.min_batches)
+    return _Run(model, backbone, head, ident, ident_step, opt, sampler, np.random.default_rng([config.seed, 1]))
+
+
+def _resume(last: Path, config: SiameseConfig, run: _Run) -> tuple[list[dict], BestState, int]:
+    """Load ``last.safetensors`` into the run (weights, optimizer, sampler, both generators);
+    (its history, its best score and epoch, the next epoch). Other settings are refused,
+    naming them; more epochs extend a finished run."""
+    tensors, meta = load_checkpoint(last)
+    changes = setting_changes(meta.get("config"), config.to_dict(), ignore=("epochs",))
+    if changes:
+        raise ParameterError(f"{last} was written with other settings ({'; '.join(changes[:5])}); resume with "
+                             "the same settings, or train into another --out")
+    if meta["epoch"] + 1 > config.epochs:
+        raise ParameterError(f"{last} has trained {meta['epoch'] + 1} epochs already; to resume, give --epochs "
+                             f"{meta['epoch'] + 1} or more (got {config.epochs})")
+    run.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+    if run.ident is not None:
+        run.ident.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("ident/")})
+    load_optimizer(run.opt, tensors, meta["optimizer"])
+    run.sampler.load_state_dict(meta["sampler"])
+    run.rng.bit_generator.state = meta["rng"]
+    torch.set_rng_state(tensors["rng/torch"])
+    log.info("resumed from %s at epoch %d", last, meta["epoch"] + 1)
+    return meta["history"], BestState(*meta["best"]), meta["epoch"] + 1
+
+
+def _train_epoch(run: _Run, epoch: int, config: SiameseConfig, crops: MelCrops, labels: np.ndarray,
+                 tr_idx: np.ndarray, dev: torch.device, progress: bool) -> dict:
+    """One pass over the sampler's batches: one backbone pass per clip, balanced pairs (half
+    the negatives the batch's most confused), the pair loss and the identification loss."""
+    run.model.train()
+    loss_fn = nn.BCEWithLogitsLoss()
+    losses, accs, npairs, npos = [], [], 0, 0
+    batches = iter(run.sampler)
+    if progress:
+        from tqdm.auto import tqdm
+        batches = tqdm(batches, total=len(run.sampler), desc=f"siamese {epoch + 1}/{config.epochs}", unit="batch",
+                       leave=False)
+    for batch in batches:
+        x = augment_batch(crops.random(tr_idx[batch], run.rng), labels[tr_idx[batch]], config.augment, run.rng)
+        emb = gather_with_grad(run.backbone(x[shard(len(batch))].to(dev)))  # one backbone pass per clip
+        scores = None
+        if config.hard_negatives > 0:  # the current logit of every pair, to find the hardest negatives
+            with torch.no_grad():
+                ii, jj = np.triu_indices(len(batch), k=1)
+                scores = run.model.head(emb[torch.from_numpy(ii).to(dev)], emb[torch.from_numpy(jj).to(dev)]).cpu().numpy()
+        i, j, y = sample_pairs(labels[tr_idx[batch]], run.rng, clip_ids=batch, max_pairs=config.max_pairs,
+                               scores=scores, hard_fraction=config.hard_negatives)
+        if len(y) == 0:
+            continue
+        logits = run.head(emb[torch.from_numpy(i).to(dev)], emb[torch.from_numpy(j).to(dev)])
+        target = torch.from_numpy(y).to(dev)
+        loss = loss_fn(logits, target)
+        if run.ident_step is not None:
+            ident_target = torch.from_numpy(labels[tr_idx[batch]]).to(dev)
+            loss = loss + config.identification * nn.functional.cross_entropy(run.ident_step(emb), ident_target)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+        losses.append(float(loss.detach()))
+        accs.append(float(((logits.detach() > 0) == (target > 0.5)).float().mean()))
+        npairs += len(y)
+        npos += int(y.sum())
+        if progress:
+            batches.set_postfix(loss=f"{np.mean(losses):.3f}", pair_acc=f"{np.mean(accs):.3f}")
+    return {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+            "pair_acc": float(np.mean(accs)) if accs else float("nan"), "pairs": npairs,
+            "positive_ratio": npos / max(npairs, 1)}
+
+
+def _save_epoch(out: Path, run: _Run, config: SiameseConfig, epoch: int, history: list[dict], best: BestState,
+                improved: bool) -> None:
+    """``last.safetensors`` (everything a resume needs) and, when the epoch improved,
+    ``best.safetensors`` (the model alone)."""
+    tensors = {f"model/{k}": v for k, v in run.model.state_dict().items()}
+    otensors, ometa = optimizer_tensors(run.opt)
     tensors.update(otensors)
     tensors["rng/torch"] = torch.get_rng_state()
-    return tensors, ometa
+    if run.ident is not None:
+        tensors.update({f"ident/{k}": v for k, v in run.ident.state_dict().items()})
+    meta = {"config": config.to_dict(), "optimizer": ometa, "sampler": run.sampler.state_dict(),
+            "rng": run.rng.bit_generator.state, "history": history, "best": [best.score, best.epoch], "epoch": epoch}
+    save_checkpoint(out / "last.safetensors", tensors, meta)
+    if improved:
+        save_checkpoint(out / "best.safetensors", {k: v for k, v in tensors.items() if k.startswith("model/")},
+                        {"config": config.to_dict(), "epoch": epoch, "history": history})
 
 
 @keeps_global_rng
@@ -110,7 +223,6 @@ def train_siamese(
     resume: bool = False,
     device: str | None = None,
     progress: bool = True,
-    stop_after_epoch: int | None = None,
 ) -> SiameseResult:
     """Train phi and Lambda on the clips ``mels`` [each (n_mels, frames)] with class ``labels``.
 
@@ -120,7 +232,7 @@ def train_siamese(
     sampler and RNG states) and ``out/best.safetensors`` keeps the best validation epoch
     (:func:`_epoch_score`); the returned model is that epoch's in any case;
     ``resume=True`` continues from ``last`` and ends with the same weights as an uninterrupted
-    run. ``stop_after_epoch`` ends the run early (as a kill would; for tests).
+    run.
 
     Under ``torchrun --nproc_per_node=N`` the same call trains data-parallel (DDP; see
     :mod:`graham.train.distributed`) and gives the single-process result up to rounding;
@@ -134,99 +246,19 @@ def train_siamese(
     rank, n_proc = world()
     progress = progress and rank == 0
     torch.manual_seed(config.seed)
-    model = SiameseNet(config.backbone, head_hidden=config.head_hidden).to(dev)
-    backbone, head = model.backbone, model.head
-    if n_proc > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        convert_batchnorm(model)
-        ids = [dev.index] if dev.type == "cuda" else None
-        backbone = DDP(model.backbone, device_ids=ids, broadcast_buffers=False)
-        head = DDP(model.head, device_ids=ids, broadcast_buffers=False)
-    # The identification classifier (only with config.identification > 0): trained, then dropped.
-    n_classes = int(labels.max()) + 1
-    ident = nn.Linear(model.embedding_dim, n_classes).to(dev) if config.identification > 0 else None
-    ident_step = ident
-    if ident is not None and n_proc > 1:
-        ident_step = DDP(ident, device_ids=ids, broadcast_buffers=False)
-    params = list(model.parameters()) + (list(ident.parameters()) if ident is not None else [])
-    opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     tr_idx, va_idx = split_validation(labels, config.val_fraction, config.seed)
-    sampler = ClassBalancedBatchSampler(labels[tr_idx], classes_per_batch=config.classes_per_batch,
-                                        per_class=config.per_class, seed=config.seed, min_batches=config.min_batches)
-    rng = np.random.default_rng([config.seed, 1])
+    run = _set_up(config, labels, tr_idx, dev, n_proc)
     crops = MelCrops(mels, config.crop_frames)
-    loss_fn = nn.BCEWithLogitsLoss()
-    history: list[dict] = []
-    best = (-np.inf, -1)
-    best_state = None
-    start = 0
     out = Path(out) if out is not None else None
-    last = out / "last.safetensors" if out else None
-    if resume and last is not None and last.exists():
-        tensors, meta = load_checkpoint(last)
-        changes = setting_changes(meta.get("config"), config.to_dict(), ignore=("epochs",))
-        if changes:  # epochs may grow: a finished run is extended
-            raise ParameterError(f"{last} was written with other settings ({'; '.join(changes[:5])}); resume with "
-                                 "the same settings, or train into another --out")
-        if meta["epoch"] + 1 > config.epochs:
-            raise ParameterError(f"{last} has trained {meta['epoch'] + 1} epochs already; to resume, give --epochs "
-                                 f"{meta['epoch'] + 1} or more (got {config.epochs})")
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
-        if ident is not None:
-            ident.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("ident/")})
-        load_optimizer(opt, tensors, meta["optimizer"])
-        sampler.load_state_dict(meta["sampler"])
-        rng.bit_generator.state = meta["rng"]
-        torch.set_rng_state(tensors["rng/torch"])
-        history, best, start = meta["history"], tuple(meta["best"]), meta["epoch"] + 1
-        log.info("resumed from %s at epoch %d", last, start)
-    t0 = time.perf_counter()
-    for epoch in range(start, config.epochs):
-        model.train()
-        losses, accs, npairs, npos = [], [], 0, 0
-        batches = iter(sampler)
-        if progress:
-            from tqdm.auto import tqdm
-            batches = tqdm(batches, total=len(sampler), desc=f"siamese {epoch + 1}/{config.epochs}", unit="batch", leave=False)
-        for batch in batches:
-            x = augment_batch(crops.random(tr_idx[batch], rng), labels[tr_idx[batch]], config.augment, rng)
-            emb = gather_with_grad(backbone(x[shard(len(batch))].to(dev)))  # one backbone pass per clip
-            scores = None
-            if config.hard_negatives > 0:  # the current logit of every pair, to find the hardest negatives
-                with torch.no_grad():
-                    ii, jj = np.triu_indices(len(batch), k=1)
-                    scores = model.head(emb[torch.from_numpy(ii).to(dev)], emb[torch.from_numpy(jj).to(dev)]).cpu().numpy()
-            i, j, y = sample_pairs(labels[tr_idx[batch]], rng, clip_ids=batch, max_pairs=config.max_pairs,
-                                   scores=scores, hard_fraction=config.hard_negatives)
-            if len(y) == 0:
-                continue
-            logits = head(emb[torch.from_numpy(i).to(dev)], emb[torch.from_numpy(j).to(dev)])
-            target = torch.from_numpy(y).to(dev)
-            loss = loss_fn(logits, target)
-            if ident is not None:
-                ident_target = torch.from_numpy(labels[tr_idx[batch]]).to(dev)
-                loss = loss + config.identification * nn.functional.cross_entropy(ident_step(emb), ident_target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-            accs.append(float(((logits.detach() > 0) == (target > 0.5)).float().mean()))
-            npairs += len(y)
-            npos += int(y.sum())
-            if progress:
-                batches.set_postfix(loss=f"{np.mean(losses):.3f}", pair_acc=f"{np.mean(accs):.3f}")
-        row = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
-               "pair_acc": float(np.mean(accs)) if accs else float("nan"), "pairs": npairs,
-               "positive_ratio": npos / max(npairs, 1)}
+    history: list[dict] = []
+    best, start = BestState(), 0
+    if resume and out is not None and (out / "last.safetensors").exists():
+        history, best, start = _resume(out / "last.safetensors", config, run)
+
+    def epoch_step(epoch: int) -> dict:
+        row = _train_epoch(run, epoch, config, crops, labels, tr_idx, dev, progress)
         if len(va_idx):
-            row.update(_validate(model, crops, va_idx, tr_idx, labels, dev, config.seed))
-        history.append(row)
-        score = _epoch_score(row)
-        improved = score > best[0]
-        if improved:
-            best = (score, epoch)
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            row.update(_validate(run.model, crops, va_idx, tr_idx, labels, dev, config.seed))
         log.info("siamese epoch %d: %s", epoch, row)
         if progress:  # every epoch's validation on screen, not only with -v
             from tqdm.auto import tqdm
@@ -234,29 +266,24 @@ def train_siamese(
                           for k in ("val_centroid_acc", "val_auc") if k in row)
             tqdm.write(f"siamese epoch {epoch + 1}/{config.epochs}: loss {row['loss']:.3f}, "
                        f"pair acc {row['pair_acc']:.3f}{val}")
+        return row
+
+    def after_epoch(epoch: int, row: dict, improved: bool) -> None:
         if out is not None and rank == 0:
-            tensors, ometa = _state_tensors(model, opt)
-            if ident is not None:
-                tensors.update({f"ident/{k}": v for k, v in ident.state_dict().items()})
-            meta = {"config": config.to_dict(), "optimizer": ometa, "sampler": sampler.state_dict(),
-                    "rng": rng.bit_generator.state, "history": history, "best": list(best), "epoch": epoch}
-            save_checkpoint(last, tensors, meta)
-            if improved:
-                save_checkpoint(out / "best.safetensors", {k: v for k, v in tensors.items() if k.startswith("model/")},
-                                {"config": config.to_dict(), "epoch": epoch, "history": history})
+            _save_epoch(out, run, config, epoch, history, best, improved)
         if n_proc > 1:
             import torch.distributed as dist
 
             dist.barrier()
-        if stop_after_epoch is not None and epoch >= stop_after_epoch:
-            break
-    if len(va_idx):  # keep the best validation epoch, whether or not checkpoints are written
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        elif out is not None and (out / "best.safetensors").exists():  # the best epoch came before a resume
+
+    history, seconds = run_epochs(run.model, range(start, config.epochs), epoch_step, score=_epoch_score, best=best,
+                                  history=history, after_epoch=after_epoch)
+    model = run.model
+    if len(va_idx) and not best.restore(model):  # keep the best validation epoch, checkpoints or not
+        if out is not None and (out / "best.safetensors").exists():  # the best epoch came before a resume
             model = load_siamese(out / "best.safetensors", device=dev)
     model.eval()
-    return SiameseResult(model, history, int(best[1]), time.perf_counter() - t0)
+    return TrainResult(model, history, best.epoch, seconds)
 
 
 def load_siamese(path: str | os.PathLike, *, device: str | torch.device | None = None,

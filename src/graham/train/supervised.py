@@ -10,8 +10,6 @@ objective.
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -23,6 +21,7 @@ from ..errors import ParameterError
 from ..nn.xception import Xception
 from .augment import augment_batch
 from .crops import MelCrops
+from .loop import BestState, TrainResult, run_epochs
 from .pairs import ClassBalancedBatchSampler
 from .rng import keeps_global_rng
 from .siamese import SiameseConfig, resolve_device, split_validation
@@ -45,12 +44,8 @@ class SupervisedCNN(nn.Module):
         return self.classifier(self.backbone(x))
 
 
-@dataclass
-class SupervisedResult:
-    model: SupervisedCNN
-    history: list[dict] = field(default_factory=list)
-    best_epoch: int = -1
-    seconds: float = 0.0
+#: What :func:`train_supervised_cnn` returns (one result type for every training; this name stays).
+SupervisedResult = TrainResult
 
 
 @keeps_global_rng
@@ -74,13 +69,8 @@ def train_supervised_cnn(mels: Sequence[np.ndarray], labels: Sequence[int], num_
     rng = np.random.default_rng([config.seed, 2])
     crops = MelCrops(mels, config.crop_frames)
     loss_fn = nn.CrossEntropyLoss()
-    history, best, best_state = [], (-np.inf, -1), None
-    t0 = time.perf_counter()
-    epochs = range(config.epochs)
-    if progress:
-        from tqdm.auto import tqdm
-        epochs = tqdm(epochs, desc="supervised cnn", unit="epoch", leave=False)
-    for epoch in epochs:
+
+    def epoch_step(epoch: int) -> dict:
         model.train()
         losses = []
         for batch in sampler:
@@ -95,16 +85,16 @@ def train_supervised_cnn(mels: Sequence[np.ndarray], labels: Sequence[int], num_
         if len(va_idx):
             proba = predict_proba_clips(model, take(mels, va_idx), crop_frames=config.crop_frames, device=dev)
             row["val_acc"] = float((proba.argmax(1) == labels[va_idx]).mean())
-        history.append(row)
-        score = row.get("val_acc", 0.0) + 1e-3 / (1.0 + row["loss"])  # ties: the lower training loss
-        if score > best[0]:
-            best = (score, epoch)
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         log.info("supervised cnn epoch %d: %s", epoch, row)
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        return row
+
+    best = BestState()
+    history, seconds = run_epochs(model, range(config.epochs), epoch_step, best=best,
+                                  score=lambda row: row.get("val_acc", 0.0) + 1e-3 / (1.0 + row["loss"]),  # ties: lower loss
+                                  progress="supervised cnn" if progress else None)
+    best.restore(model)
     model.eval()
-    return SupervisedResult(model, history, int(best[1]), time.perf_counter() - t0)
+    return TrainResult(model, history, best.epoch, seconds)
 
 
 @torch.no_grad()

@@ -46,10 +46,21 @@ def test_inductive_sources_equal_a_bipartite_pyg_graph():
 
 
 def test_messages_are_asymmetric():
+    """Two nodes joined both ways: the layer equals the paper's formula with gamma(x_i - x_j)
+    written as a loop, and not the symmetric variant gamma(|x_i - x_j|), which would send both
+    nodes the same message (an implementation with abs or a square would fail here)."""
     torch.manual_seed(0)
     conv = GrahamConv(4, 4, hidden=8)
-    xi, xj = torch.randn(1, 4), torch.randn(1, 4)
-    assert not torch.allclose(conv.message(xi, xj), conv.message(xj, xi))
+    x = torch.randn(2, 4)
+    edge_index = torch.tensor([[1, 0], [0, 1]])  # 1 -> 0 and 0 -> 1
+    with torch.no_grad():
+        out = conv(x, edge_index)
+        asym = torch.stack([conv.phi(torch.cat([x[i], conv.gamma(x[i] - x[1 - i])])) for i in range(2)])
+        sym = torch.stack([conv.phi(torch.cat([x[i], conv.gamma((x[i] - x[1 - i]).abs())])) for i in range(2)])
+        m = conv.message(x[:1], x[1:])
+    torch.testing.assert_close(out, asym)
+    assert not torch.allclose(out, sym, atol=1e-3)
+    assert not torch.allclose(m, conv.message(x[1:], x[:1]))
 
 
 def test_knn_graph_by_cosine():

@@ -42,3 +42,18 @@ def test_long_song_window_count():
     assert w.shape == (19, 3000)
     with pytest.raises(ParameterError):
         sliding_windows(y, 0)
+
+
+def test_windows_of_a_log_mel_are_its_frames_cut_like_samples():
+    """One window cutter for samples and log-mels: each window of a (n_mels, frames) array is
+    the frames a plain loop over window_starts takes, a short one tiled."""
+    from graham.audio.windows import mel_windows
+
+    mel = np.arange(3 * 50, dtype=np.float32).reshape(3, 50)
+    w, starts = mel_windows(mel, 20, 7)
+    assert list(starts) == [0, 7, 14, 21, 28, 30] and w.shape == (6, 3, 20)
+    for k, s in enumerate(starts):
+        np.testing.assert_array_equal(w[k], mel[:, s:s + 20])
+    short, starts = mel_windows(mel[:, :8], 20, 10)
+    assert list(starts) == [0] and short.shape == (1, 3, 20)
+    np.testing.assert_array_equal(short[0], np.tile(mel[:, :8], (1, 3))[:, :20])

@@ -10,7 +10,6 @@ from typing import List, Optional
 
 import typer
 
-from . import __version__
 from .errors import GrahamError
 
 # rich_markup_mode=None: help texts are plain text, so units such as "[s]" and "[Hz]" are shown
@@ -134,7 +133,9 @@ def main(
 @app.command()
 def version() -> None:
     """Print graham's version."""
-    typer.echo(__version__)
+    from importlib.metadata import version as installed
+
+    typer.echo(installed("graham"))
 
 
 @app.command()

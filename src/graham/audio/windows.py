@@ -48,28 +48,29 @@ def window_starts(n: int, size: int, hop: int) -> np.ndarray:
 
 
 def sliding_windows(y: np.ndarray, size: int, hop: int | None = None, *, short: str = "pad") -> np.ndarray:
-    """Cut ``y`` [shape=(samples,)] into windows [shape=(n_windows, size)].
+    """Cut ``y`` along its last axis into windows [shape=(n_windows, ..., size)]: samples
+    [shape=(samples,)] into (W, size), a log-mel [shape=(n_mels, frames)] into (W, n_mels, size).
 
     ``hop`` defaults to ``size`` (no overlap). The last window ends at the signal's end, so it
-    may overlap its neighbour more than ``hop`` says. A signal shorter than ``size`` gives one
-    window, padded or tiled as ``short`` says (see :func:`fit_length`). Returns a copy.
+    may overlap its neighbour more than ``hop`` says (:func:`window_starts`). A signal of at
+    most ``size`` gives one window, padded or tiled as ``short`` says (see :func:`fit_length`).
+    Returns a copy.
     """
-    if y.ndim != 1:
-        raise ParameterError(f"y must be 1-d, got shape {y.shape}")
+    if y.ndim < 1:
+        raise ParameterError(f"y must have at least one axis, got shape {y.shape}")
     hop = size if hop is None else hop
-    if y.shape[0] <= size:
+    if y.shape[-1] <= size:
         return fit_length(y, size, short=short)[None].copy()
-    starts = window_starts(y.shape[0], size, hop)
-    view = np.lib.stride_tricks.sliding_window_view(y, size)
-    return view[starts].copy()
+    starts = window_starts(y.shape[-1], size, hop)
+    view = np.lib.stride_tricks.sliding_window_view(y, size, axis=-1)  # (..., n - size + 1, size)
+    return np.moveaxis(view[..., starts, :], -2, 0).copy()
 
 
 def mel_windows(mel: np.ndarray, size: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every window of ``size`` frames of a log-mel [shape=(n_mels, frames)] with ``hop`` frames
-    between starts, the last flush with the end (:func:`window_starts`); a log-mel of at most
-    ``size`` frames gives one window, tiled to length. Returns (windows [shape=(W, n_mels,
-    size), float32], start frames [shape=(W,)]): what a clip is cut into for embedding."""
+    """The windows a clip's log-mel [shape=(n_mels, frames)] is embedded in: every ``size``
+    frames with ``hop`` between starts, the last flush with the end, a short clip tiled to
+    length (:func:`sliding_windows`). Returns (windows [shape=(W, n_mels, size), float32],
+    start frames [shape=(W,)])."""
     mel = np.asarray(mel)
-    starts = window_starts(mel.shape[-1], size, hop)
-    out = np.stack([fit_length(mel, size, short="tile", offset=int(s)) for s in starts]).astype(np.float32, copy=False)
-    return out, starts
+    windows = sliding_windows(mel, size, hop, short="tile").astype(np.float32, copy=False)
+    return windows, window_starts(mel.shape[-1], size, hop)

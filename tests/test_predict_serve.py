@@ -546,3 +546,21 @@ def test_predict_on_a_folder_names_what_it_leaves_out(trained, songs, tmp_path):
     assert sum(x.startswith("{") for x in res.stdout.splitlines()) == 1
     assert "not-a-song.wav: named like audio, but not a file" in res.output
     assert "gone.mp3: a link to a file that does not exist" in res.output
+
+
+def test_the_readmes_python_snippet_runs(trained, songs, gtzan_dir, tmp_path):
+    """The README's first Python block, run as written, with its paths pointed at test data."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Python"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[:code.index("```")]
+    code = (code.replace('"runs/demo/bundle"', repr(str(trained.out / "bundle")))
+                .replace('"song.mp3"', repr(str(songs[(3, "mp3")])))
+                .replace('"gtzan:~/data/gtzan"', repr(f"gtzan:{gtzan_dir}"))
+                .replace('"~/.cache/graham/features"', repr(str(tmp_path / "features"))))
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own README's snippet
+    assert scope["pred"].label in trained.classes and scope["vector"].shape == (trained.embeddings.shape[1],)
+    assert scope["mel"].shape[0] == 128 and scope["mel0"].shape[0] == 128

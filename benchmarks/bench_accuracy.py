@@ -111,7 +111,30 @@ def _variants():
             return p[d.split.test].argmax(1).numpy()
         return run
 
+    def graphs_on_node_features(d):
+        """The cpu preset with both kNN graphs (the GNN's and correct & smooth's) built over the
+        node features (embedding and band statistics, standardised) instead of the embedding:
+        neighbours that also sound alike over the whole clip."""
+        import torch
+
+        from graham.nn.graphs import build_graph
+        from graham.nn.propagate import SmoothConfig, correct_and_smooth, normalise_scores
+        from graham.train.gnn import known_labels, standardise_features, train_gnn
+
+        cfg = dataclasses.replace(d.gnn_config, graph="knn", band_statistics=True, smooth=True)
+        feats = np.concatenate([d.embeddings, mel_band_statistics(d.mels)], axis=1)
+        z = torch.as_tensor(standardise_features(feats, feats[d.labelled].mean(0), feats[d.labelled].std(0) + 1e-6)[0],
+                            dtype=torch.float32)
+        graph = build_graph("knn", z, k=cfg.k)
+        res = train_gnn(feats, d.labels, d.labelled, len(d.classes), config=cfg, train=d.gnn_train, graph=graph)
+        xs = torch.as_tensor(standardise_features(feats, res.mean, res.scale)[0], dtype=torch.float32)
+        with torch.no_grad():
+            proba = torch.softmax(res.model.cpu()(xs, graph, labels=known_labels(d.labels, d.labelled, len(feats))), 1)
+        proba = normalise_scores(correct_and_smooth(proba, z, d.labels[d.labelled], d.labelled, SmoothConfig(k=cfg.k)))
+        return proba[d.split.test].argmax(1).numpy()
+
     return {
+        "GrahAM, cpu preset, both kNN graphs over [embedding, band statistics]": graphs_on_node_features,
         "GrahAM, cpu preset with 5 GNNs averaged before correct & smooth": gnn_ensemble(5),
         "GrahAM, embedding only (graham 0.1's cpu preset)": gnn("complete", False, False),
         "GrahAM, embedding + band statistics": gnn("complete", True, False),

@@ -564,3 +564,61 @@ def test_the_readmes_python_snippet_runs(trained, songs, gtzan_dir, tmp_path):
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own README's snippet
     assert scope["pred"].label in trained.classes and scope["vector"].shape == (trained.embeddings.shape[1],)
     assert scope["mel"].shape[0] == 128 and scope["mel0"].shape[0] == 128
+
+
+def test_neighbours_behind_a_prediction_are_the_brute_force_nearest(trained, songs):
+    """predict(neighbours=K), predict_many, the streamed path and the CLI name the K training
+    clips whose embeddings are nearest the song's windows: the same as a plain loop over every
+    training clip computing the mean cosine similarity to the windows (issue 22). The tiny
+    test network embeds every clip in nearly one direction, so the reference clips get random
+    embeddings here, spread enough for a ranking to mean something."""
+    import dataclasses
+
+    from graham.predict import GenreClassifier
+
+    bundle = load_bundle(trained.out / "bundle")
+    assert bundle.reference_ids == [trained.corpus.clip_ids[i] for i in trained.train_idx]
+    rng = np.random.default_rng(0)
+    spread = dataclasses.replace(bundle, reference=rng.normal(size=bundle.reference.shape).astype(np.float32))
+    clf = GenreClassifier(spread)
+    path = songs[(30, "wav")]
+    pred = clf.predict(path, neighbours=4)
+    emb, _ = clf.window_embeddings(clf.mel(path))
+    sims = []
+    for r in spread.reference.astype(np.float64):  # the formula, one training clip at a time
+        cos = [float(w @ r / (np.linalg.norm(w) * np.linalg.norm(r))) for w in emb.astype(np.float64)]
+        sims.append(sum(cos) / len(cos))
+    order = np.argsort(sims)[::-1][:4]
+    assert [n.clip_id for n in pred.neighbours] == [bundle.reference_ids[i] for i in order]
+    np.testing.assert_allclose([n.similarity for n in pred.neighbours], [sims[i] for i in order], atol=1e-5)
+    assert [n.label for n in pred.neighbours] == [trained.classes[bundle.reference_labels[i]] for i in order]
+    assert clf.predict(path).neighbours == () and "neighbours" not in clf.predict(path).to_dict()
+    (_, many), = list(clf.predict_many([path], neighbours=4))
+    assert [n.clip_id for n in many.neighbours] == [n.clip_id for n in pred.neighbours]
+    streamed = clf.predict_streamed(path, neighbours=4)
+    assert [n.clip_id for n in streamed.neighbours] == [n.clip_id for n in pred.neighbours]
+
+    # the command: the bundle's own neighbours, in every format
+    own = load(trained.out / "bundle").predict(path, neighbours=4)
+    train_ids = {trained.corpus.clip_ids[i] for i in trained.train_idx}
+    assert len(own.neighbours) == 4 and {n.clip_id for n in own.neighbours} <= train_ids
+    res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(path), "--format", "json", "--neighbours", "4"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads([x for x in res.stdout.splitlines() if x.startswith("{")][0])
+    assert len(doc["neighbours"]) == 4 and {n["clip_id"] for n in doc["neighbours"]} <= train_ids
+    res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(path), "--format", "csv", "--neighbours", "2"])
+    near = [r for r in __import__("csv").DictReader(res.stdout.splitlines()) if r["scope"] == "neighbour"]
+    assert len(near) == 2 and all(r["clip_id"] in train_ids for r in near)
+    res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(path), "--neighbours", "2"])
+    assert "nearest training clips: " in res.output
+
+
+def test_the_service_returns_neighbours(server, songs, trained):
+    with open(songs[(3, "wav")], "rb") as f:
+        r = httpx.post(server + "/predict?neighbours=3", files={"file": ("a.wav", f)}, timeout=60)
+    assert r.status_code == 200, r.text
+    near = r.json()["neighbours"]
+    train_ids = {trained.corpus.clip_ids[i] for i in trained.train_idx}
+    assert len(near) == 3 and all(n["clip_id"] in train_ids for n in near)
+    assert near == sorted(near, key=lambda n: -n["similarity"])
+    assert httpx.post(server + "/predict?neighbours=-1", files={"file": ("a.wav", b"x")}).status_code == 422

@@ -61,6 +61,7 @@ class Bundle:
     reference_labels: np.ndarray  # (N,) class indices; -1 for a training clip trained on without its label
     info: dict
     reference_stats: np.ndarray | None = None  # (N, 3 n_mels) band statistics, with gnn.band_statistics
+    reference_ids: list[str] | None = None  # (N,) the reference clips' ids (bundles before 0.2: none)
 
     def reference_features(self) -> np.ndarray:
         """The reference nodes' features as the GNN reads them (before standardising)."""
@@ -75,12 +76,15 @@ class Bundle:
 def save_bundle(path: str | os.PathLike, *, mel: MelConfig, siamese_config: SiameseConfig, gnn_config: GNNConfig,
                 classes: list[str], siamese: SiameseNet, gnn: GrahamGNN, mean: np.ndarray, scale: np.ndarray,
                 reference: np.ndarray, reference_labels: np.ndarray, info: dict | None = None,
-                reference_stats: np.ndarray | None = None) -> Path:
+                reference_stats: np.ndarray | None = None, reference_ids: list[str] | None = None) -> Path:
     """Write a bundle folder (each file atomically; config.json last, so a folder with a
     config.json is complete). ``reference_stats``: the reference clips' band statistics,
-    required when the GNN reads them (``gnn_config.band_statistics``)."""
+    required when the GNN reads them (``gnn_config.band_statistics``); ``reference_ids``: the
+    reference clips' ids, which predictions name as a clip's nearest training clips."""
     if gnn_config.band_statistics and (reference_stats is None or len(reference_stats) != len(reference)):
         raise BundleError("a GNN with band_statistics needs the reference clips' band statistics")
+    if reference_ids is not None and len(reference_ids) != len(reference):
+        raise BundleError("one reference id per reference clip")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     save_checkpoint(path / "siamese.safetensors", dict(siamese.state_dict()), {"kind": "siamese"})
@@ -91,7 +95,8 @@ def save_bundle(path: str | os.PathLike, *, mel: MelConfig, siamese_config: Siam
            "labels": torch.as_tensor(reference_labels, dtype=torch.int64)}
     if gnn_config.band_statistics:
         ref["band_statistics"] = torch.as_tensor(reference_stats, dtype=torch.float32)
-    save_checkpoint(path / "reference.safetensors", ref, {"kind": "reference"})
+    save_checkpoint(path / "reference.safetensors", ref,
+                    {"kind": "reference", **({"clip_ids": [str(c) for c in reference_ids]} if reference_ids else {})})
     write_json(path / "config.json", {
         "format": FORMAT, "graham_version": _graham_version(), "torch_version": torch.__version__,
         "mel": mel.to_dict(), "siamese": siamese_config.to_dict(), "gnn": gnn_config.to_dict(),
@@ -116,7 +121,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     try:
         sia_t, _ = load_checkpoint(path / "siamese.safetensors")
         gnn_t, _ = load_checkpoint(path / "gnn.safetensors")
-        ref_t, _ = load_checkpoint(path / "reference.safetensors")
+        ref_t, ref_meta = load_checkpoint(path / "reference.safetensors")
     except CheckpointError as exc:
         raise BundleError(str(exc)) from exc
     siamese = SiameseNet(sia_cfg.backbone, head_hidden=sia_cfg.head_hidden)
@@ -133,5 +138,8 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     if reference.shape != (cfg["reference_nodes"], cfg["embedding_dim"]) or len(labels) != len(reference) \
             or (stats is not None and len(stats) != len(reference)):
         raise BundleError(f"{path}: reference nodes do not match config.json")
+    ids = ref_meta.get("clip_ids")
+    if ids is not None and len(ids) != len(reference):
+        raise BundleError(f"{path}: reference clip ids do not match the reference nodes")
     return Bundle(mel, sia_cfg, gnn_cfg, classes, siamese.eval(), gnn.eval(), mean, scale, reference, labels,
-                  cfg.get("info", {}), stats)
+                  cfg.get("info", {}), stats, ids)

@@ -460,6 +460,9 @@ def predict(
     fmt: str = typer.Option("table", "--format", help="table, json (JSON lines) or csv."),
     per_window: bool = typer.Option(False, "--per-window", help="Also the scores of every window (a time line)."),
     workers: int = typer.Option(2, min=1, help="Threads decoding files ahead of the network."),
+    neighbours: int = typer.Option(0, "--neighbours", min=0,
+                                   help="Also name this many nearest training clips (id, label, similarity): why a "
+                                        "song was called what it was."),
     device: str = DEVICE_OPT,
 ) -> None:
     """Classify songs of any length with a trained bundle."""
@@ -479,19 +482,19 @@ def predict(
     files, problems = _expand_inputs(paths)
     for p in problems:
         typer.secho(f"skipped: {p}", fg=typer.colors.YELLOW, err=True)
-    it = model.predict_many(files, top_k=top_k, per_window=per_window, workers=workers)
+    it = model.predict_many(files, top_k=top_k, per_window=per_window, workers=workers, neighbours=neighbours)
     if len(files) > 3:
         from tqdm.auto import tqdm
         it = tqdm(it, total=len(files), desc="predict", unit="file", file=sys.stderr)
     if fmt == "csv":
-        typer.echo(csv_header(per_window))
+        typer.echo(csv_header(per_window, neighbours))
     ok = 0
     for f, pred in it:
         if isinstance(pred, GrahamError):
             typer.secho(f"skipped: {pred}", fg=typer.colors.YELLOW, err=True)
             continue
         ok += 1
-        for line in format_prediction(f, pred, fmt, top_k=top_k, per_window=per_window):
+        for line in format_prediction(f, pred, fmt, top_k=top_k, per_window=per_window, neighbours=neighbours):
             typer.echo(line)
     if ok == 0:
         typer.secho("error: no input could be read", fg=typer.colors.RED, err=True)

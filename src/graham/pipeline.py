@@ -221,6 +221,7 @@ def train_model(
     save_bundle(out / "bundle", mel=fr.features.config, siamese_config=siamese, gnn_config=gnn, classes=classes,
                 siamese=models["siamese"].model, gnn=g.model, mean=g.mean, scale=g.scale,
                 reference=emb[split.train], reference_labels=ref_labels[split.train], reference_stats=stats,
+                reference_ids=[corpus.clip_ids[i] for i in split.train],
                 info={"dataset": dataset, "split": split.name, "labelled_fraction": fraction})
     from .predict import load
 

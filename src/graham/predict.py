@@ -29,7 +29,7 @@ from .nn.graphs import attach_graph, build_graph
 from .nn.propagate import SmoothConfig, attach_smoothed, normalise_scores, smooth_reference
 from .parallel import map_ahead
 
-__all__ = ["GenreScore", "WindowScore", "Prediction", "GenreClassifier", "load"]
+__all__ = ["GenreScore", "WindowScore", "Neighbour", "Prediction", "GenreClassifier", "load"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,17 @@ class WindowScore:
 
 
 @dataclass(frozen=True)
+class Neighbour:
+    """A training clip near the predicted one: its id, its label (None: trained on without
+    it) and its similarity (the mean over the clip's windows of the cosine similarity of
+    embeddings, the measure the kNN graph attaches windows by; 1 is the same direction)."""
+
+    clip_id: str
+    label: str | None
+    similarity: float
+
+
+@dataclass(frozen=True)
 class Prediction:
     """A file's (or array's) result: the top-k genres, all probabilities, optional time line."""
 
@@ -56,6 +67,7 @@ class Prediction:
     top: tuple[GenreScore, ...]
     probabilities: dict[str, float]
     windows: tuple[WindowScore, ...] = field(default=())
+    neighbours: tuple[Neighbour, ...] = field(default=())
 
     @property
     def label(self) -> str:
@@ -67,6 +79,9 @@ class Prediction:
         if self.windows:
             d["windows"] = [{"start": w.start, "end": w.end, "scores": {g.label: g.score for g in w.scores}}
                             for w in self.windows]
+        if self.neighbours:
+            d["neighbours"] = [{"clip_id": n.clip_id, "label": n.label, "similarity": n.similarity}
+                               for n in self.neighbours]
         return d
 
 
@@ -94,6 +109,7 @@ class GenreClassifier:
         self.crop_frames = bundle.siamese_config.crop_frames
         self.batch_size = batch_size
         self.raw_reference = torch.as_tensor(bundle.reference, dtype=torch.float32, device=self.device)
+        self._reference_unit = torch.nn.functional.normalize(self.raw_reference, dim=1)
         cfg = self.gnn.config
         # The reference nodes' hidden features do not depend on the query: compute them once.
         ref_labels = torch.as_tensor(bundle.reference_labels, device=self.device)
@@ -217,20 +233,39 @@ class GenreClassifier:
 
     # -- postprocess -----------------------------------------------------------------------
     def predict(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None, top_k: int = 3,
-                per_window: bool = False) -> Prediction:
+                per_window: bool = False, neighbours: int = 0) -> Prediction:
         """Classify a file or raw samples; probabilities are averaged over windows. A file longer
-        than ``stream_seconds`` is read in blocks (:meth:`predict_streamed`)."""
+        than ``stream_seconds`` is read in blocks (:meth:`predict_streamed`). ``neighbours``: the
+        result also names that many nearest training clips (:meth:`nearest_references`)."""
         if not isinstance(audio, np.ndarray) and self._is_long(audio):
-            return self.predict_streamed(audio, top_k=top_k, per_window=per_window)
+            return self.predict_streamed(audio, top_k=top_k, per_window=per_window, neighbours=neighbours)
         source = str(audio) if not isinstance(audio, np.ndarray) else "<array>"
-        return self.predict_mel(self.mel(audio, sr=sr), top_k=top_k, per_window=per_window, source=source)
+        return self.predict_mel(self.mel(audio, sr=sr), top_k=top_k, per_window=per_window, source=source,
+                                neighbours=neighbours)
+
+    @torch.no_grad()
+    def nearest_references(self, window_embeddings: torch.Tensor | np.ndarray, k: int) -> tuple[Neighbour, ...]:
+        """The ``k`` training clips most similar to a clip, given its windows' embeddings
+        [shape=(W, d)]: by the mean over windows of the cosine similarity, which is the mean
+        of the windows' unit vectors against each clip's unit vector (one product, whatever W)."""
+        if k <= 0:
+            return ()
+        emb = torch.as_tensor(window_embeddings, dtype=torch.float32, device=self.device)
+        mean_unit = torch.nn.functional.normalize(emb, dim=1).mean(0)
+        sims = self._reference_unit @ mean_unit
+        top = torch.topk(sims, min(k, sims.shape[0]))
+        ids = self.bundle.reference_ids
+        labels = self.bundle.reference_labels
+        return tuple(Neighbour(ids[i] if ids is not None else f"reference {i}",
+                               self.classes[labels[i]] if labels[i] >= 0 else None, round(float(s), 6))
+                     for s, i in zip(top.values.tolist(), top.indices.tolist()))
 
     def _is_long(self, path: str | os.PathLike) -> bool:
         return audio_info(path).duration > self.stream_seconds
 
     @torch.no_grad()
     def predict_streamed(self, path: str | os.PathLike, *, top_k: int = 3, per_window: bool = False,
-                         block_seconds: float = 30.0) -> Prediction:
+                         block_seconds: float = 30.0, neighbours: int = 0) -> Prediction:
         """Classify a file of any length in the memory of a block of ``block_seconds``: the
         result of :meth:`predict` on the whole file (the same log-mel frames, windows, band
         statistics and graph), computed in two passes over the file."""
@@ -267,18 +302,22 @@ class GenreClassifier:
         emb = torch.cat(embs)
         st = torch.from_numpy(stats.result()).to(self.device) if self.gnn.config.band_statistics else None
         probs = self.node_probabilities(emb, st).cpu().numpy()
-        return self._prediction(str(path), frames, starts, probs, top_k=top_k, per_window=per_window)
+        return self._prediction(str(path), frames, starts, probs, top_k=top_k, per_window=per_window,
+                                neighbours=self.nearest_references(emb, neighbours))
 
-    def predict_mel(self, mel: np.ndarray, *, top_k: int = 3, per_window: bool = False, source: str = "<mel>") -> Prediction:
+    def predict_mel(self, mel: np.ndarray, *, top_k: int = 3, per_window: bool = False, source: str = "<mel>",
+                    neighbours: int = 0) -> Prediction:
         """Classify a log-mel computed by :meth:`mel`."""
         if top_k < 1:
             raise ParameterError("top_k must be >= 1")
         emb, starts = self.window_embeddings(mel)
         probs = self.node_probabilities(torch.from_numpy(emb), self.clip_statistics(mel)).cpu().numpy()
-        return self._prediction(source, mel.shape[-1], starts, probs, top_k=top_k, per_window=per_window)
+        return self._prediction(source, mel.shape[-1], starts, probs, top_k=top_k, per_window=per_window,
+                                neighbours=self.nearest_references(emb, neighbours))
 
     def predict_many(self, sources: Sequence[str | os.PathLike], *, top_k: int = 3, per_window: bool = False,
-                     workers: int = 2, windows_per_batch: int = 64) -> Iterator[tuple[str, Prediction | GrahamError]]:
+                     workers: int = 2, windows_per_batch: int = 64,
+                     neighbours: int = 0) -> Iterator[tuple[str, Prediction | GrahamError]]:
         """Classify many files; yields ``(source, Prediction)``, or ``(source, error)`` for a file
         that cannot be used, in the order given.
 
@@ -305,7 +344,8 @@ class GenreClassifier:
             k = 0
             for source, frames, w, starts, _ in pending:
                 yield source, self._prediction(source, frames, starts, probs[k:k + len(w)], top_k=top_k,
-                                               per_window=per_window)
+                                               per_window=per_window,
+                                               neighbours=self.nearest_references(emb[k:k + len(w)], neighbours))
                 k += len(w)
             pending.clear()
 
@@ -324,7 +364,7 @@ class GenreClassifier:
             source = str(path)
             if y is _LONG:
                 try:
-                    result = self.predict_streamed(path, top_k=top_k, per_window=per_window)
+                    result = self.predict_streamed(path, top_k=top_k, per_window=per_window, neighbours=neighbours)
                 except AudioError as exc:
                     y, err = None, exc
                 except OSError as exc:
@@ -349,7 +389,7 @@ class GenreClassifier:
         yield from flush()
 
     def _prediction(self, source: str, frames: int, starts: np.ndarray, probs: np.ndarray, *, top_k: int,
-                    per_window: bool) -> Prediction:
+                    per_window: bool, neighbours: tuple[Neighbour, ...] = ()) -> Prediction:
         """Window probabilities [shape=(W, classes)] -> the clip's Prediction (their mean)."""
         mean = probs.mean(0)
         order = np.argsort(-mean)[:top_k]
@@ -363,7 +403,7 @@ class GenreClassifier:
                             for s, p in zip(starts, probs))
         return Prediction(source, float(duration),
                           tuple(GenreScore(self.classes[k], float(mean[k])) for k in order),
-                          {c: float(mean[k]) for k, c in enumerate(self.classes)}, windows)
+                          {c: float(mean[k]) for k, c in enumerate(self.classes)}, windows, neighbours)
 
 
 #: What a decoding thread hands over for a file to be read in blocks.

@@ -1,4 +1,5 @@
-"""HTTP service (FastAPI): ``POST /predict`` an audio upload, ``GET /health``, ``GET /`` a page.
+"""HTTP service (FastAPI): ``POST /predict`` an audio upload (``?neighbours=K``: also the K
+nearest training clips), ``GET /health``, ``GET /`` a page.
 
 The model is loaded once. Uploads are limited in size, checked by decoding them (never by
 their extension), and bad ones get a 4xx with a message. At most ``max_in_flight`` uploads are
@@ -37,7 +38,7 @@ td{padding:.15em .5em}#err{color:#b00}img{max-width:100%}</style></head><body>
 <h1>graham: music genre</h1><p>Classes: __CLASSES__</p>
 <form id="f"><input type="file" id="file" name="file" accept="audio/*">
 <button type="submit" id="go">Classify</button> <span id="busy" hidden>classifying&hellip;</span></form><p id="err"></p>
-<table id="out"></table><div id="cam"></div>
+<table id="out"></table><div id="near"></div><div id="cam"></div>
 <script>
 // Every value from the server goes in as text (textContent), never as HTML: a class named
 // <img src=x onerror=...> shows as those characters.
@@ -47,12 +48,13 @@ document.getElementById('f').addEventListener('submit', async (e) => {
   const file = document.getElementById('file').files[0];
   const err = document.getElementById('err'), out = document.getElementById('out'), cam = document.getElementById('cam');
   const go = document.getElementById('go'), busy = document.getElementById('busy');
-  err.textContent = ''; out.replaceChildren(); cam.replaceChildren();
+  const near = document.getElementById('near');
+  err.textContent = ''; out.replaceChildren(); cam.replaceChildren(); near.replaceChildren();
   if (!file) { err.textContent = 'choose an audio file'; return; }
   const fd = new FormData(); fd.append('file', file);
   go.disabled = true; busy.hidden = false;
   try {
-    const r = await fetch('predict?explain=true', {method: 'POST', body: fd});
+    const r = await fetch('predict?explain=true&neighbours=5', {method: 'POST', body: fd});
     const j = await r.json();
     if (!r.ok) { err.textContent = j.detail || r.statusText; return; }
     for (const [k, v] of Object.entries(j.probabilities).sort((a, b) => b[1] - a[1])) {
@@ -62,6 +64,16 @@ document.getElementById('f').addEventListener('submit', async (e) => {
       const bar = document.createElement('span'); bar.className = 'bar'; bar.style.width = Math.round(400 * v) + 'px';
       td.prepend(bar);
       out.appendChild(tr);
+    }
+    if (j.neighbours && j.neighbours.length) {
+      const h = document.createElement('h2'); h.textContent = 'Nearest training clips';
+      const t = document.createElement('table');
+      for (const n of j.neighbours) {
+        const tr = document.createElement('tr');
+        cell(tr, n.clip_id); cell(tr, n.label === null ? '(unlabelled)' : n.label); cell(tr, n.similarity.toFixed(3));
+        t.appendChild(tr);
+      }
+      near.append(h, t);
     }
     if (j.gradcam_png) {
       const h = document.createElement('h2'); h.textContent = 'Grad-CAM++ for ' + j.label;
@@ -96,12 +108,14 @@ def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024
 
     @app.post("/predict")
     def predict(file: UploadFile, request: Request, top_k: int = top_k, per_window: bool = False,
-                explain: bool = False) -> dict:
+                explain: bool = False, neighbours: int = 0) -> dict:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_upload_bytes + 64 * 1024:
             raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
         if not 1 <= top_k <= len(classifier.classes):
             raise HTTPException(422, f"top_k must be between 1 and {len(classifier.classes)}")
+        if not 0 <= neighbours <= 100:
+            raise HTTPException(422, "neighbours must be between 0 and 100")
         if not slots.acquire(timeout=queue_timeout_s):
             raise HTTPException(503, f"busy: {max_in_flight} uploads are being classified; retry shortly",
                                 headers={"Retry-After": "5"})
@@ -118,10 +132,11 @@ def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024
             try:
                 if explain:
                     mel = classifier.mel(tmp)
-                    result = classifier.predict_mel(mel, top_k=top_k, per_window=per_window, source=name)
+                    result = classifier.predict_mel(mel, top_k=top_k, per_window=per_window, source=name,
+                                                    neighbours=neighbours)
                 else:
-                    result = dataclasses.replace(classifier.predict(tmp, top_k=top_k, per_window=per_window),
-                                                 source=name)
+                    result = dataclasses.replace(classifier.predict(tmp, top_k=top_k, per_window=per_window,
+                                                                    neighbours=neighbours), source=name)
             except AudioError as exc:
                 raise HTTPException(415, f"{name}: {exc.reason}") from exc
             body = result.to_dict()

@@ -216,3 +216,41 @@ def test_the_fold_count_is_checked_only_for_k_fold_and_named_as_the_option():
         ProtocolConfig(protocol="kfold", k=1)
     with pytest.raises(ParameterError, match="test fraction must lie between 0 and 1"):
         ProtocolConfig(test_size=1.5)
+
+
+def test_an_exclusion_list_removes_exactly_its_clips(tmp_path):
+    """--exclude in every format drops exactly the listed clips before the split; the run's
+    metrics and report say how many and why; an unreadable list is a one-line error (issue 22)."""
+    from graham.data.exclusions import read_exclusions
+    from graham.pipeline import report_run, train_model
+
+    (tmp_path / "ids.txt").write_text("# from listening\nrock.00000\tnear-duplicate of rock.00001\npop.00002\n")
+    (tmp_path / "audit.json").write_text(json.dumps({"exclude": [
+        {"clip_id": "rock.00000", "reason": "near-duplicate of rock.00001"},
+        {"clip_id": "pop.00002", "reason": "suspect label: the data says disco"}, "jazz.00001"]}))
+    (tmp_path / "list.json").write_text(json.dumps(["rock.00000", "pop.00002"]))
+    assert read_exclusions(tmp_path / "ids.txt") == {"rock.00000": "near-duplicate of rock.00001",
+                                                     "pop.00002": "listed in ids.txt"}
+    assert read_exclusions(tmp_path / "list.json") == {"rock.00000": "listed in list.json",
+                                                       "pop.00002": "listed in list.json"}
+    exclude = read_exclusions(tmp_path / "audit.json")
+    assert len(exclude) == 3 and exclude["jazz.00001"] == "listed in audit.json"
+
+    o = train_model("synthetic:4x3", tmp_path / "run", siamese=tiny_siamese(epochs=1), gnn_train=GNNTrainConfig(epochs=5),
+                    cache=tmp_path / "feat", progress=False, methods=("grahams_gnn",), exclude=exclude)
+    everything = train_model("synthetic:4x3", tmp_path / "all", siamese=tiny_siamese(epochs=1),
+                             gnn_train=GNNTrainConfig(epochs=5), cache=tmp_path / "feat", progress=False,
+                             methods=("grahams_gnn",))
+    assert sorted(set(everything.corpus.clip_ids) - set(o.corpus.clip_ids)) == sorted(exclude)
+    assert len(o.corpus) == len(everything.corpus) - 3
+    doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert sorted(e["reason"] for e in doc["excluded"]) == sorted(exclude.values())
+    html = report_run(o, explain_per_genre=0, progress=False).read_text()
+    assert "3 clips were excluded before the split (--exclude): " in html
+    for kind in ("1 near-duplicate", "1 suspect label", "1 listed in audit.json"):
+        assert kind in html
+
+    (tmp_path / "bad.json").write_text("{not json")
+    res = runner.invoke(app, ["train", "synthetic:4x3", "--out", str(tmp_path / "x"), "--exclude",
+                              str(tmp_path / "bad.json")])
+    assert res.exit_code == 2 and "not valid JSON" in res.output

@@ -44,6 +44,9 @@ LABEL_INPUT_OPT = typer.Option(False, "--label-input",
                                     "nodes that give loss).")
 GNN_EPOCHS_OPT = typer.Option(1000, min=1, help="GNN epochs at most (paper: 1000).")
 K_OPT = typer.Option(10, "--k-neighbours", help="Neighbours per clip for --graph knn and for correct & smooth.")
+EXCLUDE_OPT = typer.Option(None, "--exclude", help="Clips to leave out: an audit's audit.json, a JSON list of clip "
+                                                    "ids, or a text file of clip ids (one per line, a tab and a "
+                                                    "reason optional).")
 METHOD_OPT = typer.Option(None, "--method", help="Methods to run (repeat; default all): grahams_gnn, random_forest, "
                                                  "mlp_2layer, label_spreading, supervised_cnn, mel_floor.")
 
@@ -78,6 +81,20 @@ def _echo_skipped(skipped, *, limit: int = 20, where: str = "") -> None:
 def _fail(exc: Exception) -> None:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
+
+
+def _exclusions(path: Optional[Path]) -> Optional[dict]:
+    """``--exclude FILE`` read before any work: ``{clip_id: reason}``, or a one-line error."""
+    if path is None:
+        return None
+    from .data.exclusions import read_exclusions
+
+    try:
+        found = read_exclusions(path)
+    except GrahamError as exc:
+        _fail(exc)
+    typer.echo(f"excluding {len(found)} clips listed in {path}")
+    return found
 
 
 def _interrupted(what: str) -> None:
@@ -330,6 +347,7 @@ def train(
     band_statistics: Optional[bool] = BAND_OPT,
     label_input: bool = LABEL_INPUT_OPT,
     methods: Optional[List[str]] = METHOD_OPT,
+    exclude: Optional[Path] = EXCLUDE_OPT,
     clips: Optional[Path] = CLIPS_OPT,
     features_dir: Optional[Path] = FEATURES_OPT,
     device: str = DEVICE_OPT,
@@ -339,6 +357,7 @@ def train(
         _fail(GrahamError("train uses one split: --protocol random, grouped or given (k-fold: graham experiment)"))
     _check_first(dataset=dataset, clips=clips, methods=methods, preset=preset, protocol=protocol,
                  protocols=("random", "grouped", "given"), graph=graph, fractions=(fraction,), device=device, out=out)
+    exclusions = _exclusions(exclude)
     from .pipeline import report_run, train_model
 
     try:
@@ -346,7 +365,7 @@ def train(
                         fraction=fraction, device=device,
                         **_model_settings(preset, epochs, seed, graph, k_neighbours, band_statistics, label_input,
                                           gnn_epochs),
-                        resume=resume, split_lists=_split_lists(split_list),
+                        resume=resume, split_lists=_split_lists(split_list), exclude=exclusions,
                         **({"methods": tuple(methods)} if methods else {}))
         if report:
             typer.echo(f"report: {report_run(o)}")
@@ -388,6 +407,7 @@ def experiment(
     band_statistics: Optional[bool] = BAND_OPT,
     label_input: bool = LABEL_INPUT_OPT,
     methods: Optional[List[str]] = METHOD_OPT,
+    exclude: Optional[Path] = EXCLUDE_OPT,
     clips: Optional[Path] = CLIPS_OPT,
     features_dir: Optional[Path] = FEATURES_OPT,
     device: str = DEVICE_OPT,
@@ -400,6 +420,7 @@ def experiment(
     _check_first(dataset=dataset, clips=clips, methods=methods, preset=preset, protocol=protocol,
                  protocols=("random", "grouped", "kfold", "given"), graph=graph, fractions=fractions, device=device,
                  out=out)
+    exclusions = _exclusions(exclude)
     from .evaluate.protocol import ProtocolConfig
     from .pipeline import run_experiment
 
@@ -409,7 +430,7 @@ def experiment(
         res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None, cache=features_dir,
                              **_model_settings(preset, epochs, 0, graph, k_neighbours, band_statistics, label_input,
                                                gnn_epochs),
-                             device=device, resume=resume, split_lists=_split_lists(split_list))
+                             device=device, resume=resume, split_lists=_split_lists(split_list), exclude=exclusions)
     except (GrahamError, ValueError) as exc:
         _fail(exc)
     except KeyboardInterrupt:

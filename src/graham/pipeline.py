@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from .audio.bandstats import mel_band_statistics
 from .audio.mel import MelConfig
 from .bundle import save_bundle
 from .checks import setting_changes
-from .data.corpus import Corpus
+from .data.corpus import Corpus, Skipped
 from .data.features import FeatureSet, FeatureStore, resolve_settings, take
 from .data.spec import open_dataset
 from .data.store import DEFAULT_SHARD_SIZE
@@ -107,6 +107,7 @@ class _Prepared:
     corpus: Corpus
     labels: np.ndarray
     split: Split | None = None
+    excluded: list = field(default_factory=list)  # Skipped: clips left out by --exclude, with the reason
 
     @property
     def mels(self):
@@ -114,8 +115,22 @@ class _Prepared:
 
 
 def _prepare(dataset: str, *, cache, clips: str | None, progress: bool, split_lists: dict | None = None,
-             protocol: str | None = None, seed: int = 0, test_size: float = 0.3) -> _Prepared:
+             protocol: str | None = None, seed: int = 0, test_size: float = 0.3,
+             exclude: dict[str, str] | None = None) -> _Prepared:
+    """Features (made or reused for the whole data set), less the clips ``exclude`` names
+    (``{clip_id: reason}``), the class check, labels and the split."""
     fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
+    excluded: list[Skipped] = []
+    if exclude:
+        fs = fr.features
+        keep = [i for i, c in enumerate(fs.corpus.clips) if c.clip_id not in exclude]
+        excluded = [Skipped(str(c.path), exclude[c.clip_id]) for c in fs.corpus.clips if c.clip_id in exclude]
+        missing = len(set(exclude) - {c.clip_id for c in fs.corpus.clips})
+        if missing:
+            log.warning("%d of the %d clip ids to exclude are not in %s", missing, len(exclude), dataset)
+        subset = FeatureSet(replace(fs.corpus, clips=tuple(fs.corpus.clips[i] for i in keep)), fs.mels.subset(keep),
+                            fs.config, fs.failed, None, [fs.stamps[i] for i in keep], fs.shard_size)
+        fr = FeatureRun(subset, fr.skipped, fr.seconds, fr.out)
     corpus = fr.features.corpus
     _require_classes(corpus)
     labels = np.asarray(corpus.targets())
@@ -123,7 +138,7 @@ def _prepare(dataset: str, *, cache, clips: str | None, progress: bool, split_li
     if protocol is not None:
         split = make_splits(protocol, labels, seed=seed, groups=corpus.groups, test_size=test_size,
                             splits=[c.split for c in corpus], names=corpus.classes)[0]
-    return _Prepared(fr, corpus, labels, split)
+    return _Prepared(fr, corpus, labels, split, excluded)
 
 
 def _require_classes(corpus: Corpus) -> None:
@@ -158,6 +173,7 @@ class TrainOutcome:
     timings: dict = field(default_factory=dict)
     gnn_train: GNNTrainConfig = field(default_factory=GNNTrainConfig)
     classifier: object = None  # the saved bundle, loaded (graham.predict.GenreClassifier)
+    excluded: list = field(default_factory=list)  # Skipped: clips left out by --exclude, with the reason
 
 
 def train_model(
@@ -178,6 +194,7 @@ def train_model(
     progress: bool = True,
     split_lists: dict | None = None,
     methods: tuple[str, ...] = DEFAULT_METHODS,
+    exclude: dict[str, str] | None = None,
 ) -> TrainOutcome:
     """The whole path on one split: features, Siamese network (checkpoints in ``out/siamese``),
     embeddings, GrahAM GNN (transductive), the other ``methods``, test metrics
@@ -198,7 +215,7 @@ def train_model(
     out = writable_folder(out)
     t0 = time.perf_counter()
     prep = _prepare(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists, protocol=protocol,
-                    seed=seed, test_size=test_size)
+                    seed=seed, test_size=test_size, exclude=exclude)
     fr, corpus, labels, mels, split = prep.run, prep.corpus, prep.labels, prep.mels, prep.split
     assert split is not None
     classes = corpus.classes
@@ -231,7 +248,7 @@ def train_model(
                            emb, hidden, models, fr.skipped, fr.features.config, siamese, gnn,
                            {"features_s": round(t_feat, 1), "training_s": round(t_train, 1),
                             "siamese_s": round(models["siamese"].seconds, 1), "gnn_s": round(g.seconds, 1)},
-                           gnn_train, shipped)
+                           gnn_train, shipped, prep.excluded)
     write_json(out / "metrics.json", _metrics_doc(outcome, gnn_train))
     return outcome
 
@@ -272,6 +289,7 @@ def _metrics_doc(o: TrainOutcome, gnn_train: GNNTrainConfig) -> dict:
         "settings": {"mel": o.mel.to_dict(), "siamese": o.siamese_config.to_dict(), "gnn": o.gnn_config.to_dict(),
                      "gnn_training": asdict(gnn_train)},
         "timings": o.timings, "skipped": [str(s) for s in o.skipped],
+        "excluded": [{"path": s.path, "reason": s.reason} for s in o.excluded],
         "siamese_history": o.models["siamese"].history,
     }
 
@@ -344,7 +362,8 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
                    siamese: SiameseConfig | None = None, gnn: GNNConfig | None = None,
                    gnn_train: GNNTrainConfig | None = None, cache=None, device=None,
                    progress: bool = True, resume: bool = False, split_lists: dict | None = None,
-                   known_runs: dict[str, RunResult] | None = None) -> ExperimentResult:
+                   known_runs: dict[str, RunResult] | None = None,
+                   exclude: dict[str, str] | None = None) -> ExperimentResult:
     """The Table 1 protocol; writes ``table.md``, ``table.csv``, ``results.json`` and one
     confusion-matrix PNG per run and method under ``out``. Each run's result is saved as soon
     as it is done (``out/runs/*.json``); ``resume`` reuses those of an interrupted experiment
@@ -355,7 +374,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
     from .report.figures import confusion_figure, table_figure
 
     out = writable_folder(out)  # a file, or a read-only place: say so before any work
-    prep = _prepare(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
+    prep = _prepare(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists, exclude=exclude)
     fr, corpus = prep.run, prep.corpus
     siamese, gnn, gnn_train = siamese or SiameseConfig(), gnn or GNNConfig(), gnn_train or GNNTrainConfig()
     settings = {"dataset": dataset, "protocol": asdict(config), "siamese": siamese.to_dict(),
@@ -380,11 +399,13 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
                        progress=progress, done=done,
                        on_run=lambda key, run: write_json(runs_dir / f"{key}.json", asdict(run)))
     res.skipped = list(fr.skipped)
+    res.excluded = list(prep.excluded)
     header = f"# {corpus.name}\n\nProtocol: {res.describe()}\n\nGrahAM: {gnn.describe()}.\n\n"
     write_text(out / "table.md", header + res.markdown() + "\n")
     write_text(out / "table.csv", res.csv())
     doc = res.to_dict()
-    doc.update({"dataset": dataset, "corpus": corpus.name, "skipped": [str(s) for s in fr.skipped]})
+    doc.update({"dataset": dataset, "corpus": corpus.name, "skipped": [str(s) for s in fr.skipped],
+                "excluded": [{"path": s.path, "reason": s.reason} for s in prep.excluded]})
     write_json(out / "results.json", doc)
     for k, run in enumerate(res.runs):
         for m, met in run.metrics.items():

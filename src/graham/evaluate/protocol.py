@@ -97,6 +97,7 @@ class ExperimentResult:
     last_test: np.ndarray | None = None
     grouped: bool = False  # the corpus has groups shared by several clips (k-fold keeps them apart)
     skipped: list = field(default_factory=list)  # files of the data set left out (unreadable), by name
+    excluded: list = field(default_factory=list)  # clips left out by --exclude, with the reason
 
     def describe(self) -> str:
         """The protocol in words, saying "grouped" whenever groups kept clips apart."""

@@ -91,6 +91,19 @@ def _timings(t: dict) -> str:
     return "Timings: " + "; ".join(parts) + ". Writing this report comes on top (metrics.json, report_s)."
 
 
+def _excluded(excluded: list) -> list[str]:
+    """A paragraph on the clips ``--exclude`` left out: how many, and why (reasons grouped by
+    their kind, the words before a colon or "of")."""
+    if not excluded:
+        return []
+    from collections import Counter
+
+    kinds = Counter(s.reason.split(":")[0].split(" of ")[0].strip() for s in excluded)
+    why = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+    return [f"{len(excluded)} clips were excluded before the split (--exclude): {why}. They are listed with their "
+            "reasons under \"Settings and skipped files\" and in metrics.json."]
+
+
 def _class_key(classes: list[str]) -> list[str]:
     """A paragraph naming the classes that figures show by number (see :func:`class_labels`)."""
     labels = class_labels(classes)
@@ -123,7 +136,7 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
         "each test clip cut into windows, each window a new node attached to the training clips, probabilities "
         "averaged. The Siamese network trains on the labelled training clips only.",
         _timings(outcome.timings),
-    ] + _class_key(classes), tables=[acc_rows]))
+    ] + _excluded(outcome.excluded) + _class_key(classes), tables=[acc_rows]))
     per_class = [{"genre": c, **{f"{result_title(m)} F1 %": f"{100 * v['per_class'][c]['f1']:.1f}"
                                  for m, v in outcome.metrics.items()},
                   "test clips": outcome.metrics["grahams_gnn"]["per_class"][c]["support"]} for c in classes]
@@ -182,7 +195,9 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
     import json
     sections.append(Section("Settings and skipped files", pre=[compact_json(settings)],
                             paragraphs=[f"{len(outcome.skipped)} files skipped" + (":" if outcome.skipped else ".")]
-                            + [str(s) for s in outcome.skipped]))
+                            + [str(s) for s in outcome.skipped]
+                            + ([f"{len(outcome.excluded)} clips excluded (--exclude):"] if outcome.excluded else [])
+                            + [str(s) for s in outcome.excluded]))
     path = write_report(out / "report.html", f"graham report — {outcome.corpus.name}", sections)
     metrics_path = out / "metrics.json"
     doc = json.loads(metrics_path.read_text())

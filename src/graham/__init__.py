@@ -7,7 +7,7 @@ Music genre Classification").
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load"]
+__all__ = ["__version__", "load", "audit"]
 
 
 def load(path, *, device: str | None = None):
@@ -18,3 +18,12 @@ def load(path, *, device: str | None = None):
     from .predict import load as _load
 
     return _load(path, device=device)
+
+
+def audit(dataset: str, out, **kwargs):
+    """Audit a data set (``KIND:PATH``): duplicates, suspect labels, leakage, per-class counts;
+    writes ``out/audit.html``, ``out/audit.json`` and CSVs. Returns the
+    :class:`graham.audit.core.AuditResult`. See :func:`graham.pipeline.run_audit`."""
+    from .pipeline import run_audit
+
+    return run_audit(dataset, out, **kwargs)[0]

@@ -606,6 +606,34 @@ def serve(
 
 
 @app.command()
+def audit(
+    dataset: str = typer.Argument(..., help=DATASET_HELP),
+    out: Path = typer.Option(..., "--out", help="Folder for audit.html, audit.json and the CSVs."),
+    clips: Optional[Path] = CLIPS_OPT,
+    features_dir: Optional[Path] = FEATURES_OPT,
+    split_list: Optional[List[str]] = SPLIT_LIST_OPT,
+    folds: int = typer.Option(5, min=2, help="Folds of the out-of-fold predictions."),
+    seed: int = typer.Option(0, help="Seed of the folds."),
+) -> None:
+    """Find duplicates, suspect labels and leakage in a data set; a page to check them by ear.
+
+    graham train/experiment --exclude OUT/audit.json then leave out what it found."""
+    _check_first(dataset=dataset, clips=clips, out=out)
+    from .pipeline import run_audit
+
+    try:
+        result, page = run_audit(dataset, out, clips=str(clips) if clips else None, cache=features_dir, seed=seed,
+                                 folds=folds, split_lists=_split_lists(split_list))
+    except GrahamError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _interrupted("the log-mels made so far are kept in the feature folder; run the same command again to go on")
+    typer.echo(f"{len(result.corpus)} clips: {len(result.duplicates)} duplicate pairs, {len(result.suspects)} suspect "
+               f"labels; leakage: {result.leakage}")
+    typer.echo(f"page: {page}; list to exclude: {Path(out) / 'audit.json'}")
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Run folder."),
 ) -> None:

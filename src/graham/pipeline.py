@@ -36,7 +36,7 @@ from .train.gnn import GNNTrainConfig
 from .train.siamese import SiameseConfig, train_siamese
 
 __all__ = ["FeatureRun", "extract_features", "TrainOutcome", "train_model", "report_run",
-           "run_experiment", "train_siamese_run", "embed_dataset", "run_demo"]
+           "run_experiment", "train_siamese_run", "embed_dataset", "run_demo", "run_audit"]
 
 log = logging.getLogger(__name__)
 
@@ -414,6 +414,22 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
                              out / "confusion" / f"run{k:02d}_{m}_{int(run.fraction * 100)}pct.png")
     table_figure(res.table(), out / "table.png", title=f"{corpus.name}: test balanced accuracy")
     return res
+
+
+# -- audit ----------------------------------------------------------------------------------
+def run_audit(dataset: str, out: str | os.PathLike, *, clips: str | None = None, cache=None, seed: int = 0,
+              folds: int = 5, split_lists: dict | None = None, progress: bool = True):
+    """Audit a data set (:mod:`graham.audit`): writes ``out/audit.json``, the CSVs and
+    ``out/audit.html``; returns (the :class:`~graham.audit.core.AuditResult`, the page's path)."""
+    from .audit.core import audit_corpus
+    from .audit.page import write_audit
+
+    out = writable_folder(out)
+    prep = _prepare(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
+    cfg = prep.run.features.config
+    result = audit_corpus(prep.corpus, prep.mels, frames_per_second=cfg.sr / cfg.hop_length, seed=seed, folds=folds,
+                          progress=progress)
+    return result, write_audit(result, prep.mels, out, dataset=dataset)
 
 
 # -- demo -----------------------------------------------------------------------------------

@@ -67,9 +67,13 @@ def _leakage(corpus: Corpus, pairs: Sequence[DuplicatePair]) -> dict:
     groups = corpus.groups
     given = any(s is not None for s in splits)
     across_groups = [d for d in pairs if groups[d.a] != groups[d.b]]
+    sizes = np.unique(np.asarray(groups), return_counts=True)[1]
     out = {
         "duplicate_pairs": len(pairs),
         "pairs_across_groups": len(across_groups),
+        "groups_of_several_clips": int((sizes > 1).sum()),
+        # a group of n clips lands on both sides of a random 70:30 split unless all go one way
+        "groups_a_random_split_would_cut_expected": round(float(np.sum(1 - 0.7 ** sizes - 0.3 ** sizes)), 1),
         "note": ("a random split puts a duplicate pair on both sides with probability 2 x 0.7 x 0.3 = 0.42; a grouped "
                  "split keeps a group together, so only pairs across groups can leak through it"),
     }

@@ -244,6 +244,21 @@ def test_figures_have_their_axes_and_scales(monkeypatch, tmp_path):
                            tmp_path / "cam.png")
     labels = sorted(ax.get_ylabel() for ax in drawn["cam"].axes)
     assert "level [dB]" in labels and labels.count("relevance (0-1)") == 2
+    # Table 1 bars: no error bars for single runs (zero-height ones meant nothing), the legend off the bars
+    table = [{"fraction": f, "method": m, "runs": 1, "balanced_accuracy_mean": 0.5 + 0.1 * k, "balanced_accuracy_std": 0.0}
+             for f in (0.3, 1.0) for k, m in enumerate(("GrahAM (GNN)", "Random Forest", "2-layer NN"))]
+    figures.table_figure(table, tmp_path / "table.png", title="t")
+    ax = drawn["table"].axes[0]
+    assert not [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(drawn["table"]).get_renderer()
+    drawn["table"].draw(renderer)
+    legend_box, axes_box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend_box.x0 >= axes_box.x1  # beside the axes, covering no bar
+    several = [dict(r, runs=3, balanced_accuracy_std=0.05) for r in table]
+    figures.table_figure(several, tmp_path / "table3.png", title="t")
+    assert [c for c in drawn["table3"].axes[0].containers if type(c).__name__ == "ErrorbarContainer"]
     cms = {f"method {k}": rng.integers(0, 5, (4, 4)) for k in range(7)}
     figures.confusion_grid(cms, ["a", "b", "c", "d"], tmp_path / "conf.png")
     titled = [ax for ax in drawn["conf"].axes if ax.get_title()]

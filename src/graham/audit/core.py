@@ -33,11 +33,14 @@ class AuditResult:
 
     def exclude(self) -> list[dict]:
         """What ``--exclude`` should drop: the later clip of every duplicate pair (one copy of
-        each recording stays) and every flagged suspect, each with the reason."""
-        ids = self.corpus.clip_ids
+        each recording stays) and every flagged suspect, each with the reason. A duplicate's
+        reason says whether its twin is in the same group: under a grouped split such a pair
+        cannot leak, and a user may keep it."""
+        ids, groups = self.corpus.clip_ids, self.corpus.groups
         out: dict[str, str] = {}
-        for d in self.duplicates:
-            out.setdefault(ids[d.b], f"near-duplicate of {ids[d.a]} (score {d.score:.2f})")
+        for d in self.duplicates:  # the group says whether a grouped split would keep the pair together
+            where = "same group" if groups[d.a] == groups[d.b] else "another group"
+            out.setdefault(ids[d.b], f"near-duplicate of {ids[d.a]} (score {d.score:.2f}, {where})")
         for i in self.suspects:
             suggested = self.corpus.classes[int(self.labels.suggested[i])]
             out.setdefault(ids[i], f"suspect label: labelled {self.corpus.clips[i].label}, the data says {suggested}")

@@ -153,8 +153,11 @@ class GNNTrainConfig:
     val_fraction: float = 0.0
     refit: bool = True
     seed: int = 0
+    standardise: str = "labelled"  # node features standardised with the labelled nodes' statistics, or "all" nodes'
 
     def __post_init__(self) -> None:
+        if self.standardise not in ("labelled", "all"):
+            raise ParameterError(f"standardise must be 'labelled' or 'all', got {self.standardise!r}")
         if self.epochs < 1 or self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.val_fraction < 1:
             raise ParameterError("GNN training needs epochs >= 1, lr > 0, weight_decay >= 0, 0 <= val_fraction < 1")
         if self.patience is not None and self.patience < 10:

@@ -70,7 +70,8 @@ def train_gnn(
         raise ParameterError("no labelled nodes")
     dev = resolve_device(device)
     torch.manual_seed(train.seed)
-    xs, mean, scale = standardise_features(x, x[labelled].mean(0), x[labelled].std(0) + 1e-6)
+    rows = x[labelled] if train.standardise == "labelled" else x  # "all": no label is read, only features
+    xs, mean, scale = standardise_features(x, rows.mean(0), rows.std(0) + 1e-6)
     xt = torch.as_tensor(xs, dtype=torch.float32, device=dev)
     yt = torch.as_tensor(y, dtype=torch.long, device=dev)
     fit_idx, val_idx = labelled, np.empty(0, np.int64)

@@ -15,7 +15,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from graham.evaluate.splits import random_split
 from graham.paths import cache_dir
-from graham.pipeline import extract_features, load_features
+from graham.pipeline import extract_features
 from graham.presets import siamese_config
 from graham.train.siamese import embed_clips, train_siamese
 
@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None)
     args = ap.parse_args()
     fr = extract_features(args.dataset, cache_dir() / "features", progress=False)
-    corpus, mels = fr.features.corpus, load_features(fr.features)
+    corpus, mels = fr.features.corpus, fr.features.mels
     y = np.asarray(corpus.targets())
     split = random_split(y, seed=args.seed)
     cfg = siamese_config("cpu", seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))

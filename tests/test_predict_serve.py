@@ -328,6 +328,18 @@ def _cdp_evaluate(ws, expression: str, msg_id: int):
             return result["result"].get("value")
 
 
+def _cdp_try(ws, expression: str, msg_id: int):
+    """:func:`_cdp_evaluate` that gives None where the evaluation failed (a document replaced
+    while it ran)."""
+    ws.send(json.dumps({"id": msg_id, "method": "Runtime.evaluate",
+                        "params": {"expression": expression, "returnByValue": True}}))
+    while True:
+        reply = json.loads(ws.recv(timeout=60))
+        if reply.get("id") == msg_id:
+            result = reply.get("result", {})
+            return None if "exceptionDetails" in result else result.get("result", {}).get("value")
+
+
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed")
 def test_class_names_and_results_stay_text_in_a_real_browser(trained, songs, tmp_path):
     """A class named like markup that runs script: upload a file in headless Chromium, let the
@@ -358,8 +370,12 @@ def test_class_names_and_results_stay_text_in_a_real_browser(trained, songs, tmp
                 time.sleep(0.3)
             assert page is not None, "Chromium did not open the page"
             with connect(page["webSocketDebuggerUrl"], max_size=None) as ws:
-                _cdp_evaluate(ws, "new Promise(r => document.readyState === 'complete' ? r(1) : "
-                                  "addEventListener('load', () => r(1)))", 1)
+                # The target is listed as soon as its navigation starts, while it may still hold the
+                # initial about:blank document (complete, and empty): wait for the page's own form.
+                deadline = time.time() + 60
+                while not _cdp_try(ws, "document.readyState === 'complete' && !!document.getElementById('file')", 100):
+                    assert time.time() < deadline, "the page never loaded"
+                    time.sleep(0.2)
                 _cdp_evaluate(ws, f"""(() => {{
                     const bytes = Uint8Array.from(atob('{wav}'), c => c.charCodeAt(0));
                     const dt = new DataTransfer();

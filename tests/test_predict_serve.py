@@ -148,6 +148,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _healthy(url: str, seconds: float) -> bool:
+    """Whether the service at ``url`` answers /health within ``seconds``."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return False
+
+
 @contextlib.contextmanager
 def _serving(bundle):
     """``graham serve BUNDLE`` in its own process on a free 127.0.0.1 port; yields its URL."""
@@ -155,15 +167,8 @@ def _serving(bundle):
     proc = subprocess.Popen([sys.executable, "-m", "graham.cli", "serve", str(bundle), "--port", str(port),
                              "--max-upload-mb", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
     try:
-        while time.time() < deadline:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
+        if not _healthy(url, 60):
             proc.kill()
             pytest.fail("server did not start: " + proc.stdout.read().decode()[-2000:])
         yield url
@@ -528,13 +533,7 @@ def test_service_bounds_the_uploads_in_flight(trained, songs):
     thread.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        assert _healthy(url, 30), "the service did not start"
         data = songs[(3, "wav")].read_bytes()
 
         def post(_):

@@ -210,12 +210,10 @@ class GenreClassifier:
         reference clips (:func:`graham.nn.propagate.attach_smoothed`), scores normalised to sum 1.
         New nodes go through in groups of ``NODES_PER_PASS``: a node's messages come from reference
         nodes only, so the groups give the same result, in memory that does not grow with W."""
-        if stats is not None and stats.dim() == 2:
-            return torch.cat([self._node_probabilities(embeddings[k:k + self.NODES_PER_PASS],
-                                                       stats[k:k + self.NODES_PER_PASS])
-                              for k in range(0, embeddings.shape[0], self.NODES_PER_PASS)])
-        return torch.cat([self._node_probabilities(embeddings[k:k + self.NODES_PER_PASS], stats)
-                          for k in range(0, embeddings.shape[0], self.NODES_PER_PASS)])
+        per_node = stats is not None and stats.dim() == 2  # else one clip's statistics for every node
+        step = self.NODES_PER_PASS
+        return torch.cat([self._node_probabilities(embeddings[k:k + step], stats[k:k + step] if per_node else stats)
+                          for k in range(0, embeddings.shape[0], step)])
 
     #: New nodes per inductive pass of :meth:`node_probabilities`.
     NODES_PER_PASS = 256

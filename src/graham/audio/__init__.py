@@ -1,7 +1,5 @@
 """Audio: decoding (soundfile + soxr), fixed-length windows and the log-mel front end."""
-# Names resolve on first use (PEP 562): importing one light submodule (a reader, the decoder)
-# does not load torch through this package's other modules.
-from importlib import import_module as _import_module
+from ..lazy import lazy_attributes
 
 _WHERE = {
     "AUDIO_EXTENSIONS": ".decode",
@@ -20,15 +18,4 @@ _WHERE = {
 }
 
 __all__ = list(_WHERE)
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(_import_module(_WHERE[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

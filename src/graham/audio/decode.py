@@ -143,6 +143,26 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int, *, quality: str = "HQ"
     return soxr.resample(y, orig_sr, target_sr, quality=quality).astype(np.float32, copy=False)
 
 
+def decoder_step(path: Path, step):
+    """``step()``, a libsndfile call on ``path``, with the C decoder's stderr caught: its
+    failure becomes an :class:`AudioError` naming the file and the decoder's reason, and damage
+    the decoder read past is logged as a warning. Whole-file and block-wise reading share it."""
+    error: Exception | None = None
+    with _decoder_output(path) as notes:
+        try:
+            out = step()
+        except Exception as exc:  # libsndfile raises several types (LibsndfileError, RuntimeError, TypeError)
+            error = exc
+    if error is not None:
+        raise AudioError(path, f"not decodable audio ({_with_decoder(_reason(error), notes)})") from error
+    damaged = [line for line in notes if re.search(r"Illegal|Skipped|error", line)]
+    if damaged:
+        log.warning("%s: decoded past damaged data (decoder: %s)", path, _decoder_reason(damaged))
+    for line in notes:
+        log.debug("%s: decoder: %s", path, line)
+    return out
+
+
 def load_audio(
     path: str | os.PathLike,
     *,
@@ -173,25 +193,17 @@ def load_audio(
         raise ParameterError(f"need offset >= 0 and duration > 0, got {offset}, {duration}")
     path = Path(path)
     _check_readable(path)
-    error = None
-    with _decoder_output(path) as notes:
-        try:
-            with sf.SoundFile(str(path)) as f:
-                native_sr = int(f.samplerate)
-                start = int(round(offset * native_sr))
-                if start:
-                    f.seek(min(start, f.frames) if f.frames > 0 else 0)
-                frames = -1 if duration is None else int(round(duration * native_sr))
-                data = f.read(frames=frames, dtype="float32", always_2d=True)
-        except Exception as exc:
-            error = exc
-    if error is not None:
-        raise AudioError(path, f"not decodable audio ({_with_decoder(_reason(error), notes)})") from error
-    damaged = [line for line in notes if re.search(r"Illegal|Skipped|error", line)]
-    if damaged:
-        log.warning("%s: decoded past damaged data (decoder: %s)", path, _decoder_reason(damaged))
-    for line in notes:
-        log.debug("%s: decoder: %s", path, line)
+
+    def read():
+        with sf.SoundFile(str(path)) as f:
+            native_sr = int(f.samplerate)
+            start = int(round(offset * native_sr))
+            if start:
+                f.seek(min(start, f.frames) if f.frames > 0 else 0)
+            frames = -1 if duration is None else int(round(duration * native_sr))
+            return native_sr, f.read(frames=frames, dtype="float32", always_2d=True)
+
+    native_sr, data = decoder_step(path, read)
     if data.shape[0] == 0:
         raise AudioError(path, "zero-length audio (no samples" + (" after the offset)" if offset else ")"))
     if not np.isfinite(data).all():

@@ -14,9 +14,7 @@ samples and 0.16 GB of log-mel at 22050 Hz).
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
-import re
 from pathlib import Path
 from typing import Iterator
 
@@ -26,12 +24,10 @@ import soxr
 import torch
 
 from ..errors import AudioError, ParameterError
-from .decode import _check_readable, _decoder_output, _decoder_reason, _reason, _with_decoder, to_mono
+from .decode import _check_readable, decoder_step, to_mono
 from .mel import LogMel, MelConfig
 
 __all__ = ["stream_audio", "MelStream", "file_mel_peak", "stream_frames"]
-
-log = logging.getLogger(__name__)
 
 
 def stream_audio(path: str | os.PathLike, *, sr: int, block_seconds: float = 30.0) -> Iterator[np.ndarray]:
@@ -43,29 +39,14 @@ def stream_audio(path: str | os.PathLike, *, sr: int, block_seconds: float = 30.
     path = Path(path)
     _check_readable(path)
 
-    def guarded(step):
-        with _decoder_output(path) as notes:
-            try:
-                out = step()
-            except Exception as exc:  # libsndfile raises several types
-                error = exc
-            else:
-                error = None
-        if error is not None:
-            raise AudioError(path, f"not decodable audio ({_with_decoder(_reason(error), notes)})") from error
-        damaged = [line for line in notes if re.search(r"Illegal|Skipped|error", line)]
-        if damaged:
-            log.warning("%s: decoded past damaged data (decoder: %s)", path, _decoder_reason(damaged))
-        return out
-
-    f = guarded(lambda: sf.SoundFile(str(path)))
+    f = decoder_step(path, lambda: sf.SoundFile(str(path)))
     try:
         native = int(f.samplerate)
         stream = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ") if native != sr else None
         block = max(1, int(block_seconds * native))
         total = 0
         while True:
-            data = guarded(lambda: f.read(frames=block, dtype="float32", always_2d=True))
+            data = decoder_step(path, lambda: f.read(frames=block, dtype="float32", always_2d=True))
             if data.shape[0] == 0:
                 break
             if not np.isfinite(data).all():

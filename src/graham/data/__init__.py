@@ -1,8 +1,6 @@
 """Data: the Corpus table, readers (GTZAN, AudioSet, folders, the synthetic corpus), split
 lists, the sharded on-disk store and the log-mels kept in it."""
-# Names resolve on first use (PEP 562): importing one light submodule (a reader, the decoder)
-# does not load torch through this package's other modules.
-from importlib import import_module as _import_module
+from ..lazy import lazy_attributes
 
 _WHERE = {
     "AUDIOSET_GENRES": ".audioset",
@@ -26,15 +24,4 @@ _WHERE = {
 }
 
 __all__ = list(_WHERE)
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(_import_module(_WHERE[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

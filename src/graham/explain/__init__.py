@@ -1,7 +1,5 @@
 """Explanations: Grad-CAM++ through the whole pipeline, embeddings for t-SNE."""
-# Names resolve on first use (PEP 562): importing one light submodule (a reader, the decoder)
-# does not load torch through this package's other modules.
-from importlib import import_module as _import_module
+from ..lazy import lazy_attributes
 
 _WHERE = {
     "GradCAMPlusPlus": ".gradcam",
@@ -10,15 +8,4 @@ _WHERE = {
 }
 
 __all__ = list(_WHERE)
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(_import_module(_WHERE[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

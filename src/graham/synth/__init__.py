@@ -1,8 +1,6 @@
 """The built-in synthetic genre corpus: a score layer (genre -> notes) and a numpy renderer
 (notes -> audio), written as a GTZAN-shaped folder. Ships no audio, downloads nothing."""
-# Names resolve on first use (PEP 562): importing one light submodule (the corpus's settings)
-# does not load scipy's signal module through this package's other modules.
-from importlib import import_module as _import_module
+from ..lazy import lazy_attributes
 
 _WHERE = {
     "GENRES": ".styles",
@@ -19,15 +17,4 @@ _WHERE = {
 }
 
 __all__ = list(_WHERE)
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(_import_module(_WHERE[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

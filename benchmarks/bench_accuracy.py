@@ -36,13 +36,16 @@ from _util import set_threads
 def _variants():
     """Named variants scored on every run's embeddings: name -> function(RunData) -> predicted
     classes of the test clips. Their names say their settings outright, so a table keeps its
-    meaning whatever the defaults of the day."""
+    meaning whatever the defaults of the day: every variant but the one named "standardised
+    over all nodes" standardises node features with the labelled nodes' statistics, as graham
+    0.2's cpu preset did when they were measured."""
     from graham.audio.bandstats import mel_band_statistics
     from graham.evaluate.baselines import fit_baseline
     from graham.evaluate.methods import run_gnn
 
     def variant(d, **gnn_changes):
-        v = dataclasses.replace(d, gnn_config=dataclasses.replace(d.gnn_config, **gnn_changes))
+        v = dataclasses.replace(d, gnn_config=dataclasses.replace(d.gnn_config, **gnn_changes),
+                                gnn_train=dataclasses.replace(d.gnn_train, standardise="labelled"))
         v.__dict__.update(siamese=d.siamese, embeddings=d.embeddings)  # the same Siamese network and embeddings
         return v
 
@@ -80,7 +83,8 @@ def _variants():
                 x = np.concatenate([x, mel_band_statistics(d.mels)[owner]], axis=1)
             lab = np.flatnonzero(np.isin(owner, d.labelled))
             cfg = dataclasses.replace(d.gnn_config, band_statistics=False, graph="complete", smooth=False)
-            res = train_gnn(x, d.labels[owner], lab, len(d.classes), config=cfg, train=GNNTrainConfig(seed=d.seed))
+            res = train_gnn(x, d.labels[owner], lab, len(d.classes), config=cfg,
+                            train=GNNTrainConfig(seed=d.seed, standardise="labelled"))
             xs = torch.as_tensor(standardise_features(x, res.mean, res.scale)[0], dtype=torch.float32)
             with torch.no_grad():
                 p = torch.softmax(res.model(xs, Graph()), 1).numpy()
@@ -101,7 +105,7 @@ def _variants():
             probas, res = [], None
             for s in range(n):
                 v = variant(d, graph="knn", band_statistics=True, smooth=False)
-                v.__dict__.update(gnn_train=dataclasses.replace(d.gnn_train, seed=d.gnn_train.seed + 7919 * s))
+                v.__dict__.update(gnn_train=dataclasses.replace(v.gnn_train, seed=v.gnn_train.seed + 7919 * s))
                 r = run_gnn(v)
                 probas.append(r.extras["proba"])
                 res = r.extras["gnn"]
@@ -126,7 +130,8 @@ def _variants():
         z = torch.as_tensor(standardise_features(feats, feats[d.labelled].mean(0), feats[d.labelled].std(0) + 1e-6)[0],
                             dtype=torch.float32)
         graph = build_graph("knn", z, k=cfg.k)
-        res = train_gnn(feats, d.labels, d.labelled, len(d.classes), config=cfg, train=d.gnn_train, graph=graph)
+        res = train_gnn(feats, d.labels, d.labelled, len(d.classes), config=cfg,
+                        train=dataclasses.replace(d.gnn_train, standardise="labelled"), graph=graph)
         xs = torch.as_tensor(standardise_features(feats, res.mean, res.scale)[0], dtype=torch.float32)
         with torch.no_grad():
             proba = torch.softmax(res.model.cpu()(xs, graph, labels=known_labels(d.labels, d.labelled, len(feats))), 1)
@@ -199,6 +204,8 @@ def main() -> None:
                     help="method the paired differences are taken against (default: the supervised CNN)")
     ap.add_argument("--out", default="runs/bench_accuracy")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--siamese", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="Siamese settings over the cpu preset's (e.g. contrastive=0.5); use another --out")
     ap.add_argument("--quick", action="store_true", help="one seed, 30 %% and 100 %% only, random setting")
     ap.add_argument("--variants-only", action="store_true", help="score --variants on the saved runs only")
     ap.add_argument("--variants", nargs="*", default=None, help="variants to score (default: all; none: --variants)")
@@ -226,6 +233,7 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown variants {sorted(unknown)}; known: {list(variants)}")
     methods = args.methods or list(METHODS)
+    siamese_changes = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.siamese)}
     if args.dataset:
         settings = {args.protocol: (args.dataset, args.protocol)}
     else:
@@ -248,7 +256,7 @@ def main() -> None:
                 continue
             t0 = time.perf_counter()
             lab = labelled_subset(split.train, labels, frac, seed=seed)
-            data = RunData(mels, labels, corpus.classes, split, lab, SiameseConfig(seed=seed), GNNConfig(),
+            data = RunData(mels, labels, corpus.classes, split, lab, SiameseConfig(**siamese_changes, seed=seed), GNNConfig(),
                            GNNTrainConfig(seed=seed), seed=seed)
             test_y = labels[split.test]
             if row is None:

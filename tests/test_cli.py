@@ -85,7 +85,8 @@ def test_bad_options_and_one_class_corpora_are_refused_up_front(tmp_path):
     res = runner.invoke(app, ["synth", "--help"])
     assert "[s]" in res.output and "[Hz]" in res.output  # units survive in help texts
     for args in (["serve", str(tmp_path), "--port", "99999"], ["predict", str(tmp_path), "x.wav", "--top-k", "0"],
-                 ["train", "synthetic:3x2", "--out", str(tmp_path), "--gnn-epochs", "0"]):
+                 ["train", "synthetic:3x2", "--out", str(tmp_path), "--gnn-epochs", "0"],
+                 ["experiment", "synthetic:3x2", "--out", str(tmp_path), "--contrastive", "-1"]):
         res = runner.invoke(app, args)
         assert res.exit_code == 2 and "Invalid value" in res.output, args
     # A one-genre corpus: a folder with a single label.
@@ -287,3 +288,15 @@ def test_every_config_is_frozen_and_round_trips():
             cls.from_dict({"no_such_setting": 1})
     with pytest.raises(ParameterError, match="unknown preset"):
         gnn_config("gpu")
+
+
+def test_the_contrastive_weight_reaches_the_run_and_its_record(tmp_path):
+    """--contrastive sets the Siamese network's contrastive weight; metrics.json records it
+    and says which clips the network learned from."""
+    res = runner.invoke(app, ["train", "synthetic:3x3", "--out", str(tmp_path / "run"), "--epochs", "1",
+                              "--gnn-epochs", "5", "--method", "mel_floor", "--no-report", "--fraction", "0.5",
+                              "--contrastive", "0.25", "--features", str(tmp_path / "f")])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["settings"]["siamese"]["contrastive"] == 0.25
+    assert "unlabelled training clips (audio alone" in m["protocol"]["siamese_trained_on"]

@@ -208,6 +208,34 @@ def test_test_labels_reach_no_training(tmp_path):
             assert a[0][m]["predicted"] == b[0][m]["predicted"], (mode, m)
 
 
+def test_unlabelled_training_clips_lend_their_audio_to_the_embedding_but_no_label(tmp_path):
+    """With the contrastive loss the unlabelled training clips' audio reaches the embedding
+    (tests/test_siamese.py checks that it is drawn), yet shuffling their labels and the test
+    clips' changes no embedding and no prediction: catches a pool that passes labels along."""
+    from graham.evaluate.protocol import evaluate_split
+    from graham.evaluate.splits import labelled_subset, random_split
+    from graham.nn.gnn import GNNConfig
+    from graham.pipeline import _features
+
+    fr = _features("synthetic:3x3", cache=tmp_path / "feat", clips=None, progress=False)
+    mels, labels = fr.features.mels, np.asarray(fr.features.corpus.targets())
+    classes = fr.features.corpus.classes
+    split = random_split(labels, seed=0)
+    labelled = labelled_subset(split.train, labels, 0.5, seed=0)
+    hidden = np.setdiff1d(np.arange(len(labels)), labelled)  # unlabelled training clips and test clips
+    shuffled = labels.copy()
+    shuffled[hidden] = np.roll(labels[hidden], 1)
+    assert (shuffled[hidden] != labels[hidden]).any()
+    kw = dict(gnn=GNNConfig(graph="knn", k=3), methods=("grahams_gnn", "label_spreading"),
+              gnn_train=GNNTrainConfig(epochs=30, val_fraction=0.0, patience=None, refit=False))
+    with_audio = tiny_siamese(epochs=1, contrastive=1.0, contrastive_clips=6)
+    a = evaluate_split(mels, labels, split, labelled, len(classes), classes, siamese=with_audio, **kw)
+    b = evaluate_split(mels, shuffled, split, labelled, len(classes), classes, siamese=with_audio, **kw)
+    np.testing.assert_array_equal(a[1], b[1])
+    for m in a[0]:
+        assert a[0][m]["predicted"] == b[0][m]["predicted"], m
+
+
 def test_the_fold_count_is_checked_only_for_k_fold_and_named_as_the_option():
     from graham.errors import ParameterError
 

@@ -5,6 +5,7 @@ import torch
 from graham.errors import ParameterError
 from graham.nn import GNNConfig, GrahamConv, GrahamGNN, complete_edge_index, knn_graph
 from graham.nn.graphs import Graph
+from graham.presets import gnn_train_config
 from graham.train.gnn import GNNTrainConfig, train_gnn
 
 
@@ -345,16 +346,18 @@ def test_no_generated_source_is_left_in_the_temp_folder(tmp_path):
 
 
 def test_node_features_can_be_standardised_over_every_node():
-    """standardise="all": the statistics of every node of the graph (features only, no label
-    read), not of the labelled ones; anything else is refused."""
+    """standardise="all" (the default): the statistics of every node of the graph (features
+    only, no label read), not of the labelled ones; "labelled" (the paper preset): those of the
+    labelled nodes alone; anything else is refused."""
     rng = np.random.default_rng(0)
     x = rng.normal(3.0, 2.0, (40, 6)).astype(np.float32)
     y = rng.integers(0, 2, 40)
     labelled = np.arange(8)
-    res = train_gnn(x, y, labelled, 2, train=GNNTrainConfig(epochs=2, standardise="all"))
+    res = train_gnn(x, y, labelled, 2, train=GNNTrainConfig(epochs=2))
     np.testing.assert_allclose(res.mean, x.mean(0), rtol=1e-6)
     np.testing.assert_allclose(res.scale, x.std(0) + 1e-6, rtol=1e-6)
-    res = train_gnn(x, y, labelled, 2, train=GNNTrainConfig(epochs=2))
+    res = train_gnn(x, y, labelled, 2, train=gnn_train_config("paper", epochs=2))
     np.testing.assert_allclose(res.mean, x[labelled].mean(0), rtol=1e-6)
+    np.testing.assert_allclose(res.scale, x[labelled].std(0) + 1e-6, rtol=1e-6)
     with pytest.raises(ParameterError, match="standardise"):
         GNNTrainConfig(standardise="test")

@@ -181,24 +181,77 @@ def test_resume_refuses_other_settings(tmp_path):
         train_siamese(mels, labels, tiny_siamese(epochs=1, lr=1e-2), out=tmp_path, resume=True, progress=False)
 
 
-def test_resume_extends_a_finished_run_as_if_it_had_run_longer(tmp_path):
+@pytest.mark.parametrize("contrastive", [0.0, 1.0])
+def test_resume_extends_a_finished_run_as_if_it_had_run_longer(tmp_path, contrastive):
     """A finished run resumed with more epochs goes on where it stopped and ends where a longer
-    run from the start ends; fewer epochs than it trained is refused, saying how many."""
+    run from the start ends (with the contrastive loss too: its projection is resumed, not
+    started afresh); fewer epochs than it trained is refused, saying how many."""
     from graham.errors import ParameterError
     from graham.train.checkpoint import load_checkpoint
 
     mels, labels = toy_mels()
-    train_siamese(mels, labels, tiny_siamese(epochs=1), out=tmp_path / "a", progress=False)
-    train_siamese(mels, labels, tiny_siamese(epochs=3), out=tmp_path / "a", resume=True, progress=False)
-    train_siamese(mels, labels, tiny_siamese(epochs=3), out=tmp_path / "b", progress=False)
+    extra = toy_mels(n_per_class=2, seed=3)[0]
+    kw = dict(progress=False, unlabelled=extra)
+    train_siamese(mels, labels, tiny_siamese(epochs=1, contrastive=contrastive), out=tmp_path / "a", **kw)
+    train_siamese(mels, labels, tiny_siamese(epochs=3, contrastive=contrastive), out=tmp_path / "a", resume=True, **kw)
+    train_siamese(mels, labels, tiny_siamese(epochs=3, contrastive=contrastive), out=tmp_path / "b", **kw)
     a, meta_a = load_checkpoint(tmp_path / "a" / "last.safetensors")
     b, meta_b = load_checkpoint(tmp_path / "b" / "last.safetensors")
     assert meta_a["epoch"] == meta_b["epoch"] == 2 and len(meta_a["history"]) == 3
     for k in b:
         if k.startswith("model/"):
             torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    assert any(k.startswith("proj/") for k in a) == bool(contrastive)
     with pytest.raises(ParameterError, match="trained 3 epochs already; to resume, give --epochs 3 or more"):
-        train_siamese(mels, labels, tiny_siamese(epochs=2), out=tmp_path / "a", resume=True, progress=False)
+        train_siamese(mels, labels, tiny_siamese(epochs=2, contrastive=contrastive), out=tmp_path / "a", resume=True,
+                      **kw)
+
+
+def test_nt_xent_is_simclrs_loss_written_as_a_loop():
+    """Against the formula of SimCLR (Chen et al. 2020, eq. 1) written per row: catches a wrong
+    partner, the row itself left in the denominator, or similarities not taken on unit vectors."""
+    import math
+
+    from graham.train.siamese import nt_xent
+
+    z = torch.randn(10, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    t, n = 0.3, len(z)
+    unit = [v / math.sqrt(float(v @ v)) for v in z]
+    total = 0.0
+    for i in range(n):
+        partner = (i + n // 2) % n
+        den = sum(math.exp(float(unit[i] @ unit[k]) / t) for k in range(n) if k != i)
+        total -= math.log(math.exp(float(unit[i] @ unit[partner]) / t) / den)
+    assert float(nt_xent(z, t)) == pytest.approx(total / n, rel=1e-9)
+    assert float(nt_xent(3 * z, t)) == pytest.approx(total / n, rel=1e-9)  # cosine: the scale is invisible
+
+
+def test_the_contrastive_loss_draws_labelled_and_unlabelled_clips_and_reads_no_label(monkeypatch):
+    """With ``contrastive`` > 0 every step embeds two crops of ``contrastive_clips`` clips beside
+    the labelled batch, drawn from the labelled training clips and the unlabelled ones, never
+    from the validation clips; with it off the unlabelled clips change nothing."""
+    from graham.train.crops import MelCrops
+
+    mels, labels = toy_mels(n_per_class=5)
+    extra = toy_mels(n_per_class=3, seed=1)[0]
+    drawn, passes = [], []
+    real_random, real_forward = MelCrops.random, Xception.forward
+    monkeypatch.setattr(MelCrops, "random", lambda self, idx, rng: (drawn.extend(int(i) for i in idx),
+                                                                     real_random(self, idx, rng))[1])
+    monkeypatch.setattr(Xception, "forward", lambda self, x: (passes.append(len(x)), real_forward(self, x))[1])
+    cfg = tiny_siamese(epochs=2, contrastive=1.0, contrastive_clips=20, val_fraction=0.2)
+    res = train_siamese(mels, labels, cfg, unlabelled=extra, progress=False)
+    n, held_out = len(mels), {i for i in range(len(mels))} - set(drawn)  # the validation clips are never cropped
+    assert len(held_out) == 4  # 20 % of 20 clips, stratified
+    assert any(i >= n for i in drawn) and max(drawn) < n + len(extra)
+    assert {i for i in drawn if i >= n} == set(range(n, n + len(extra)))  # every unlabelled clip, in 2 epochs
+    assert passes.count(4 * 3 + 2 * 20) == 2 * 2 and 4 * 3 not in passes  # one pass: the batch and both views
+    assert not any(k.startswith("proj") for k in res.model.state_dict())  # the projection is dropped
+
+    plain = tiny_siamese(epochs=1)
+    a = train_siamese(mels, labels, plain, unlabelled=extra, progress=False).model.state_dict()
+    b = train_siamese(mels, labels, plain, progress=False).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_config_presets_and_round_trip():
@@ -206,6 +259,11 @@ def test_config_presets_and_round_trip():
 
     cfg = siamese_config("paper")
     assert cfg.backbone == PRESETS["paper"] and cfg.epochs == 20 and cfg.classes_per_batch * cfg.per_class == 64
+    assert cfg.contrastive == 0 and cfg.identification == 0  # the paper's pair loss alone
+    from graham.errors import ParameterError
+    for bad in ({"contrastive": -1}, {"contrastive_clips": 1}, {"temperature": 0}):
+        with pytest.raises(ParameterError, match="contrastive"):
+            siamese_config("cpu", **bad)
     assert SiameseConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert SiameseNet(TINY).embedding_dim == 16
 

@@ -46,6 +46,7 @@ def test_round_trip_keeps_order_shapes_values_and_failures(tmp_path):
     assert isinstance(sub, ShardedArrays)
     np.testing.assert_array_equal(sub[0], items[kept[4]])
     np.testing.assert_array_equal(view[1:3][1], items[kept[2]])
+    assert len(view.subset([])) == 0 and len(view.subset(np.empty(0, np.int64))) == 0  # no clip: an empty view
     with pytest.raises(IndexError):
         view[len(view)]
     # the files are plain .npy: numpy reads a shard without graham

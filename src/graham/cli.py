@@ -33,6 +33,8 @@ FEATURES_OPT = typer.Option(None, "--features", help="Feature folder (graham fea
 DEVICE_OPT = typer.Option("auto", help="cpu, cuda, cuda:1 ... (auto: a GPU when there is one).")
 PRESET_OPT = typer.Option("cpu", help="Backbone preset: cpu (narrow, minutes on 2 cores) or paper (full Xception).")
 EPOCHS_OPT = typer.Option(None, min=1, help="Siamese epochs (default: the preset's).")
+CONTRASTIVE_OPT = typer.Option(None, min=0.0, help="Weight of the Siamese network's contrastive loss, which also "
+                               "learns from the unlabelled training clips' audio (0: off; default: the preset's).")
 SPLIT_LIST_OPT = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP)
 GRAPH_OPT = typer.Option(None, help="GNN graph: complete (the paper's), knn (k most similar clips) or similarity "
                                     "(complete, each edge weighted by the pair head's s_ij). Default: the preset's.")
@@ -241,21 +243,23 @@ def features(
     typer.echo(f"index: {run.out / 'corpus.csv'}; skipped list: {run.out / 'skipped.txt'}")
 
 
-def _siamese_config(preset: str, epochs: Optional[int], seed: int):
+def _siamese_config(preset: str, epochs: Optional[int], seed: int, contrastive: Optional[float] = None):
     from .presets import siamese_config
 
-    return siamese_config(preset, seed=seed, **({"epochs": epochs} if epochs is not None else {}))
+    given = {"epochs": epochs, "contrastive": contrastive}
+    return siamese_config(preset, seed=seed, **{k: v for k, v in given.items() if v is not None})
 
 
 def _model_settings(preset: str, epochs: Optional[int], seed: int, graph: Optional[str], k: int,
-                    band_statistics: Optional[bool], label_input: bool, gnn_epochs: int) -> dict:
+                    band_statistics: Optional[bool], label_input: bool, gnn_epochs: int,
+                    contrastive: Optional[float]) -> dict:
     """The settings train and experiment build from the options they share: the preset's
     configurations with what was given on top (``siamese``, ``gnn``, ``gnn_train``)."""
     from .presets import gnn_config, gnn_train_config
 
     gnn = {"k": k, "label_input": label_input, **({"graph": graph} if graph else {}),
            **({"band_statistics": band_statistics} if band_statistics is not None else {})}
-    return {"siamese": _siamese_config(preset, epochs, seed), "gnn": gnn_config(preset, **gnn),
+    return {"siamese": _siamese_config(preset, epochs, seed, contrastive), "gnn": gnn_config(preset, **gnn),
             "gnn_train": gnn_train_config(preset, epochs=gnn_epochs, seed=seed)}
 
 
@@ -335,6 +339,7 @@ def train(
     out: Path = typer.Option(..., "--out", help="Run folder: metrics.json, bundle/, report.html, siamese/."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
+    contrastive: Optional[float] = CONTRASTIVE_OPT,
     gnn_epochs: int = GNN_EPOCHS_OPT,
     protocol: str = typer.Option("random", help="Split: random (paper's 70:30), grouped or given."),
     fraction: float = typer.Option(1.0, help="Labelled fraction of the training clips."),
@@ -364,7 +369,7 @@ def train(
         o = train_model(dataset, out, clips=str(clips) if clips else None, cache=features_dir, protocol=protocol, seed=seed,
                         fraction=fraction, device=device,
                         **_model_settings(preset, epochs, seed, graph, k_neighbours, band_statistics, label_input,
-                                          gnn_epochs),
+                                          gnn_epochs, contrastive),
                         resume=resume, split_lists=_split_lists(split_list), exclude=exclusions,
                         **({"methods": tuple(methods)} if methods else {}))
         if report:
@@ -399,6 +404,7 @@ def experiment(
     mode: str = typer.Option("transductive", help="transductive (paper) or inductive."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
+    contrastive: Optional[float] = CONTRASTIVE_OPT,
     gnn_epochs: int = GNN_EPOCHS_OPT,
     resume: bool = typer.Option(False, "--resume", help="Reuse the finished runs of an interrupted experiment."),
     split_list: Optional[List[str]] = SPLIT_LIST_OPT,
@@ -429,7 +435,7 @@ def experiment(
                              **({"methods": tuple(methods)} if methods else {}))
         res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None, cache=features_dir,
                              **_model_settings(preset, epochs, 0, graph, k_neighbours, band_statistics, label_input,
-                                               gnn_epochs),
+                                               gnn_epochs, contrastive),
                              device=device, resume=resume, split_lists=_split_lists(split_list), exclude=exclusions)
     except (GrahamError, ValueError) as exc:
         _fail(exc)

@@ -84,6 +84,13 @@ class SiameseConfig:
     learned embeddings below a plain CNN's at the same budget (measured); both together give
     the embedding the classifier's gradient and keep the pair head the paper's eq. 1-2 asks
     for. The classifier is thrown away after training; the embedding and the pair head remain.
+    ``contrastive`` weighs a third loss that uses clips without labels: two random crops of
+    each of ``contrastive_clips`` clips per step, drawn from the labelled and the unlabelled
+    training clips alike, must find each other among the step's other crops (NT-Xent at
+    ``temperature`` on a small projection of the embedding; SimCLR, Chen et al. 2020; for
+    music, CLMR, Spijkervet & Burgoyne 2021, and COLA, Saeed et al. 2021). Two moments of one
+    recording share its genre, so the unlabelled clips shape the embedding that the graph is
+    built on without a label being read. The projection is thrown away after training.
     The ``paper`` preset keeps the paper's settings (lr 3e-4, plain epochs, no augmentation,
     the pair loss alone)."""
 
@@ -102,6 +109,9 @@ class SiameseConfig:
     min_batches: int = 8
     hard_negatives: float = 0.5
     identification: float = 1.0
+    contrastive: float = 0.0
+    contrastive_clips: int = 16
+    temperature: float = 0.1
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -109,6 +119,8 @@ class SiameseConfig:
             object.__setattr__(self, "augment", AugmentConfig(**self.augment))
         if self.min_batches < 0 or not 0 <= self.hard_negatives <= 1 or self.identification < 0:
             raise ParameterError("min_batches and identification must be >= 0, hard_negatives a fraction in [0, 1]")
+        if self.contrastive < 0 or self.contrastive_clips < 2 or self.temperature <= 0:
+            raise ParameterError("contrastive must be >= 0, contrastive_clips >= 2 and temperature > 0")
         if self.backbone is None:
             if self.preset not in PRESETS:
                 raise ParameterError(f"unknown preset {self.preset!r}; known: {sorted(PRESETS)}")
@@ -144,7 +156,15 @@ class GNNTrainConfig:
 
     The defaults are the paper's (1000 epochs on every labelled node, the last state kept):
     early stopping, with or without the refit, measured no better over 3 seeds x 3 labelled
-    fractions (README, "Why these defaults"); ``val_fraction=0.2, patience=300`` turns it on."""
+    fractions (README, "Why these defaults"); ``val_fraction=0.2, patience=300`` turns it on.
+
+    ``standardise``: node features are standardised with the statistics of every node of the
+    graph (``"all"``, the default: features only, no label is read) or of the labelled nodes
+    alone (``"labelled"``, graham 0.2 and the ``paper`` preset). With 30 % of the labels, the
+    500-odd means and deviations of the node features would come from some 60 clips; every
+    clip of the graph is known and gives them with several times the data. Measured on real
+    music over two different embeddings (30 paired runs): +0.9 points at 30 % labels, never
+    worse at 100 % (README, "Why these defaults")."""
 
     epochs: int = 1000
     lr: float = 3e-4
@@ -153,7 +173,7 @@ class GNNTrainConfig:
     val_fraction: float = 0.0
     refit: bool = True
     seed: int = 0
-    standardise: str = "labelled"  # node features standardised with the labelled nodes' statistics, or "all" nodes'
+    standardise: str = "all"  # node features standardised with every node's statistics, or the "labelled" nodes'
 
     def __post_init__(self) -> None:
         if self.standardise not in ("labelled", "all"):
@@ -180,9 +200,10 @@ class GNNTrainConfig:
 _PRESETS: dict[str, dict[str, dict]] = {
     "cpu": {"siamese": {"preset": "cpu"}, "gnn": {}, "gnn_train": {}},
     "paper": {"siamese": {"preset": "paper", "epochs": 20, "classes_per_batch": 8, "per_class": 8, "crop_frames": 192,
-                          "lr": 3e-4, "min_batches": 0, "identification": 0.0, "hard_negatives": 0.0},
+                          "lr": 3e-4, "min_batches": 0, "identification": 0.0, "hard_negatives": 0.0,
+                          "contrastive": 0.0},
               "gnn": {"graph": "complete", "band_statistics": False, "smooth": False},
-              "gnn_train": {}},
+              "gnn_train": {"standardise": "labelled"}},
 }
 PRESET_NAMES = tuple(_PRESETS)
 
@@ -205,5 +226,6 @@ def gnn_config(preset: str = "cpu", **overrides) -> GNNConfig:
 
 def gnn_train_config(preset: str = "cpu", **overrides) -> GNNTrainConfig:
     """The preset's GNN training settings (both presets: the paper's 1000 epochs on every
-    labelled node, the last state kept), ``overrides`` on top."""
+    labelled node, the last state kept; node features standardised over every node, or in
+    ``paper`` over the labelled ones), ``overrides`` on top."""
     return GNNTrainConfig(**{**_preset(preset, "gnn_train"), **overrides})

@@ -105,7 +105,8 @@ class ShardedArrays(Sequence):
         self.files = list(files)
         self.shard = np.asarray(shard, dtype=np.int32)
         self.offset = np.asarray(offset, dtype=np.int64)  # bytes from the start of the file
-        self.shapes = np.asarray(shapes, dtype=np.int64).reshape(len(self.shard), -1)
+        shapes = np.asarray(shapes, dtype=np.int64)
+        self.shapes = shapes.reshape(len(self.shard), shapes.shape[-1] if shapes.ndim > 1 else -1)  # empty too
 
     def __len__(self) -> int:
         return len(self.shard)

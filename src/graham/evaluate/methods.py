@@ -51,9 +51,13 @@ class RunData:
 
     @functools.cached_property
     def siamese(self) -> SiameseResult:
-        """The Siamese network, trained on the labelled training clips only."""
+        """The Siamese network: labels of the labelled training clips only; the unlabelled
+        training clips' audio in the contrastive loss (with the setting ``contrastive``). No
+        test clip is seen, so the embedding is the same transductive or inductive."""
+        unlabelled = np.setdiff1d(self.split.train, self.labelled) if self.siamese_config.contrastive > 0 else []
         return train_siamese(take(self.mels, self.labelled), self.labels[self.labelled], self.siamese_config,
-                             device=self.device, progress=self.progress, out=self.siamese_out, resume=self.resume)
+                             unlabelled=take(self.mels, unlabelled), device=self.device, progress=self.progress,
+                             out=self.siamese_out, resume=self.resume)
 
     @functools.cached_property
     def node_features(self) -> np.ndarray:

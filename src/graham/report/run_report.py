@@ -76,6 +76,14 @@ def _verdict(table: list[dict]) -> str:
             + "; ".join(advice) + ".")
 
 
+def _siamese_data(outcome) -> str:
+    """What the Siamese network learned from, in a sentence."""
+    if outcome.siamese_config.contrastive > 0 and len(outcome.labelled_idx) < len(outcome.train_idx):
+        return ("The Siamese network learns from the labelled training clips' labels and from the unlabelled "
+                "training clips' audio (contrastive loss); it sees no test clip.")
+    return "The Siamese network trains on the labelled training clips only."
+
+
 def _timings(t: dict) -> str:
     """The run's timings in words, saying what includes what."""
     parts = []
@@ -134,7 +142,7 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
         "Every row but the last is transductive: the test clips are unlabelled nodes of the graph while the GNN "
         "trains (as in the paper). The last row, the GrahAM bundle, is the model you ship scored as it predicts: "
         "each test clip cut into windows, each window a new node attached to the training clips, probabilities "
-        "averaged. The Siamese network trains on the labelled training clips only.",
+        "averaged. " + _siamese_data(outcome),
         _timings(outcome.timings),
     ] + _excluded(outcome.excluded) + _class_key(classes), tables=[acc_rows]))
     per_class = [{"genre": c, **{f"{result_title(m)} F1 %": f"{100 * v['per_class'][c]['f1']:.1f}"

@@ -11,7 +11,25 @@ import torch
 
 from ..audio.windows import fit_length, mel_windows
 
-__all__ = ["MelCrops"]
+__all__ = ["MelCrops", "Chained"]
+
+
+class Chained(Sequence):
+    """Two sequences of log-mels read as one (the first's clips, then the second's), without
+    copying or loading either: a lazily loaded store stays lazy."""
+
+    def __init__(self, first: Sequence[np.ndarray], second: Sequence[np.ndarray]) -> None:
+        self.first, self.second = first, second
+
+    def __len__(self) -> int:
+        return len(self.first) + len(self.second)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        i = int(i)
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        return self.first[i] if i < len(self.first) else self.second[i - len(self.first)]
 
 
 class MelCrops:

@@ -61,8 +61,9 @@ def train_gnn(
     ``x`` [shape=(N, d)].
 
     ``labelled`` holds the indices of the nodes whose label ``y`` gives loss; every other node
-    sits in the graph unlabelled (transductive). Features are standardised with the labelled
-    nodes' statistics, kept in the result for inference.
+    sits in the graph unlabelled (transductive). Features are standardised with every node's
+    statistics (``train.standardise="all"``; no label is read) or the labelled nodes' alone,
+    kept in the result for inference.
     """
     train = train or GNNTrainConfig()
     labelled = np.asarray(labelled, dtype=np.int64)

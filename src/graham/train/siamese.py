@@ -21,7 +21,7 @@ from ..nn.siamese import SiameseNet
 from ..presets import SiameseConfig
 from .augment import augment_batch
 from .checkpoint import load_checkpoint, load_optimizer, optimizer_tensors, save_checkpoint
-from .crops import MelCrops
+from .crops import Chained, MelCrops
 from .distributed import convert_batchnorm, gather_with_grad, init_from_env, shard, world
 from .loop import BestState, TrainResult, run_epochs
 from .pairs import ClassBalancedBatchSampler, sample_pairs
@@ -91,27 +91,37 @@ def _epoch_score(row: dict) -> float:
 @dataclass
 class _Run:
     """What one Siamese training holds: the model and the wrappers that train it (DDP under
-    torchrun), the identification classifier (trained, then dropped), the optimizer, the
-    batch sampler and the random generator of crops and pairs."""
+    torchrun), the identification classifier and the contrastive projection (trained, then
+    dropped), the optimizer, the batch sampler and the random generator of crops and pairs."""
 
     model: SiameseNet
     backbone: nn.Module
     head: nn.Module
     ident: nn.Linear | None
     ident_step: nn.Module | None
+    proj: nn.Module | None
+    proj_step: nn.Module | None
     opt: torch.optim.Optimizer
     sampler: ClassBalancedBatchSampler
     rng: np.random.Generator
 
+    def extras(self) -> dict[str, nn.Module]:
+        """The trained-then-dropped modules by checkpoint prefix."""
+        return {k: m for k, m in (("ident", self.ident), ("proj", self.proj)) if m is not None}
+
 
 def _set_up(config: SiameseConfig, labels: np.ndarray, tr_idx: np.ndarray, dev: torch.device, n_proc: int) -> _Run:
     """The network (seeded), its DDP wrappers under torchrun, the identification classifier
-    (with ``config.identification`` > 0), Adam over both, the sampler and the generator."""
+    (with ``config.identification`` > 0), the contrastive projection (with
+    ``config.contrastive`` > 0), Adam over all of them, the sampler and the generator."""
     model = SiameseNet(config.backbone, head_hidden=config.head_hidden).to(dev)
     backbone, head = model.backbone, model.head
     n_classes = int(labels.max()) + 1
-    ident = nn.Linear(model.embedding_dim, n_classes).to(dev) if config.identification > 0 else None
+    d = model.embedding_dim
+    ident = nn.Linear(d, n_classes).to(dev) if config.identification > 0 else None
     ident_step: nn.Module | None = ident
+    proj = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d // 2)).to(dev) if config.contrastive > 0 else None
+    proj_step: nn.Module | None = proj
     if n_proc > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -121,11 +131,14 @@ def _set_up(config: SiameseConfig, labels: np.ndarray, tr_idx: np.ndarray, dev: 
         head = DDP(model.head, device_ids=ids, broadcast_buffers=False)
         if ident is not None:
             ident_step = DDP(ident, device_ids=ids, broadcast_buffers=False)
-    params = list(model.parameters()) + (list(ident.parameters()) if ident is not None else [])
+        if proj is not None:
+            proj_step = DDP(proj, device_ids=ids, broadcast_buffers=False)
+    params = list(model.parameters()) + [p for m in (ident, proj) if m is not None for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     sampler = ClassBalancedBatchSampler(labels[tr_idx], classes_per_batch=config.classes_per_batch,
                                         per_class=config.per_class, seed=config.seed, min_batches=config.min_batches)
-    return _Run(model, backbone, head, ident, ident_step, opt, sampler, np.random.default_rng([config.seed, 1]))
+    return _Run(model, backbone, head, ident, ident_step, proj, proj_step, opt, sampler,
+                np.random.default_rng([config.seed, 1]))
 
 
 def _resume(last: Path, config: SiameseConfig, run: _Run) -> tuple[list[dict], BestState, int]:
@@ -141,8 +154,8 @@ def _resume(last: Path, config: SiameseConfig, run: _Run) -> tuple[list[dict], B
         raise ParameterError(f"{last} has trained {meta['epoch'] + 1} epochs already; to resume, give --epochs "
                              f"{meta['epoch'] + 1} or more (got {config.epochs})")
     run.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
-    if run.ident is not None:
-        run.ident.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("ident/")})
+    for prefix, module in run.extras().items():
+        module.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + "/")})
     load_optimizer(run.opt, tensors, meta["optimizer"])
     run.sampler.load_state_dict(meta["sampler"])
     run.rng.bit_generator.state = meta["rng"]
@@ -151,10 +164,24 @@ def _resume(last: Path, config: SiameseConfig, run: _Run) -> tuple[list[dict], B
     return meta["history"], BestState(*meta["best"]), meta["epoch"] + 1
 
 
+def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The contrastive loss of SimCLR over ``z`` [shape=(2B, d)], rows ``b`` and ``B + b``
+    two views of clip ``b``: the cross-entropy of finding each row's partner among the other
+    2B - 1 rows by cosine similarity / ``temperature``."""
+    z = nn.functional.normalize(z, dim=1)
+    sim = z @ z.T / temperature
+    sim = sim.masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), float("-inf"))
+    b = len(z) // 2
+    partner = torch.cat([torch.arange(b, 2 * b), torch.arange(b)]).to(z.device)
+    return nn.functional.cross_entropy(sim, partner)
+
+
 def _train_epoch(run: _Run, epoch: int, config: SiameseConfig, crops: MelCrops, labels: np.ndarray,
-                 tr_idx: np.ndarray, dev: torch.device, progress: bool) -> dict:
-    """One pass over the sampler's batches: one backbone pass per clip, balanced pairs (half
-    the negatives the batch's most confused), the pair loss and the identification loss."""
+                 tr_idx: np.ndarray, pool: np.ndarray, dev: torch.device, progress: bool) -> dict:
+    """One pass over the sampler's batches: one backbone pass per crop, balanced pairs (half
+    the negatives the batch's most confused), the pair loss, the identification loss and, with
+    ``config.contrastive``, the contrastive loss on two crops of clips drawn from ``pool``
+    (labelled and unlabelled clips alike)."""
     run.model.train()
     loss_fn = nn.BCEWithLogitsLoss()
     losses, accs, npairs, npos = [], [], 0, 0
@@ -165,7 +192,14 @@ def _train_epoch(run: _Run, epoch: int, config: SiameseConfig, crops: MelCrops, 
                        leave=False)
     for batch in batches:
         x = augment_batch(crops.random(tr_idx[batch], run.rng), labels[tr_idx[batch]], config.augment, run.rng)
-        emb = gather_with_grad(run.backbone(x[shard(len(batch))].to(dev)))  # one backbone pass per clip
+        views = None
+        if run.proj_step is not None:  # two crops of each of the step's contrastive clips, in one pass with x
+            chosen = run.rng.choice(pool, size=min(config.contrastive_clips, len(pool)), replace=False)
+            views = torch.cat([crops.random(chosen, run.rng), crops.random(chosen, run.rng)])
+            x = torch.cat([x, views])
+        emb = gather_with_grad(run.backbone(x[shard(len(x))].to(dev)))  # one backbone pass per crop
+        if views is not None:
+            emb, z = emb[:len(batch)], run.proj_step(emb[len(batch):])
         scores = None
         if config.hard_negatives > 0:  # the current logit of every pair, to find the hardest negatives
             with torch.no_grad():
@@ -181,6 +215,8 @@ def _train_epoch(run: _Run, epoch: int, config: SiameseConfig, crops: MelCrops, 
         if run.ident_step is not None:
             ident_target = torch.from_numpy(labels[tr_idx[batch]]).to(dev)
             loss = loss + config.identification * nn.functional.cross_entropy(run.ident_step(emb), ident_target)
+        if views is not None:
+            loss = loss + config.contrastive * nt_xent(z, config.temperature)
         run.opt.zero_grad(set_to_none=True)
         loss.backward()
         run.opt.step()
@@ -203,8 +239,8 @@ def _save_epoch(out: Path, run: _Run, config: SiameseConfig, epoch: int, history
     otensors, ometa = optimizer_tensors(run.opt)
     tensors.update(otensors)
     tensors["rng/torch"] = torch.get_rng_state()
-    if run.ident is not None:
-        tensors.update({f"ident/{k}": v for k, v in run.ident.state_dict().items()})
+    for prefix, module in run.extras().items():
+        tensors.update({f"{prefix}/{k}": v for k, v in module.state_dict().items()})
     meta = {"config": config.to_dict(), "optimizer": ometa, "sampler": run.sampler.state_dict(),
             "rng": run.rng.bit_generator.state, "history": history, "best": [best.score, best.epoch], "epoch": epoch}
     save_checkpoint(out / "last.safetensors", tensors, meta)
@@ -219,6 +255,7 @@ def train_siamese(
     labels: Sequence[int],
     config: SiameseConfig | None = None,
     *,
+    unlabelled: Sequence[np.ndarray] = (),
     out: str | os.PathLike | None = None,
     resume: bool = False,
     device: str | None = None,
@@ -226,7 +263,9 @@ def train_siamese(
 ) -> SiameseResult:
     """Train phi and Lambda on the clips ``mels`` [each (n_mels, frames)] with class ``labels``.
 
-    Only these clips are used (pass the labelled training clips alone). A stratified
+    Only these clips' labels are used (pass the labelled training clips alone); the clips
+    ``unlabelled`` (their log-mels, no labels) join the labelled ones in the contrastive loss
+    when ``config.contrastive`` > 0, and are unused otherwise. A stratified
     ``val_fraction`` of them is held out for validation pair accuracy and ROC-AUC each epoch.
     With ``out``, ``out/last.safetensors`` is written after every epoch (model, optimizer,
     sampler and RNG states) and ``out/best.safetensors`` keeps the best validation epoch
@@ -248,7 +287,8 @@ def train_siamese(
     torch.manual_seed(config.seed)
     tr_idx, va_idx = split_validation(labels, config.val_fraction, config.seed)
     run = _set_up(config, labels, tr_idx, dev, n_proc)
-    crops = MelCrops(mels, config.crop_frames)
+    crops = MelCrops(Chained(mels, unlabelled), config.crop_frames)  # unlabelled clips after the labelled ones
+    pool = np.concatenate([tr_idx, np.arange(len(mels), len(mels) + len(unlabelled))])  # no validation clip
     out = Path(out) if out is not None else None
     history: list[dict] = []
     best, start = BestState(), 0
@@ -256,7 +296,7 @@ def train_siamese(
         history, best, start = _resume(out / "last.safetensors", config, run)
 
     def epoch_step(epoch: int) -> dict:
-        row = _train_epoch(run, epoch, config, crops, labels, tr_idx, dev, progress)
+        row = _train_epoch(run, epoch, config, crops, labels, tr_idx, pool, dev, progress)
         if len(va_idx):
             row.update(_validate(run.model, crops, va_idx, tr_idx, labels, dev, config.seed))
         log.info("siamese epoch %d: %s", epoch, row)

@@ -123,3 +123,18 @@ def test_a_new_node_gets_the_fixed_point_of_its_own_row():
         g = np.clip(0.3 * g0 + 0.7 * s @ g, 0, 1)
     np.testing.assert_allclose(ref.scores.numpy(), g[:n], atol=1e-6)
     np.testing.assert_allclose(got, g[n:], atol=1e-6)
+
+
+def test_graph_coordinates_are_the_embedding_columns_standardised_with_the_node_statistics():
+    """The embedding is the first d columns of the node features; its coordinates use those
+    columns' mean and scale, in numpy (training) and torch (prediction) alike. Catches the
+    band statistics' columns used, or the statistics of the embeddings themselves."""
+    from graham.nn.propagate import graph_coordinates
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(5, 3))
+    mean, scale = rng.normal(size=7), rng.uniform(1, 2, 7)
+    want = np.array([[(emb[i, j] - mean[j]) / scale[j] for j in range(3)] for i in range(5)])
+    np.testing.assert_allclose(graph_coordinates(emb, mean, scale), want)
+    got = graph_coordinates(torch.as_tensor(emb), torch.as_tensor(mean), torch.as_tensor(scale))
+    np.testing.assert_allclose(got.numpy(), want)

@@ -26,7 +26,7 @@ from .devices import resolve_device
 from .errors import AudioError, GrahamError, ParameterError
 from .nn.frozen import frozen
 from .nn.graphs import attach_graph, build_graph
-from .nn.propagate import SmoothConfig, attach_smoothed, normalise_scores, smooth_reference
+from .nn.propagate import SmoothConfig, attach_smoothed, graph_coordinates, normalise_scores, smooth_reference
 from .parallel import map_ahead
 
 __all__ = ["GenreScore", "WindowScore", "Neighbour", "Prediction", "GenreClassifier", "load"]
@@ -200,8 +200,7 @@ class GenreClassifier:
 
     def _graph_features(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Embeddings standardised as in training: what correct & smooth's kNN graph is built on."""
-        d = embeddings.shape[1]
-        return (embeddings.to(self.device) - self.mean[:d]) / self.scale[:d]
+        return graph_coordinates(embeddings.to(self.device), self.mean, self.scale)
 
     @torch.no_grad()
     def node_probabilities(self, embeddings: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:

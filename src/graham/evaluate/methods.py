@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..data.features import take
+from ..nn import propagate
 from ..nn.gnn import GNNConfig
 from ..nn.graphs import attach_graph, build_graph
 from ..nn.propagate import SmoothConfig, attach_smoothed, correct_and_smooth, normalise_scores, smooth_reference
@@ -148,10 +149,8 @@ def run_gnn(d: RunData) -> MethodRun:
 
 
 def _graph_features(emb: np.ndarray, res) -> torch.Tensor:
-    """The embeddings standardised as the GNN standardised them (the labelled nodes' statistics
-    of the first columns of its node features): what correct & smooth's kNN graph is built on."""
-    d = emb.shape[1]
-    return torch.as_tensor((emb - res.mean[:d]) / res.scale[:d], dtype=torch.float32)
+    """:func:`~graham.nn.propagate.graph_coordinates` of the embeddings with the statistics the GNN ``res`` used."""
+    return torch.as_tensor(propagate.graph_coordinates(emb, res.mean, res.scale), dtype=torch.float32)
 
 
 def _embedding_baseline(name: str) -> Callable[[RunData], MethodRun]:

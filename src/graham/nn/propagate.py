@@ -19,7 +19,9 @@ its own row of both iterations.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -27,7 +29,10 @@ from ..errors import ParameterError
 from .generated import remove_generated_sources
 from .graphs import knn_edges, knn_graph
 
-__all__ = ["SmoothConfig", "SmoothedReference", "symmetric_knn_edges", "correct_and_smooth", "smooth_reference",
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
+
+__all__ = ["SmoothConfig", "SmoothedReference", "graph_coordinates", "symmetric_knn_edges", "correct_and_smooth",
+           "smooth_reference",
            "attach_smoothed", "normalise_scores"]
 
 
@@ -47,6 +52,14 @@ class SmoothConfig:
     def __post_init__(self) -> None:
         if self.k < 1 or self.iterations < 1 or not (0 <= self.alpha_correct < 1 and 0 <= self.alpha_smooth < 1):
             raise ParameterError("correct-and-smooth needs k >= 1, iterations >= 1 and alphas in [0, 1)")
+
+
+def graph_coordinates(embeddings: Array, mean: Array, scale: Array) -> Array:
+    """What correct & smooth's kNN graph is built on, in training and in prediction alike: the
+    embeddings [shape=(N, d)] standardised as the GNN standardised its node features, whose first
+    ``d`` columns they are (``mean``, ``scale``: the node features' statistics)."""
+    d = embeddings.shape[1]
+    return (embeddings - mean[:d]) / scale[:d]
 
 
 def symmetric_knn_edges(x: torch.Tensor, k: int) -> torch.Tensor:

@@ -23,7 +23,7 @@ from .data.features import FeatureSet, FeatureStore, resolve_settings, take
 from .data.spec import open_dataset
 from .data.store import DEFAULT_SHARD_SIZE
 from .errors import DatasetError, ParameterError
-from .evaluate.methods import DEFAULT_METHODS, result_title
+from .evaluate.methods import DEFAULT_METHODS, result_title, siamese_sources
 from .evaluate.metrics import classification_metrics
 from .evaluate.protocol import METHOD_NAMES, ExperimentResult, ProtocolConfig, RunResult, evaluate_split, run_key, run_protocol
 from .evaluate.splits import Split, labelled_subset, make_splits
@@ -281,9 +281,7 @@ def _metrics_doc(o: TrainOutcome, gnn_train: GNNTrainConfig) -> dict:
         "protocol": {"split": o.split_name, "train_clips": int(len(o.train_idx)), "test_clips": int(len(o.test_idx)),
                      "labelled_clips": int(len(o.labelled_idx)),
                      "mode": "transductive: test clips are unlabelled nodes of the graph while the GNN trains",
-                     "siamese_trained_on": ("labelled training clips (labels); unlabelled training clips (audio "
-                                            "alone, contrastive loss)" if o.siamese_config.contrastive > 0 and
-                                            len(o.labelled_idx) < len(o.train_idx) else "labelled training clips only")},
+                     "siamese_trained_on": siamese_sources(o.siamese_config, len(o.labelled_idx), len(o.train_idx))},
         "results": {result_title(m): v for m, v in o.metrics.items()},
         "results_note": (f"test clips of the split; every method but the last is transductive (test clips are "
                          f"unlabelled nodes of the graph while the GNN trains); '{result_title('shipped_model')}' is "

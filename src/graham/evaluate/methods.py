@@ -26,7 +26,7 @@ from ..train.supervised import predict_proba_clips, train_supervised_cnn
 from .baselines import fit_baseline, fit_mel_floor, label_spreading, mel_band_statistics
 from .splits import Split
 
-__all__ = ["RunData", "MethodRun", "Method", "METHODS", "METHOD_NAMES", "DEFAULT_METHODS", "run_gnn",
+__all__ = ["RunData", "MethodRun", "Method", "METHODS", "METHOD_NAMES", "DEFAULT_METHODS", "run_gnn", "siamese_sources",
            "result_title"]
 
 
@@ -55,9 +55,9 @@ class RunData:
         """The Siamese network: labels of the labelled training clips only; the unlabelled
         training clips' audio in the contrastive loss (with the setting ``contrastive``). No
         test clip is seen, so the embedding is the same transductive or inductive."""
-        unlabelled = np.setdiff1d(self.split.train, self.labelled) if self.siamese_config.contrastive > 0 else []
+        unlabelled = take(self.mels, np.setdiff1d(self.split.train, self.labelled))  # lazy; read only if used
         return train_siamese(take(self.mels, self.labelled), self.labels[self.labelled], self.siamese_config,
-                             unlabelled=take(self.mels, unlabelled), device=self.device, progress=self.progress,
+                             unlabelled=unlabelled, device=self.device, progress=self.progress,
                              out=self.siamese_out, resume=self.resume)
 
     @functools.cached_property
@@ -73,6 +73,14 @@ class RunData:
         """Every clip's 128-d embedding (mean over windows) [shape=(N, 128)]."""
         return embed_clips(self.siamese.model, self.mels, crop_frames=self.siamese_config.crop_frames,
                            device=self.device)
+
+
+def siamese_sources(config: SiameseConfig, n_labelled: int, n_train: int) -> str:
+    """Which training clips the Siamese network of a run learned from, and how, in words (for
+    metrics.json and the report)."""
+    if config.contrastive > 0 and n_labelled < n_train:
+        return "labelled training clips (labels); unlabelled training clips (audio alone, contrastive loss)"
+    return "labelled training clips only"
 
 
 @dataclass

@@ -32,8 +32,7 @@ from .graphs import knn_edges, knn_graph
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 __all__ = ["SmoothConfig", "SmoothedReference", "graph_coordinates", "symmetric_knn_edges", "correct_and_smooth",
-           "smooth_reference",
-           "attach_smoothed", "normalise_scores"]
+           "smooth_reference", "attach_smoothed", "normalise_scores"]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluate.methods import result_title
+from ..evaluate.methods import result_title, siamese_sources
 from ..evaluate.metrics import METRIC_KEYS, METRIC_TITLES, format_pm, run_metric
 from ..explain.gradcam import explain_clip, mean_maps
 from ..explain.tsne import silhouette, tsne_2d
@@ -76,14 +76,6 @@ def _verdict(table: list[dict]) -> str:
             + "; ".join(advice) + ".")
 
 
-def _siamese_data(outcome) -> str:
-    """What the Siamese network learned from, in a sentence."""
-    if outcome.siamese_config.contrastive > 0 and len(outcome.labelled_idx) < len(outcome.train_idx):
-        return ("The Siamese network learns from the labelled training clips' labels and from the unlabelled "
-                "training clips' audio (contrastive loss); it sees no test clip.")
-    return "The Siamese network trains on the labelled training clips only."
-
-
 def _timings(t: dict) -> str:
     """The run's timings in words, saying what includes what."""
     parts = []
@@ -142,7 +134,9 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
         "Every row but the last is transductive: the test clips are unlabelled nodes of the graph while the GNN "
         "trains (as in the paper). The last row, the GrahAM bundle, is the model you ship scored as it predicts: "
         "each test clip cut into windows, each window a new node attached to the training clips, probabilities "
-        "averaged. " + _siamese_data(outcome),
+        "averaged. The Siamese network learned from the "
+        + siamese_sources(outcome.siamese_config, len(outcome.labelled_idx), len(outcome.train_idx))
+        + "; it saw no test clip.",
         _timings(outcome.timings),
     ] + _excluded(outcome.excluded) + _class_key(classes), tables=[acc_rows]))
     per_class = [{"genre": c, **{f"{result_title(m)} F1 %": f"{100 * v['per_class'][c]['f1']:.1f}"

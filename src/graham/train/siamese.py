@@ -171,8 +171,7 @@ def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
     z = nn.functional.normalize(z, dim=1)
     sim = z @ z.T / temperature
     sim = sim.masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), float("-inf"))
-    b = len(z) // 2
-    partner = torch.cat([torch.arange(b, 2 * b), torch.arange(b)]).to(z.device)
+    partner = (torch.arange(len(z), device=z.device) + len(z) // 2) % len(z)
     return nn.functional.cross_entropy(sim, partner)
 
 

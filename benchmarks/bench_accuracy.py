@@ -8,14 +8,19 @@ Settings (``--settings``), each a data set and a split protocol:
   folder laid out as ``<class>/<source track>/<clip>.wav`` (the source track is the group, so
   ``kfold`` keeps a track in one fold); this replaces ``--settings``.
 
-Each run trains one Siamese network and scores every method of the registry on its test clips,
-then the variants (``--variants``) on the same embeddings. Every run's result is saved under
-``--out`` as soon as it is done, with its embeddings and Siamese network, so that
-``--variants-only`` scores new variants without training anything else, and a killed benchmark
-resumes where it stopped.
+Each run is a run of ``graham experiment``: planned, seeded, trained and scored by the same
+functions (:func:`graham.evaluate.protocol.plan_runs`, ``run_data``, ``score_run``) with the same
+defaults (the ``cpu`` preset), so its scores and predictions are the command's (a test checks
+this). Then the variants (``--variants``) are scored on the same embeddings. Every run's result
+is saved under ``--out`` as soon as it is done, with its predictions, the code version (git
+commit) and settings it came from, its embeddings and Siamese network: ``--variants-only``
+scores new variants without training anything else, a killed benchmark resumes where it
+stopped, and saved runs of other code are refused unless ``--any-commit`` says otherwise.
+Results differ with the thread count (floating-point sums in another order train another
+network): the default is one thread, and a table names the count it used.
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_accuracy.py [--seeds 0 1 2] [--quick]
-    python benchmarks/bench_accuracy.py --dataset folder:DEVSET --protocol kfold --k 5 --seeds 0 1 \
+    python benchmarks/bench_accuracy.py [--seeds 0 1 2] [--quick]
+    python benchmarks/bench_accuracy.py --dataset folder:DEVSET --protocol kfold --k 5 --seeds 0 1 2 \
         --fractions 0.3 1.0 --features runs/devset-features
 """
 
@@ -198,18 +203,20 @@ def _variants():
     }
 
 
-def _setting_runs(dataset: str, protocol: str, k: int, seeds, fractions, features):
-    from graham.evaluate.splits import make_splits
+def _setting_runs(dataset: str, protocol: str, k: int, seeds, fractions, features, methods):
+    """The runs of one setting exactly as ``graham experiment`` plans them: the data set's
+    features, the protocol resolved by its groups, and :func:`~graham.evaluate.protocol.plan_runs`."""
+    from graham.evaluate.protocol import ProtocolConfig, plan_runs
+    from graham.evaluate.splits import choose_protocol
     from graham.pipeline import _features
 
     fr = _features(dataset, cache=features, clips=None, progress=False)
     corpus = fr.features.corpus
     labels = np.asarray(corpus.targets())
-    for seed in seeds:
-        for split in make_splits(protocol, labels, seed=seed, groups=corpus.groups, k=k,
-                                 splits=[c.split for c in corpus]):
-            for frac in fractions:
-                yield corpus, fr.features.mels, labels, seed, split, frac
+    chosen, _ = choose_protocol(protocol, corpus.groups, grouped="kfold")
+    config = ProtocolConfig(protocol=chosen, seeds=tuple(seeds), fractions=tuple(fractions), k=k, methods=tuple(methods))
+    runs = plan_runs(config, labels, groups=corpus.groups, splits=[c.split for c in corpus], classes=corpus.classes)
+    return corpus, fr.features.mels, labels, runs
 
 
 def _score(labels_true, pred, classes) -> dict:
@@ -219,13 +226,93 @@ def _score(labels_true, pred, classes) -> dict:
     return {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"], "macro_f1": m["macro_f1"]}
 
 
+def settings(siamese_changes: dict) -> dict:
+    """The settings of every run: ``graham experiment``'s defaults (the ``cpu`` preset), with
+    ``siamese_changes`` over the Siamese network's."""
+    from graham.presets import gnn_config, gnn_train_config, siamese_config
+
+    return {"siamese": siamese_config("cpu", **siamese_changes), "gnn": gnn_config("cpu"),
+            "gnn_train": gnn_train_config("cpu")}
+
+
+def run_setting(setting: str, dataset: str, protocol: str, *, k: int = 5, seeds=(0,), fractions=(1.0,),
+                features=None, methods=None, variants=(), variants_only: bool = False, rescore=(),
+                siamese_changes: dict | None = None, out: Path, any_commit: bool = False, log=print) -> list[dict]:
+    """Every run of one setting: new runs through graham experiment's own functions
+    (:func:`~graham.evaluate.protocol.run_data` and :func:`~graham.evaluate.protocol.score_run`),
+    saved as soon as each is done (scores, predictions, the code version and settings, and
+    beside them the embeddings and Siamese network); saved runs get the ``variants`` and the
+    ``rescore`` methods they lack, on their own embeddings, only when they came from this very
+    code (``any_commit`` overrides). Returns the rows."""
+    import torch
+
+    from graham.evaluate.methods import METHODS
+    from graham.evaluate.protocol import run_data, score_run
+    from graham.nn.siamese import SiameseNet
+    from graham.provenance import code_version, same_code
+    from graham.train.checkpoint import load_checkpoint, save_checkpoint
+    from graham.train.siamese import SiameseResult
+
+    all_variants = _variants()
+    methods = list(methods or METHODS)
+    config = settings(siamese_changes or {})
+    recorded = {"siamese": config["siamese"].to_dict(), "gnn": config["gnn"].to_dict(),
+                "gnn_train": config["gnn_train"].to_dict()}
+    tag = hashlib.sha1(f"{dataset}|{protocol}|{k}".encode()).hexdigest()[:8]
+    corpus, mels, labels, runs = _setting_runs(dataset, protocol, k, seeds, fractions, features, methods)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for planned in runs:
+        seed, split, frac = planned.seed, planned.split, planned.fraction
+        name = f"{setting}-{tag}-seed{seed}-{hashlib.sha1(split.name.encode()).hexdigest()[:6]}-frac{int(frac * 100)}"
+        path, saved = out / f"{name}.json", out / f"{name}.safetensors"
+        row = json.loads(path.read_text()) if path.exists() else None
+        if row is None and variants_only:
+            continue
+        todo = [v for v in variants if row is None or v not in row["scores"]]
+        if row is not None and not todo and not rescore:
+            rows.append(row)
+            continue
+        if row is not None and not any_commit and not same_code(row.get("code")):
+            raise SystemExit(f"{path} was made by other code ({row.get('code') or 'not recorded'}; this is "
+                             f"{code_version()}): its embeddings are not what today's code trains. Rerun it (another "
+                             "--out), or pass --any-commit to score it anyway and say so.")
+        t0 = time.perf_counter()
+        data = run_data(mels, labels, corpus.classes, planned, **config)
+        test_y = labels[split.test]
+        if row is None:
+            metrics, _, _, _ = score_run(data, methods)
+            save_checkpoint(saved, {"embeddings": torch.from_numpy(data.embeddings),
+                                    **{f"model/{k}": v for k, v in data.siamese.model.state_dict().items()}},
+                            {"split": split.name})
+            row = {"setting": setting, "dataset": dataset, "protocol": protocol, "split": split.name, "seed": seed,
+                   "fraction": frac, "code": code_version(), "settings": recorded,
+                   "scores": {METHODS[m].title: {k: metrics[m][k] for k in ("accuracy", "balanced_accuracy", "macro_f1")}
+                              for m in methods},
+                   "predicted": {METHODS[m].title: metrics[m]["predicted"] for m in methods}}
+        else:  # the saved Siamese network and embeddings: only the variants are new
+            tensors, _ = load_checkpoint(saved)
+            model = SiameseNet(data.siamese_config.backbone, head_hidden=data.siamese_config.head_hidden)
+            model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+            data.__dict__.update(siamese=SiameseResult(model.eval()), embeddings=tensors["embeddings"].numpy())
+            for key in rescore:
+                row["scores"][METHODS[key].title] = _score(test_y, METHODS[key].run(data).pred, corpus.classes)
+        for v in todo:
+            row["scores"][v] = _score(test_y, all_variants[v](data), corpus.classes)
+        row["seconds"] = round(row.get("seconds", 0) + time.perf_counter() - t0, 1)
+        path.write_text(json.dumps(row, indent=1))
+        rows.append(row)
+        log(json.dumps({"run": name, **{k: round(v["balanced_accuracy"], 3) for k, v in row["scores"].items()}}))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.3, 0.5, 1.0])
     ap.add_argument("--settings", nargs="+", default=["random", "grouped"], choices=["random", "grouped"])
     ap.add_argument("--dataset", help="a data set spec (KIND:PATH); replaces --settings")
-    ap.add_argument("--protocol", default="kfold", choices=["random", "grouped", "kfold", "given"],
+    ap.add_argument("--protocol", default="kfold", choices=["auto", "random", "grouped", "kfold", "given"],
                     help="split protocol for --dataset (default kfold)")
     ap.add_argument("--k", type=int, default=5, help="folds for --protocol kfold")
     ap.add_argument("--features", help="feature folder (log-mels are cached there; default: graham's cache)")
@@ -233,7 +320,8 @@ def main() -> None:
     ap.add_argument("--against", default="Supervised CNN",
                     help="method the paired differences are taken against (default: the supervised CNN)")
     ap.add_argument("--out", default="runs/bench_accuracy")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: results differ with the thread count; say which one a table used)")
     ap.add_argument("--siamese", nargs="*", default=[], metavar="KEY=VALUE",
                     help="Siamese settings over the cpu preset's (e.g. contrastive=0.5); use another --out")
     ap.add_argument("--quick", action="store_true", help="one seed, 30 %% and 100 %% only, random setting")
@@ -241,81 +329,35 @@ def main() -> None:
     ap.add_argument("--variants", nargs="*", default=None, help="variants to score (default: all; none: --variants)")
     ap.add_argument("--rescore", nargs="*", default=[], metavar="METHOD",
                     help="registry methods to score again on the saved runs (their Siamese network and embeddings "
-                         "are reused), e.g. grahams_gnn after its defaults changed")
+                         "are reused), e.g. grahams_gnn after its defaults changed; refused for runs of other code")
+    ap.add_argument("--any-commit", action="store_true",
+                    help="score saved runs made by other code too (their embeddings are not today's)")
     args = ap.parse_args()
     set_threads(args.threads)
     if args.quick:
         args.seeds, args.fractions, args.settings = [0], [0.3, 1.0], ["random"]
-
-    import torch
-
-    from graham.evaluate.methods import METHODS, RunData
-    from graham.evaluate.splits import labelled_subset
-    from graham.nn.gnn import GNNConfig
-    from graham.nn.siamese import SiameseNet
-    from graham.train.checkpoint import load_checkpoint, save_checkpoint
-    from graham.train.gnn import GNNTrainConfig
-    from graham.train.siamese import SiameseConfig, SiameseResult
-
     variants = _variants()
     chosen = list(variants) if args.variants is None else args.variants
     unknown = set(chosen) - set(variants)
     if unknown:
         ap.error(f"unknown variants {sorted(unknown)}; known: {list(variants)}")
-    methods = args.methods or list(METHODS)
     siamese_changes = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.siamese)}
     if args.dataset:
-        settings = {args.protocol: (args.dataset, args.protocol)}
+        settings_ = {args.protocol: (args.dataset, args.protocol)}
     else:
-        settings = {s: ({"random": "synthetic", "grouped": "synthetic:artists"}[s], s) for s in args.settings}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+        settings_ = {s: ({"random": "synthetic", "grouped": "synthetic:artists"}[s], s) for s in args.settings}
     rows = []
-    for setting, (dataset, protocol) in settings.items():
-        tag = hashlib.sha1(f"{dataset}|{protocol}|{args.k}".encode()).hexdigest()[:8]
-        for corpus, mels, labels, seed, split, frac in _setting_runs(dataset, protocol, args.k, args.seeds,
-                                                                     args.fractions, args.features):
-            name = f"{setting}-{tag}-seed{seed}-{hashlib.sha1(split.name.encode()).hexdigest()[:6]}-frac{int(frac * 100)}"
-            path, saved = out / f"{name}.json", out / f"{name}.safetensors"
-            row = json.loads(path.read_text()) if path.exists() else None
-            if row is None and args.variants_only:
-                continue
-            todo = [v for v in chosen if row is None or v not in row["scores"]]
-            if row is not None and not todo and not args.rescore:
-                rows.append(row)
-                continue
-            t0 = time.perf_counter()
-            lab = labelled_subset(split.train, labels, frac, seed=seed)
-            data = RunData(mels, labels, corpus.classes, split, lab, SiameseConfig(**siamese_changes, seed=seed), GNNConfig(),
-                           GNNTrainConfig(seed=seed), seed=seed)
-            test_y = labels[split.test]
-            if row is None:
-                scores = {}
-                for key in methods:
-                    scores[METHODS[key].title] = _score(test_y, METHODS[key].run(data).pred, corpus.classes)
-                save_checkpoint(saved, {"embeddings": torch.from_numpy(data.embeddings),
-                                        **{f"model/{k}": v for k, v in data.siamese.model.state_dict().items()}},
-                                {"split": split.name})
-                row = {"setting": setting, "dataset": dataset, "protocol": protocol, "split": split.name,
-                       "seed": seed, "fraction": frac, "scores": scores}
-            else:  # the saved Siamese network and embeddings: only the variants are new
-                tensors, _ = load_checkpoint(saved)
-                model = SiameseNet(data.siamese_config.backbone, head_hidden=data.siamese_config.head_hidden)
-                model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
-                data.__dict__.update(siamese=SiameseResult(model.eval()), embeddings=tensors["embeddings"].numpy())
-                for key in args.rescore:
-                    row["scores"][METHODS[key].title] = _score(test_y, METHODS[key].run(data).pred, corpus.classes)
-            for v in todo:
-                row["scores"][v] = _score(test_y, variants[v](data), corpus.classes)
-            row["seconds"] = round(row.get("seconds", 0) + time.perf_counter() - t0, 1)
-            path.write_text(json.dumps(row, indent=1))
-            rows.append(row)
-            print(json.dumps({"run": name, **{k: round(v["balanced_accuracy"], 3) for k, v in row["scores"].items()}}),
-                  flush=True)
-    for setting, (dataset, protocol) in settings.items():
+    for setting, (dataset, protocol) in settings_.items():
+        rows += run_setting(setting, dataset, protocol, k=args.k, seeds=args.seeds, fractions=args.fractions,
+                            features=args.features, methods=args.methods, variants=chosen,
+                            variants_only=args.variants_only, rescore=args.rescore, siamese_changes=siamese_changes,
+                            out=Path(args.out), any_commit=args.any_commit, log=lambda line: print(line, flush=True))
+    for setting, (dataset, protocol) in settings_.items():
         mine = [r for r in rows if r["setting"] == setting]
         if not mine:
             continue
+        commits = sorted({(r.get("code") or {}).get("commit") or "unrecorded" for r in mine})
+        print(f"\nruns of {dataset}: code {', '.join(c[:10] for c in commits)}, {args.threads} thread(s)")
         for metric in ("balanced_accuracy", "accuracy"):
             print(f"\n### {dataset}, {protocol} split: {metric.replace('_', ' ')} % (mean ± std over "
                   f"{'folds and ' if protocol == 'kfold' else ''}seeds {args.seeds})\n")

@@ -300,3 +300,51 @@ def test_the_contrastive_weight_reaches_the_run_and_its_record(tmp_path):
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["settings"]["siamese"]["contrastive"] == 0.25
     assert "unlabelled training clips (audio alone" in m["protocol"]["siamese_trained_on"]
+
+
+def _grouped_folder(root):
+    """Two genres, four recordings each, three 1-s excerpts a recording: ``<genre>/<recording>/<clip>.wav``."""
+    from conftest import tone, write
+
+    for g, base in (("jazz", 220.0), ("rock", 90.0)):
+        for r in range(4):
+            for c in range(3):
+                write(root / g / f"{g}-rec{r}" / f"{g}-rec{r}-{c}.wav", tone(1.0, freq=base * (1 + r / 4) + 7 * c))
+    return root
+
+
+def test_train_splits_a_grouped_folder_by_group_and_a_random_split_says_what_it_cuts(tmp_path):
+    """Issue 30: on a folder whose sub-folders hold several clips, the default split is grouped
+    and the first line says so; --protocol random (or paper) prints the leakage line with the
+    number of groups it cuts, counted here by brute force from the bundle's training clips."""
+    import graham
+
+    root = _grouped_folder(tmp_path / "music")
+    common = ["--epochs", "1", "--gnn-epochs", "5", "--method", "grahams_gnn", "--no-report", "--features",
+              str(tmp_path / "f")]
+    res = runner.invoke(app, ["train", f"folder:{root}", "--out", str(tmp_path / "auto")] + common)
+    assert res.exit_code == 0, res.output
+    first = res.stdout.splitlines()[0]
+    assert first.startswith("split: grouped (no group on both sides)") and "8 groups" in first, first
+    assert "leakage" not in res.stdout
+    doc = json.loads((tmp_path / "auto" / "metrics.json").read_text())
+    assert doc["protocol"]["split"].startswith("grouped") and doc["protocol"]["leakage"] is None
+    assert "8 groups" in doc["protocol"]["chosen"]
+
+    for protocol in ("random", "paper"):
+        res = runner.invoke(app, ["train", f"folder:{root}", "--out", str(tmp_path / protocol), "--protocol",
+                                  protocol] + common)
+        assert res.exit_code == 0, res.output
+        train = set(graham.load(tmp_path / protocol / "bundle").bundle.reference_ids)
+        clips = {p.relative_to(root).with_suffix("").as_posix(): p.parent.name for p in root.rglob("*.wav")}
+        assert train < set(clips)
+        cut = sum(1 for g in set(clips.values())
+                  if any(c in train for c, h in clips.items() if h == g)
+                  and any(c not in train for c, h in clips.items() if h == g))
+        assert cut > 0
+        lines = res.stdout.splitlines()
+        assert lines[0].startswith("split: random stratified 70%:30%"), lines[0]
+        assert lines[1].startswith(f"leakage: this split puts clips of {cut} of the 8 groups of several clips on "
+                                   "both sides") and "optimistic" in lines[1], lines[1]
+        doc = json.loads((tmp_path / protocol / "metrics.json").read_text())
+        assert doc["protocol"]["leakage"] == lines[1]

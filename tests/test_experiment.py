@@ -110,7 +110,7 @@ def test_experiment_resumes_from_saved_runs(tmp_path, monkeypatch):
     cfg = ProtocolConfig(seeds=(0,), fractions=(0.5, 1.0))
     kw = dict(siamese=tiny_siamese(epochs=1), gnn_train=GNNTrainConfig(epochs=5), cache=tmp_path / "feat", progress=False)
     calls = []
-    real = protocol.evaluate_split
+    real = protocol.score_run
 
     def failing_second(*a, **k):
         calls.append(1)
@@ -118,14 +118,14 @@ def test_experiment_resumes_from_saved_runs(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # a kill in the middle of the second run
         return real(*a, **k)
 
-    monkeypatch.setattr(protocol, "evaluate_split", failing_second)
+    monkeypatch.setattr(protocol, "score_run", failing_second)
     try:
         run_experiment("synthetic:3x2", tmp_path / "exp", cfg, **kw)
     except KeyboardInterrupt:
         pass
     assert len(list((tmp_path / "exp" / "runs").glob("seed*.json"))) == 1
     calls.clear()
-    monkeypatch.setattr(protocol, "evaluate_split", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    monkeypatch.setattr(protocol, "score_run", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
     res = run_experiment("synthetic:3x2", tmp_path / "exp", cfg, resume=True, **kw)
     assert len(calls) == 1 and len(res.runs) == 2  # only the unfinished run ran again
     import pytest
@@ -282,3 +282,50 @@ def test_an_exclusion_list_removes_exactly_its_clips(tmp_path):
     res = runner.invoke(app, ["train", "synthetic:4x3", "--out", str(tmp_path / "x"), "--exclude",
                               str(tmp_path / "bad.json")])
     assert res.exit_code == 2 and "not valid JSON" in res.output
+
+
+def _bench_accuracy():
+    import importlib
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(here) not in sys.path:
+        sys.path.insert(0, str(here))
+    return importlib.import_module("bench_accuracy")
+
+
+def test_the_accuracy_benchmark_runs_what_experiment_runs(tmp_path):
+    """Issue 31: the benchmark's tables are graham experiment's. Same corpus, protocol, seeds and
+    settings: every method predicts every test clip the same in both. Catches a benchmark that
+    seeds, splits, picks the labelled clips or builds its settings its own way."""
+    from graham.presets import siamese_config
+
+    bench = _bench_accuracy()
+    changes = {"epochs": 1, "min_batches": 2}
+    methods = ("grahams_gnn", "random_forest", "mlp_2layer", "label_spreading")
+    rows = bench.run_setting("t", "synthetic:4x3@2", "auto", seeds=(0,), fractions=(0.5, 1.0), k=3, methods=methods,
+                             siamese_changes=changes, out=tmp_path / "bench", features=tmp_path / "feat",
+                             log=lambda line: None)
+    res = run_experiment("synthetic:4x3@2", tmp_path / "exp", ProtocolConfig(seeds=(0,), fractions=(0.5, 1.0), k=3,
+                                                                             methods=methods),
+                         siamese=siamese_config("cpu", **changes), cache=tmp_path / "feat", progress=False)
+    assert res.config.protocol == "kfold" and len(res.runs) == len(rows) == 6  # auto: grouped 3-fold, as the bench
+    runs = {(r.split, r.fraction): r for r in res.runs}
+    for row in rows:
+        run = runs[(row["split"], row["fraction"])]
+        for m in methods:
+            assert row["predicted"][METHOD_NAMES[m]] == run.metrics[m]["predicted"], (row["split"], m)
+        assert row["code"]["version"] and set(row["settings"]) == {"siamese", "gnn", "gnn_train"}
+    assert row["settings"]["siamese"]["epochs"] == 1
+
+    # A saved run of other code is not rescored unless told.
+    saved = next((tmp_path / "bench").glob("*.json"))
+    doc = json.loads(saved.read_text())
+    doc["code"] = {"version": "0.0.1", "commit": "0" * 40, "dirty": False}
+    saved.write_text(json.dumps(doc))
+    kw = dict(seeds=(0,), fractions=(0.5, 1.0), k=3, methods=methods, siamese_changes=changes, out=tmp_path / "bench",
+              features=tmp_path / "feat", rescore=["random_forest"], log=lambda line: None)
+    with pytest.raises(SystemExit, match="made by other code"):
+        bench.run_setting("t", "synthetic:4x3@2", "auto", **kw)
+    assert len(bench.run_setting("t", "synthetic:4x3@2", "auto", any_commit=True, **kw)) == 6

@@ -60,3 +60,49 @@ def test_a_class_with_one_clip_is_named():
         make_splits("random", labels, names=["jazz", "rock", "pop"])
     with pytest.raises(ParameterError, match=r"have one: 1 \(1 clip\)"):  # without names: the label
         make_splits("random", labels)
+
+
+def test_auto_picks_grouped_splits_where_groups_hold_several_clips():
+    """Which wrong choice it catches: a default that stays random on grouped data, a grouped
+    default on data without groups, and ``paper`` not being the random split."""
+    from graham.evaluate.splits import choose_protocol
+
+    assert choose_protocol(None, GROUPS)[0] == "grouped" and choose_protocol("auto", GROUPS)[0] == "grouped"
+    assert choose_protocol("auto", GROUPS, grouped="kfold")[0] == "kfold"
+    assert "25 groups" in choose_protocol("auto", GROUPS)[1]
+    singles = [f"c{i}" for i in range(100)]
+    assert choose_protocol("auto", singles)[0] == "random" and choose_protocol("auto", None)[0] == "random"
+    assert choose_protocol("paper", GROUPS) == ("random", "the paper's random split of clips, as asked "
+                                                          "(--protocol paper)")
+    assert choose_protocol("given", GROUPS)[0] == "given"
+    with pytest.raises(ParameterError, match="auto, paper, random"):
+        choose_protocol("loo", GROUPS)
+
+
+def test_groups_cut_is_a_brute_force_count_and_the_note_says_it():
+    from graham.evaluate.splits import groups_cut, leakage_note
+
+    for seed in range(5):
+        s = random_split(LABELS, seed=seed)
+        brute = 0
+        for g in set(GROUPS.tolist()):
+            in_train = any(GROUPS[i] == g for i in s.train)
+            in_test = any(GROUPS[i] == g for i in s.test)
+            brute += in_train and in_test
+        assert groups_cut(s, GROUPS) == brute > 0
+        assert f"clips of {brute} of the 25 groups of several clips on both sides" in leakage_note(s, GROUPS)
+    assert leakage_note(grouped_split(LABELS, GROUPS, seed=0), GROUPS) is None  # a grouped split cuts none
+    folds = kfold_splits(LABELS, k=5, seed=0)  # plain folds of grouped data: a range over the splits
+    cuts = [groups_cut(f, GROUPS) for f in folds]
+    assert f"{min(cuts)}-{max(cuts)} (mean {np.mean(cuts):.1f})" in leakage_note(folds, GROUPS)
+
+
+def test_the_expected_cut_matches_a_simulation():
+    """1 - (1-t)^n - t^n per group, against clips sent to the test side at random."""
+    from graham.evaluate.splits import expected_groups_cut
+
+    groups = np.repeat(np.arange(6), [1, 2, 3, 5, 8, 1])
+    rng = np.random.default_rng(0)
+    draws = rng.random((20000, len(groups))) < 0.3
+    cut = [len(set(groups[d])) + len(set(groups[~d])) - len(set(groups)) for d in draws]
+    assert abs(np.mean(cut) - expected_groups_cut(groups, 0.3)) < 0.03

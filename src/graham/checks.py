@@ -17,11 +17,8 @@ from .errors import BundleError, DatasetError, ParameterError
 __all__ = ["METHOD_KEYS", "PRESETS", "GRAPHS", "check_dataset", "check_methods", "check_choice", "check_device",
            "check_fractions", "check_port", "setting_changes", "bundle_config", "BUNDLE_FILES", "BUNDLE_FORMAT"]
 
-#: The methods of Table 1, by key, in the order tables list them (the registry in
-#: :mod:`graham.evaluate.methods` holds the same keys; a test keeps the two equal).
-METHOD_KEYS = ("grahams_gnn", "random_forest", "mlp_2layer", "label_spreading", "supervised_cnn", "mel_floor")
-PRESETS = ("cpu", "paper")
-GRAPHS = ("complete", "knn", "similarity")
+from .names import GRAPH_KINDS as GRAPHS
+from .names import METHOD_KEYS, PRESETS
 
 #: The files of a bundle folder, and the format this graham reads.
 BUNDLE_FILES = ("config.json", "siamese.safetensors", "gnn.safetensors", "reference.safetensors")

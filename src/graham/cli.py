@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from .errors import GrahamError
+from .names import MODES, ONE_SPLIT_PROTOCOLS, PROTOCOL_CHOICES
 
 # rich_markup_mode=None: help texts are plain text, so units such as "[s]" and "[Hz]" are shown
 # as written (Rich markup would take them for tags and drop them).
@@ -26,6 +27,10 @@ def _setup_logging(verbose: bool) -> None:
 
 
 SPLIT_LIST_HELP = "GTZAN split list SPLIT=FILE (train, valid or test; repeat), for --protocol given."
+_AUTO_WHY = ("auto (the default): a corpus whose groups (a folder's sub-folders, a table's group column, the synthetic "
+             "artists) hold several clips is split by group, so no recording or artist sits on both sides; any other "
+             "gets the paper's random split. paper or random: the paper's random split of clips (on grouped data it "
+             "is optimistic, and a line says how many groups it cuts).")
 
 # Options shared by several commands (one definition, one help text).
 CLIPS_OPT = typer.Option(None, help="AudioSet: folder holding the clips.")
@@ -269,7 +274,8 @@ def train_siamese_cmd(
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoints last/best.safetensors, split.json."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
-    protocol: str = typer.Option("random", help="Split: random, grouped or given; only its training clips train."),
+    protocol: str = typer.Option("auto", help="Split: auto, paper (= random), random, grouped or given; only its "
+                                 "training clips train. " + _AUTO_WHY),
     seed: int = typer.Option(0, help="Seed of split, data order, pairs and initialisation."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.safetensors."),
     split_list: Optional[List[str]] = SPLIT_LIST_OPT,
@@ -279,9 +285,9 @@ def train_siamese_cmd(
 ) -> None:
     """Train the Siamese embedding network (Xception + pair head, balanced pairs)."""
     if protocol == "kfold":
-        _fail(GrahamError("train-siamese uses one split: --protocol random, grouped or given (k-fold: graham "
-                          "experiment)"))
-    _check_first(dataset=dataset, clips=clips, preset=preset, protocol=protocol, protocols=("random", "grouped", "given"),
+        _fail(GrahamError("train-siamese uses one split: --protocol auto, paper, random, grouped or given (k-fold: "
+                          "graham experiment)"))
+    _check_first(dataset=dataset, clips=clips, preset=preset, protocol=protocol, protocols=ONE_SPLIT_PROTOCOLS,
                  device=device, out=out)
     from .pipeline import train_siamese_run
 
@@ -289,7 +295,7 @@ def train_siamese_cmd(
         res, corpus, split = train_siamese_run(dataset, out, clips=str(clips) if clips else None, cache=features_dir,
                                                config=_siamese_config(preset, epochs, seed), protocol=protocol,
                                                seed=seed, device=device, resume=resume,
-                                               split_lists=_split_lists(split_list))
+                                               split_lists=_split_lists(split_list), notify=_notify)
     except GrahamError as exc:
         _fail(exc)
     except KeyboardInterrupt:
@@ -341,7 +347,8 @@ def train(
     epochs: Optional[int] = EPOCHS_OPT,
     contrastive: Optional[float] = CONTRASTIVE_OPT,
     gnn_epochs: int = GNN_EPOCHS_OPT,
-    protocol: str = typer.Option("random", help="Split: random (paper's 70:30), grouped or given."),
+    protocol: str = typer.Option("auto", help="Split: auto, paper (= random, the paper's 70:30), random, grouped "
+                                 "(70:30, no group on both sides) or given. " + _AUTO_WHY),
     fraction: float = typer.Option(1.0, help="Labelled fraction of the training clips."),
     seed: int = typer.Option(0),
     report: bool = typer.Option(True, help="Write report.html with figures."),
@@ -359,9 +366,10 @@ def train(
 ) -> None:
     """The whole path: features, Siamese, GNN, baselines, test metrics, bundle and report."""
     if protocol == "kfold":
-        _fail(GrahamError("train uses one split: --protocol random, grouped or given (k-fold: graham experiment)"))
+        _fail(GrahamError("train uses one split: --protocol auto, paper, random, grouped or given (k-fold: graham "
+                          "experiment)"))
     _check_first(dataset=dataset, clips=clips, methods=methods, preset=preset, protocol=protocol,
-                 protocols=("random", "grouped", "given"), graph=graph, fractions=(fraction,), device=device, out=out)
+                 protocols=ONE_SPLIT_PROTOCOLS, graph=graph, fractions=(fraction,), device=device, out=out)
     exclusions = _exclusions(exclude)
     from .pipeline import report_run, train_model
 
@@ -370,7 +378,7 @@ def train(
                         fraction=fraction, device=device,
                         **_model_settings(preset, epochs, seed, graph, k_neighbours, band_statistics, label_input,
                                           gnn_epochs, contrastive),
-                        resume=resume, split_lists=_split_lists(split_list), exclude=exclusions,
+                        resume=resume, split_lists=_split_lists(split_list), exclude=exclusions, notify=_notify,
                         **({"methods": tuple(methods)} if methods else {}))
         if report:
             typer.echo(f"report: {report_run(o)}")
@@ -384,10 +392,18 @@ def train(
     typer.echo(f"metrics: {out / 'metrics.json'}; bundle: {out / 'bundle'}")
 
 
+def _notify(line: str) -> None:
+    """A line a pipeline step says as soon as it knows it (the split chosen, a leakage warning)."""
+    if _reports():
+        typer.echo(line)
+
+
 def _print_metrics(o) -> None:
     from .evaluate.methods import result_title
 
     typer.echo(f"{o.corpus.name}; split: {o.split_name}; {len(o.test_idx)} test clips")
+    if o.leakage:
+        typer.echo(f"  {o.leakage}")
     for m, v in o.metrics.items():
         typer.echo(f"  {result_title(m):15s} accuracy {100 * v['accuracy']:5.1f} %   "
                    f"balanced {100 * v['balanced_accuracy']:5.1f} %   macro-F1 {100 * v['macro_f1']:5.1f} %")
@@ -397,7 +413,11 @@ def _print_metrics(o) -> None:
 def experiment(
     dataset: str = typer.Argument(..., help=DATASET_HELP),
     out: Path = typer.Option(..., "--out", help="Folder for table.md/csv, results.json, confusion/ PNGs."),
-    protocol: str = typer.Option("random", help="random (paper's 70:30), grouped, kfold or given."),
+    protocol: str = typer.Option("auto", help="auto, paper (= random, the paper's 70:30), random, grouped, kfold "
+                                 "(grouped folds where the corpus has groups) or given. auto (the default): grouped "
+                                 "k-fold on a corpus whose groups hold several clips, else the paper's random split; "
+                                 "a random split of grouped data is optimistic, and a line says how many groups it "
+                                 "cuts."),
     seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Seeds (repeat the option)."),
     fractions: List[float] = typer.Option([0.3, 0.5, 1.0], "--fraction", help="Labelled fractions (repeat)."),
     k: int = typer.Option(5, help="Folds for kfold."),
@@ -419,13 +439,12 @@ def experiment(
     device: str = DEVICE_OPT,
 ) -> None:
     """The paper's Table 1: GrahAM vs five baselines at several labelled fractions."""
-    if mode not in ("transductive", "inductive"):
+    if mode not in MODES:
         _fail(GrahamError(f"--mode {mode!r}: use transductive or inductive"))
     if protocol == "kfold" and k < 2:
         _fail(GrahamError(f"--k {k}: k-fold cross-validation needs at least 2 folds"))
     _check_first(dataset=dataset, clips=clips, methods=methods, preset=preset, protocol=protocol,
-                 protocols=("random", "grouped", "kfold", "given"), graph=graph, fractions=fractions, device=device,
-                 out=out)
+                 protocols=PROTOCOL_CHOICES, graph=graph, fractions=fractions, device=device, out=out)
     exclusions = _exclusions(exclude)
     from .evaluate.protocol import ProtocolConfig
     from .pipeline import run_experiment
@@ -436,7 +455,8 @@ def experiment(
         res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None, cache=features_dir,
                              **_model_settings(preset, epochs, 0, graph, k_neighbours, band_statistics, label_input,
                                                gnn_epochs, contrastive),
-                             device=device, resume=resume, split_lists=_split_lists(split_list), exclude=exclusions)
+                             device=device, resume=resume, split_lists=_split_lists(split_list), exclude=exclusions,
+                             notify=_notify)
     except (GrahamError, ValueError) as exc:
         _fail(exc)
     except KeyboardInterrupt:
@@ -651,6 +671,8 @@ def demo(
     except GrahamError as exc:
         _fail(exc)
     typer.echo(f"{summary['corpus']}; split: {summary['split']}")
+    if summary["leakage"]:
+        typer.echo(f"  {summary['leakage']}")
     for m, acc in summary["accuracy"].items():
         typer.echo(f"  {m:15s} accuracy {100 * acc:5.1f} %   balanced {100 * summary['balanced_accuracy'][m]:5.1f} %   "
                    f"macro-F1 {100 * summary['macro_f1'][m]:5.1f} %")
@@ -658,6 +680,7 @@ def demo(
     typer.echo(summary["table"])
     typer.echo("Table 1, grouped split (no artist on both sides):")
     typer.echo(summary["table_grouped"])
+    typer.echo(summary["gap"])
     typer.echo(f"done in {summary['seconds']:.0f} s; report: {summary['report']}")
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..audio.bandstats import mel_band_statistics
 from ..data.corpus import Corpus
+from ..evaluate.splits import expected_groups_cut
 from .fingerprint import DuplicatePair, find_duplicates, fingerprint
 from .labels import LabelReview, review_labels
 
@@ -76,7 +77,7 @@ def _leakage(corpus: Corpus, pairs: Sequence[DuplicatePair]) -> dict:
         "pairs_across_groups": len(across_groups),
         "groups_of_several_clips": int((sizes > 1).sum()),
         # a group of n clips lands on both sides of a random 70:30 split unless all go one way
-        "groups_a_random_split_would_cut_expected": round(float(np.sum(1 - 0.7 ** sizes - 0.3 ** sizes)), 1),
+        "groups_a_random_split_would_cut_expected": round(expected_groups_cut(groups, 0.3), 1),
         "note": ("a random split puts a duplicate pair on both sides with probability 2 x 0.7 x 0.3 = 0.42; a grouped "
                  "split keeps a group together, so only pairs across groups can leak through it"),
     }

@@ -11,30 +11,33 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import ParameterError
+from ..names import MODES, PROTOCOL_CHOICES, PROTOCOLS
 from ..nn.gnn import GNNConfig
 from ..train.gnn import GNNTrainConfig
 from ..train.siamese import SiameseConfig
 from .methods import DEFAULT_METHODS, METHOD_NAMES, METHODS, RunData
 from .metrics import METRIC_KEYS, METRIC_TITLES, classification_metrics, format_pm, run_metric
-from .splits import Split, labelled_subset, make_splits
+from .splits import Split, choose_protocol, groups_cut, labelled_subset, leakage_note, make_splits
 
-__all__ = ["ProtocolConfig", "RunResult", "ExperimentResult", "run_protocol", "evaluate_split", "run_key",
-           "METHOD_NAMES"]
+__all__ = ["ProtocolConfig", "RunResult", "ExperimentResult", "PlannedRun", "plan_runs", "run_data", "score_run",
+           "run_protocol", "evaluate_split", "run_key", "METHOD_NAMES"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ProtocolConfig:
-    """What to run: split protocol, seeds, labelled fractions, and GNN mode."""
+    """What to run: split protocol, seeds, labelled fractions, and GNN mode. ``protocol``
+    ``auto`` is grouped k-fold on a corpus with groups of several clips and the paper's random
+    split on any other (:func:`~graham.evaluate.splits.choose_protocol`); ``paper`` is ``random``."""
 
-    protocol: str = "random"  # random | grouped | kfold | given
+    protocol: str = "auto"  # auto | paper | random | grouped | kfold | given
     seeds: tuple[int, ...] = (0, 1, 2)
     fractions: tuple[float, ...] = (0.3, 0.5, 1.0)
     test_size: float = 0.3
@@ -47,9 +50,9 @@ class ProtocolConfig:
         unknown = set(self.methods) - set(METHODS)
         if unknown or not self.methods:
             raise ParameterError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
-        if self.protocol not in ("random", "grouped", "kfold", "given"):
-            raise ParameterError(f"protocol must be random, grouped, kfold or given, got {self.protocol!r}")
-        if self.mode not in ("transductive", "inductive"):
+        if self.protocol not in PROTOCOL_CHOICES:
+            raise ParameterError(f"protocol must be one of {', '.join(PROTOCOL_CHOICES)}, got {self.protocol!r}")
+        if self.mode not in MODES:
             raise ParameterError(f"mode must be transductive or inductive, got {self.mode!r}")
         if not self.seeds or not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
             raise ParameterError("need at least one seed and fractions in (0, 1]")
@@ -59,7 +62,10 @@ class ProtocolConfig:
             raise ParameterError(f"--k {self.k}: k-fold cross-validation needs at least 2 folds")
 
     def describe(self, grouped: bool = False) -> str:
-        split = {"random": f"stratified random {1 - self.test_size:.0%}:{self.test_size:.0%} split of clips "
+        split = {"auto": "chosen by the corpus: grouped k-fold where groups hold several clips, else the paper's "
+                         "random split",
+                 "paper": f"the paper's stratified random {1 - self.test_size:.0%}:{self.test_size:.0%} split",
+                 "random": f"stratified random {1 - self.test_size:.0%}:{self.test_size:.0%} split of clips "
                            "(the paper's; clips of one artist may sit on both sides)",
                  "grouped": "stratified grouped split: no group (artist/album/track/video) on both sides",
                  "kfold": (f"stratified grouped {self.k}-fold cross-validation (no group in two folds)" if grouped
@@ -83,6 +89,7 @@ class RunResult:
     n_test: int
     metrics: dict  # method -> classification_metrics
     seconds: float
+    groups_cut: int = 0  # groups with clips on both sides of the split (leakage; 0 for a grouped split)
 
 
 @dataclass
@@ -98,10 +105,13 @@ class ExperimentResult:
     grouped: bool = False  # the corpus has groups shared by several clips (k-fold keeps them apart)
     skipped: list = field(default_factory=list)  # files of the data set left out (unreadable), by name
     excluded: list = field(default_factory=list)  # clips left out by --exclude, with the reason
+    protocol_why: str = ""  # why the protocol was chosen, in words
+    leakage: str | None = None  # a line when some split put clips of one group on both sides
 
     def describe(self) -> str:
-        """The protocol in words, saying "grouped" whenever groups kept clips apart."""
-        return self.config.describe(grouped=self.grouped)
+        """The protocol in words, saying "grouped" whenever groups kept clips apart, and the
+        leakage line where a split cut groups."""
+        return self.config.describe(grouped=self.grouped) + (f" {self.leakage}." if self.leakage else "")
 
     def table(self) -> list[dict]:
         """Mean and standard deviation over runs per (fraction, method), for every metric of
@@ -134,7 +144,8 @@ class ExperimentResult:
         return ",".join(keys) + "\n" + "".join(",".join(str(r[k]) for k in keys) + "\n" for r in self.table())
 
     def to_dict(self) -> dict:
-        return {"protocol": self.describe(), "config": asdict(self.config), "classes": self.classes,
+        return {"protocol": self.describe(), "protocol_chosen": self.protocol_why, "leakage": self.leakage,
+                "config": asdict(self.config), "classes": self.classes,
                 "table": self.table(), "runs": [asdict(r) for r in self.runs]}
 
 
@@ -145,22 +156,54 @@ def run_key(seed: int, split_name: str, fraction: float) -> str:
     return f"seed{seed}-frac{int(round(fraction * 1000)):04d}-{hashlib.sha1(split_name.encode()).hexdigest()[:8]}"
 
 
-def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split, labelled: np.ndarray,
-                   num_classes: int, classes: list[str], *, siamese: SiameseConfig, gnn: GNNConfig,
-                   gnn_train: GNNTrainConfig, mode: str = "transductive", device: str | None = None,
-                   progress: bool = False, siamese_out=None, resume: bool = False,
-                   methods: Sequence[str] = DEFAULT_METHODS):
-    """One run: every method in ``methods`` fits on the ``labelled`` training clips and predicts
-    ``split.test``. Returns (metrics by method, each with the ``predicted`` class of every test
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of the protocol: a seed, one of its splits and a labelled fraction."""
+
+    seed: int
+    split: Split
+    fraction: float
+
+    @property
+    def key(self) -> str:
+        return run_key(self.seed, self.split.name, self.fraction)
+
+
+def plan_runs(config: ProtocolConfig, labels, *, groups=None, splits=None, classes=None) -> list[PlannedRun]:
+    """Every run of ``config`` (whose protocol is resolved: not ``auto`` or ``paper``), in the
+    order the protocol runs them: seeds, then splits, then fractions."""
+    if config.protocol not in PROTOCOLS:
+        raise ParameterError(f"plan_runs needs a resolved protocol ({', '.join(PROTOCOLS)}), got {config.protocol!r}")
+    return [PlannedRun(seed, split, frac) for seed in config.seeds
+            for split in make_splits(config.protocol, np.asarray(labels), seed=seed, groups=groups, splits=splits,
+                                     test_size=config.test_size, k=config.k, names=classes)
+            for frac in config.fractions]
+
+
+def run_data(mels: Sequence[np.ndarray], labels, classes: list[str], planned: PlannedRun, *,
+             siamese: SiameseConfig | None = None, gnn: GNNConfig | None = None,
+             gnn_train: GNNTrainConfig | None = None, mode: str = "transductive", device: str | None = None,
+             progress: bool = False) -> RunData:
+    """What one planned run starts from, as every run of the protocol makes it: the stratified
+    labelled ``fraction`` of the split's training clips, and the settings seeded with the run's
+    seed (Siamese network, GNN training). The Siamese network trains on first use."""
+    seed = planned.seed
+    labelled = labelled_subset(planned.split.train, labels, planned.fraction, seed=seed)
+    sia_cfg = SiameseConfig.from_dict({**(siamese or SiameseConfig()).to_dict(), "seed": seed})
+    g_train = GNNTrainConfig(**{**asdict(gnn_train or GNNTrainConfig()), "seed": seed})
+    return RunData(mels, np.asarray(labels), list(classes), planned.split, labelled, sia_cfg, gnn or GNNConfig(), g_train,
+                   mode=mode, seed=seed, device=device, progress=progress)
+
+
+def score_run(data: RunData, methods: Sequence[str] = DEFAULT_METHODS):
+    """Every method in ``methods`` fits on ``data``'s labelled training clips and predicts its
+    test clips. Returns (metrics by method, each with the ``predicted`` class of every test
     clip; Siamese embeddings of all clips or None; GNN hidden features of all clips or None; the
     fitted models by method plus ``siamese``)."""
-    data = RunData(mels, np.asarray(labels), list(classes), split, np.asarray(labelled), siamese, gnn, gnn_train,
-                   mode=mode, seed=siamese.seed, device=device, progress=progress, siamese_out=siamese_out,
-                   resume=resume)
     metrics, models, hidden = {}, {}, None
     for key in methods:
         out = METHODS[key].run(data)
-        metrics[key] = classification_metrics(data.labels[split.test], out.pred, list(classes))
+        metrics[key] = classification_metrics(data.labels[data.split.test], out.pred, list(data.classes))
         metrics[key]["predicted"] = [int(p) for p in out.pred]  # per test clip, in split.test order
         models[key] = out.model
         hidden = out.extras.get("hidden", hidden)
@@ -170,44 +213,60 @@ def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split,
     return metrics, (data.embeddings if uses_siamese else None), hidden, models
 
 
+def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split, labelled: np.ndarray,
+                   num_classes: int, classes: list[str], *, siamese: SiameseConfig, gnn: GNNConfig,
+                   gnn_train: GNNTrainConfig, mode: str = "transductive", device: str | None = None,
+                   progress: bool = False, siamese_out=None, resume: bool = False,
+                   methods: Sequence[str] = DEFAULT_METHODS):
+    """One run on a given split and labelled set with the settings as given (``graham train``;
+    the protocol seeds them per run, :func:`run_data`): :func:`score_run` of ``methods``, with
+    the Siamese network's checkpoints in ``siamese_out``."""
+    data = RunData(mels, np.asarray(labels), list(classes), split, np.asarray(labelled), siamese, gnn, gnn_train,
+                   mode=mode, seed=siamese.seed, device=device, progress=progress, siamese_out=siamese_out,
+                   resume=resume)
+    return score_run(data, methods)
+
+
 def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config: ProtocolConfig, *,
                  groups=None, splits=None, siamese: SiameseConfig | None = None, gnn: GNNConfig | None = None,
                  gnn_train: GNNTrainConfig | None = None, device: str | None = None,
-                 progress: bool = True, done: dict[str, RunResult] | None = None, on_run=None) -> ExperimentResult:
-    """Run the protocol over all seeds, splits and fractions.
+                 progress: bool = True, done: dict[str, RunResult] | None = None, on_run=None,
+                 notify=None) -> ExperimentResult:
+    """Run the protocol over all seeds, splits and fractions; ``config.protocol`` ``auto`` and
+    ``paper`` are resolved by ``groups`` first (the result's config holds the protocol run).
 
     ``done`` maps :func:`run_key` to results already computed (they are reused, not rerun);
-    ``on_run(key, result)`` is called after every new run, e.g. to save it at once."""
+    ``on_run(key, result)`` is called after every new run, e.g. to save it at once;
+    ``notify(line)`` hears the protocol and why, and the leakage line, before the first run."""
     labels = np.asarray(labels)
-    result = ExperimentResult(config, list(classes))
+    chosen, why = choose_protocol(config.protocol, groups, grouped="kfold")
+    config = replace(config, protocol=chosen)
+    result = ExperimentResult(config, list(classes), protocol_why=why)
     result.grouped = groups is not None and len(set(groups)) < len(labels)
-    plan = []
-    for seed in config.seeds:
-        for split in make_splits(config.protocol, labels, seed=seed, groups=groups, splits=splits,
-                                 test_size=config.test_size, k=config.k, names=classes):
-            for frac in config.fractions:
-                plan.append((seed, split, frac))
+    plan = plan_runs(config, labels, groups=groups, splits=splits, classes=classes)
+    result.leakage = leakage_note(list({p.split.name: p.split for p in plan}.values()), groups)
+    if notify is not None:
+        notify(f"protocol: {chosen} ({why})")
+        if result.leakage:
+            notify(result.leakage)
     it = plan
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(plan, desc="experiment", unit="run")
-    for seed, split, frac in it:
-        key = run_key(seed, split.name, frac)
-        if done and key in done:
-            result.runs.append(done[key])
+    for p in it:
+        if done and p.key in done:
+            result.runs.append(done[p.key])
             continue
         t0 = time.perf_counter()
-        labelled = labelled_subset(split.train, labels, frac, seed=seed)
-        sia_cfg = SiameseConfig.from_dict({**(siamese or SiameseConfig()).to_dict(), "seed": seed})
-        g_train = GNNTrainConfig(**{**asdict(gnn_train or GNNTrainConfig()), "seed": seed})
-        metrics, emb, hidden, _ = evaluate_split(mels, labels, split, labelled, len(classes), list(classes),
-                                                 siamese=sia_cfg, gnn=gnn or GNNConfig(), gnn_train=g_train,
-                                                 mode=config.mode, device=device, methods=config.methods,
-                                                 progress=progress)
-        run = RunResult(seed, split.name, frac, len(labelled), len(split.test), metrics, time.perf_counter() - t0)
+        data = run_data(mels, labels, classes, p, siamese=siamese, gnn=gnn, gnn_train=gnn_train, mode=config.mode,
+                        device=device, progress=progress)
+        metrics, emb, hidden, _ = score_run(data, config.methods)
+        run = RunResult(p.seed, p.split.name, p.fraction, len(data.labelled), len(p.split.test), metrics,
+                        time.perf_counter() - t0, groups_cut(p.split, groups) if groups is not None else 0)
         result.runs.append(run)
         if on_run is not None:
-            on_run(key, run)
-        log.info("run seed=%d frac=%.2f: %s", seed, frac, {m: round(v["accuracy"], 3) for m, v in metrics.items()})
-        result.last_embeddings, result.last_hidden, result.last_labels, result.last_test = emb, hidden, labels, split.test
+            on_run(p.key, run)
+        log.info("run seed=%d frac=%.2f: %s", p.seed, p.fraction, {m: round(v["accuracy"], 3) for m, v in metrics.items()})
+        result.last_embeddings, result.last_hidden, result.last_labels = emb, hidden, labels
+        result.last_test = p.split.test
     return result

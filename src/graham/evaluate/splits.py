@@ -5,20 +5,30 @@
 - ``grouped``: a group (artist, album, source track, YouTube video) never spans train and test;
 - ``kfold``: stratified (optionally grouped) k-fold cross-validation;
 - ``given``: the corpus's own split lists (train and valid train, test tests).
+
+``auto`` (what ``train`` and ``experiment`` use unless told) picks by the corpus: a corpus whose
+groups hold several clips each (a folder's sub-folders, a table's ``group`` column, the
+synthetic artists) gets the grouped protocol, since a random split would put clips of one
+recording or artist on both sides and flatter every method; any other gets the paper's random
+split. ``paper`` is the paper's random split by name. Where a random split is used on grouped
+data anyway, :func:`leakage_note` says how many groups it cuts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from ..errors import ParameterError
+from ..names import PROTOCOL_CHOICES, PROTOCOLS
 
-__all__ = ["Split", "random_split", "grouped_split", "kfold_splits", "given_split", "labelled_subset", "make_splits"]
+__all__ = ["Split", "random_split", "grouped_split", "kfold_splits", "given_split", "labelled_subset", "make_splits",
+           "PROTOCOLS", "has_groups", "choose_protocol", "groups_cut", "expected_groups_cut",
+           "leakage_note"]
 
-PROTOCOLS = ("random", "grouped", "kfold", "given")
 
 
 @dataclass(frozen=True)
@@ -110,3 +120,61 @@ def make_splits(protocol: str, labels, *, seed: int = 0, groups=None, splits=Non
     if protocol == "given":
         return [given_split(splits)]
     raise ParameterError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+
+
+def has_groups(groups) -> bool:
+    """Whether some group holds several clips (else every clip is its own group, and a grouped
+    split is a plain one)."""
+    return groups is not None and len(set(groups)) < len(groups)
+
+
+def choose_protocol(protocol: str | None, groups, *, grouped: str = "grouped") -> tuple[str, str]:
+    """The protocol to run for ``protocol`` as asked (None or ``auto``: chosen by the corpus;
+    ``paper``: ``random``) and why, in words. ``grouped`` is what ``auto`` picks on a corpus
+    with groups of several clips: ``grouped`` (one split) or ``kfold`` (grouped folds)."""
+    if protocol not in (None,) + PROTOCOL_CHOICES:
+        raise ParameterError(f"protocol must be one of {', '.join(PROTOCOL_CHOICES)}, got {protocol!r}")
+    if protocol == "paper":
+        return "random", "the paper's random split of clips, as asked (--protocol paper)"
+    if protocol not in (None, "auto"):
+        return protocol, f"as asked (--protocol {protocol})"
+    if has_groups(groups):
+        n = len(set(groups))
+        return grouped, (f"the default for a corpus whose {n} groups (artist, album, track, video) hold several clips "
+                         "each: no group on both sides, so no method is scored on a recording it trained on; "
+                         "--protocol random for the paper's split")
+    return "random", "the default for a corpus without groups of several clips: the paper's random split"
+
+
+def groups_cut(split: Split, groups) -> int:
+    """How many groups have clips on both sides of ``split``."""
+    groups = np.asarray(groups)
+    return len(np.intersect1d(np.unique(groups[split.train]), np.unique(groups[split.test])))
+
+
+def expected_groups_cut(groups, test_size: float = 0.3) -> float:
+    """How many groups a random split of clips with ``test_size`` of them in the test part is
+    expected to cut: a group of n clips stays whole only when all its clips go one way,
+    so it is cut with probability 1 - (1 - t)^n - t^n."""
+    sizes = np.unique(np.asarray(groups), return_counts=True)[1]
+    return float(np.sum(1 - (1 - test_size) ** sizes - test_size ** sizes))
+
+
+def leakage_note(splits: Split | Sequence[Split], groups) -> str | None:
+    """One line when a split (or any of several) puts clips of one group on both sides, as a
+    random split of grouped data does: how many groups it cuts and that the score is
+    optimistic; None when no split cuts a group."""
+    if groups is None:
+        return None
+    splits = [splits] if isinstance(splits, Split) else list(splits)
+    cuts = [groups_cut(s, groups) for s in splits]
+    if not any(cuts):
+        return None
+    several = int((np.unique(np.asarray(groups), return_counts=True)[1] > 1).sum())
+    if len(cuts) == 1:
+        what = f"this split puts clips of {cuts[0]} of the {several} groups of several clips on both sides"
+    else:
+        what = (f"these {len(cuts)} splits put clips of {min(cuts)}-{max(cuts)} (mean {np.mean(cuts):.1f}) of the "
+                f"{several} groups of several clips on both sides")
+    return (f"leakage: {what}, so a method is scored on recordings it trained on and the score is optimistic; "
+            "--protocol grouped (or kfold) keeps every group on one side")

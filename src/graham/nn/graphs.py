@@ -25,12 +25,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .. import names
 from ..errors import ParameterError
 
 __all__ = ["GRAPH_KINDS", "Graph", "build_graph", "attach_graph", "knn_graph", "knn_edges", "siamese_edge_weights",
            "similarity_matrix"]
 
-GRAPH_KINDS = ("complete", "knn", "similarity")
+GRAPH_KINDS = names.GRAPH_KINDS
 
 
 @dataclass(frozen=True)

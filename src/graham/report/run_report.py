@@ -130,7 +130,9 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
         f"Data set: {outcome.corpus.name}" + ("" if outcome.corpus.name.startswith(outcome.dataset)
                                                else f" (from {outcome.dataset})") + ".",
         f"Split: {outcome.split_name}; {len(outcome.train_idx)} training clips ({len(outcome.labelled_idx)} labelled), "
-        f"{len(outcome.test_idx)} test clips. {outcome.gnn_config.describe()}. "
+        f"{len(outcome.test_idx)} test clips" + (f"; {outcome.protocol_why}" if outcome.protocol_why else "") + ". "
+        + (f"Warning, {outcome.leakage}. " if outcome.leakage else "")
+        + f"{outcome.gnn_config.describe()}. "
         "Every row but the last is transductive: the test clips are unlabelled nodes of the graph while the GNN "
         "trains (as in the paper). The last row, the GrahAM bundle, is the model you ship scored as it predicts: "
         "each test clip cut into windows, each window a new node attached to the training clips, probabilities "
@@ -182,7 +184,9 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
     for k, exp in enumerate(experiments):
         split_kind = exp.config.protocol + (" (the paper's)" if exp.config.protocol == "random" else "")
         sections.append(Section(f"Table 1, {split_kind} split: every method by labelled fraction",
-                                [f"Protocol: {exp.describe()}", _verdict(exp.table())],
+                                [f"Protocol: {exp.describe()}"]
+                                + ([f"Why this protocol: {exp.protocol_why}."] if exp.protocol_why else [])
+                                + [_verdict(exp.table())],
                                 tables=[[{"labelled": f"{r['fraction']:.0%}", "method": r["method"],
                                           **{f"{METRIC_TITLES[k]} %": format_pm(r[f"{k}_mean"], r[f"{k}_std"], r["runs"])
                                              for k in METRIC_KEYS},

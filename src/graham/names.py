@@ -1,0 +1,26 @@
+"""The names a user can give graham, in one table: split protocols, GNN modes, graph kinds,
+presets and the methods of Table 1. The CLI's early checks, the readers and the trainers all
+read them here, so adding a name is one edit (tests keep the registries that implement them
+equal to these tuples). No import beyond the standard library: the CLI checks before torch loads.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PROTOCOLS", "PROTOCOL_CHOICES", "ONE_SPLIT_PROTOCOLS", "MODES", "GRAPH_KINDS", "PRESETS", "METHOD_KEYS"]
+
+#: The split protocols that draw splits (:func:`graham.evaluate.splits.make_splits`).
+PROTOCOLS = ("random", "grouped", "kfold", "given")
+#: What ``--protocol`` takes: a protocol, ``auto`` (grouped where the corpus has groups of
+#: several clips, else random) or ``paper`` (the paper's random split, by name).
+PROTOCOL_CHOICES = ("auto", "paper") + PROTOCOLS
+#: What the commands that train on one split take (k-fold is ``experiment``'s).
+ONE_SPLIT_PROTOCOLS = tuple(p for p in PROTOCOL_CHOICES if p != "kfold")
+#: How test clips meet the graph: unlabelled nodes while the GNN trains, or added afterwards.
+MODES = ("transductive", "inductive")
+#: The graphs GrahAM's GNN runs on (:func:`graham.nn.graphs.build_graph`).
+GRAPH_KINDS = ("complete", "knn", "similarity")
+#: The presets (:mod:`graham.presets`).
+PRESETS = ("cpu", "paper")
+#: The methods of Table 1, by key, in the order tables list them (the registry
+#: :data:`graham.evaluate.methods.METHODS` holds the same keys; a test keeps them equal).
+METHOD_KEYS = ("grahams_gnn", "random_forest", "mlp_2layer", "label_spreading", "supervised_cnn", "mel_floor")

@@ -30,6 +30,7 @@ from .evaluate.splits import Split, choose_protocol, labelled_subset, leakage_no
 from .io import writable_folder, write_json, write_text
 from .nn.gnn import GNNConfig
 from .paths import cache_dir
+from .provenance import code_version
 from .ranks import world
 from .tensorfile import save_checkpoint
 from .train.gnn import GNNTrainConfig
@@ -436,7 +437,8 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
     write_text(out / "table.md", header + res.markdown() + "\n")
     write_text(out / "table.csv", res.csv())
     doc = res.to_dict()
-    doc.update({"dataset": dataset, "corpus": corpus.name, "skipped": [str(s) for s in fr.skipped],
+    doc.update({"dataset": dataset, "corpus": corpus.name, "code": code_version(), "threads": torch.get_num_threads(),
+                "skipped": [str(s) for s in fr.skipped],
                 "excluded": [{"path": s.path, "reason": s.reason} for s in prep.excluded]})
     write_json(out / "results.json", doc)
     for k, run in enumerate(res.runs):

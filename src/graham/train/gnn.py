@@ -38,9 +38,9 @@ def standardise_features(x: np.ndarray, mean: np.ndarray | None = None, scale: n
 def known_labels(y, labelled, n: int, device=None) -> torch.Tensor:
     """The label of every node that has one and -1 elsewhere [shape=(n,), int64]: what a GNN
     with ``label_input`` reads. Only ``y[labelled]`` is read."""
+    idx = np.asarray(labelled, dtype=np.int64)  # numpy before any tensor: indices may not be on the CPU's device
     out = torch.full((n,), -1, dtype=torch.long, device=device)
-    labelled = torch.as_tensor(np.asarray(labelled), dtype=torch.long, device=device)
-    out[labelled] = torch.as_tensor(np.asarray(y)[np.asarray(labelled)], dtype=torch.long, device=device)
+    out[torch.as_tensor(idx, device=device)] = torch.as_tensor(np.asarray(y)[idx], dtype=torch.long, device=device)
     return out
 
 

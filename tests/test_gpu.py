@@ -83,3 +83,18 @@ def test_gnn_training_on_cuda_matches_cpu(label_input):
     a = [r["loss"] for r in cpu.history[:3]]
     b = [r["loss"] for r in gpu.history[:3]]
     np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4)
+
+
+def test_gradcam_on_cuda_matches_cpu(trained):
+    """Grad-CAM++ through a bundle loaded on the GPU: the report's explain step (it returned a
+    CUDA tensor to numpy and died on the H200). The map agrees with the CPU's."""
+    import graham
+    from graham.explain.gradcam import explain_clip
+    from graham.pipeline import extract_features
+
+    mels = extract_features("synthetic:4x3", trained.out / "features", progress=False).features.mels
+    mel = np.asarray(mels[int(trained.test_idx[0])])
+    cpu_map, cpu_target = explain_clip(graham.load(trained.out / "bundle", device="cpu"), mel)
+    gpu_map, gpu_target = explain_clip(graham.load(trained.out / "bundle", device="cuda"), mel)
+    assert gpu_target == cpu_target
+    np.testing.assert_allclose(gpu_map, cpu_map, atol=2e-3)

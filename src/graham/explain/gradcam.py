@@ -93,9 +93,9 @@ class GradCAMPlusPlus:
         cam = torch.relu((w[:, :, None, None] * a).sum(1, keepdim=True))
         cam = F.interpolate(cam.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
         if not normalise:
-            return cam.numpy()
+            return cam.cpu().numpy()
         peak = cam.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
-        return (cam / peak).numpy()
+        return (cam / peak).cpu().numpy()
 
 
 def explain_clip(classifier, mel: np.ndarray, *, target: int | None = None, layer: str | None = None) -> tuple[np.ndarray, int]:

@@ -28,9 +28,17 @@ test: lint
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ''
 
+# The hot paths, each against its reference in the same process (a few minutes; predict and
+# start-up need the demo's bundle: make demo first). The long ones (accuracy, scale, memory,
+# audit, contention: tens of minutes to hours) run by hand: benchmarks/README.md says how.
 bench: $(STAMP)
 	$(PY) benchmarks/bench_mel.py
+	$(PY) benchmarks/bench_gnn.py --large 10000
+	$(PY) benchmarks/bench_siamese.py
 	$(PY) benchmarks/bench_synth.py
+	test -d runs/demo/bundle || $(VENV)/bin/graham demo --out runs/demo
+	$(PY) benchmarks/bench_predict.py --bundle runs/demo/bundle
+	$(PY) benchmarks/bench_startup.py --bundle runs/demo/bundle
 
 figures: $(STAMP)
 	$(PY) scripts/plot_synth_genres.py --out docs/synthetic_genres.png

@@ -41,165 +41,34 @@ from _util import set_threads
 def _variants():
     """Named variants scored on every run's embeddings: name -> function(RunData) -> predicted
     classes of the test clips. Their names say their settings outright, so a table keeps its
-    meaning whatever the defaults of the day: every variant but the one named "standardised
-    over all nodes" standardises node features with the labelled nodes' statistics, as graham
-    0.2's cpu preset did when they were measured."""
-    from graham.audio.bandstats import mel_band_statistics
+    meaning whatever the defaults of the day. The variants measured and dropped (window nodes,
+    labels as inputs, GNN ensembles, graphs over the node features, cross-fitted residuals, ...)
+    are gone from the code; their figures stay in docs/benchmarks-archive.md."""
     from graham.evaluate.baselines import fit_baseline
     from graham.evaluate.methods import run_gnn
+    from graham.nn.node_features import clip_node_features
 
-    def variant(d, **gnn_changes):
-        v = dataclasses.replace(d, gnn_config=dataclasses.replace(d.gnn_config, **gnn_changes),
-                                gnn_train=dataclasses.replace(d.gnn_train, standardise="labelled"))
-        v.__dict__.update(siamese=d.siamese, embeddings=d.embeddings)  # the same Siamese network and embeddings
-        return v
-
-    def gnn(graph, band_statistics, smooth, **changes):
-        return lambda d: run_gnn(variant(d, graph=graph, band_statistics=band_statistics, smooth=smooth,
-                                         **changes)).pred
+    def gnn(graph, band_statistics, smooth, standardise):
+        def run(d):
+            v = dataclasses.replace(d, gnn_config=dataclasses.replace(d.gnn_config, graph=graph,
+                                                                      band_statistics=band_statistics, smooth=smooth),
+                                    gnn_train=dataclasses.replace(d.gnn_train, standardise=standardise))
+            v.__dict__.update(siamese=d.siamese, embeddings=d.embeddings)  # the same Siamese network and embeddings
+            return run_gnn(v).pred
+        return run
 
     def on_node_features(kind):
         def run(d):
-            x = np.concatenate([d.embeddings, mel_band_statistics(d.mels)], axis=1)
+            x = clip_node_features(d.embeddings, d.mels, True)
             return fit_baseline(kind, x[d.labelled], d.labels[d.labelled], seed=d.seed).predict(x[d.split.test])
         return run
 
-    def window_nodes(band_statistics):
-        """Every window of every clip a node (the bundle predicts windows as nodes); a clip's
-        prediction is the mean of its windows' probabilities, as the CNN's."""
-        def run(d):
-            import torch
-
-            from graham.nn.frozen import frozen
-            from graham.nn.graphs import Graph
-            from graham.train.crops import MelCrops
-            from graham.train.gnn import GNNTrainConfig, standardise_features, train_gnn
-
-            crop = d.siamese_config.crop_frames
-            crops, backbone = MelCrops(d.mels, crop), frozen(d.siamese.model.backbone)
-            embs, owner = [], []
-            with torch.no_grad():
-                for i in range(len(crops)):
-                    w = crops.windows(i, crop // 2)
-                    embs.append(backbone(w).numpy())
-                    owner.append(np.full(len(w), i))
-            x, owner = np.concatenate(embs), np.concatenate(owner)
-            if band_statistics:
-                x = np.concatenate([x, mel_band_statistics(d.mels)[owner]], axis=1)
-            lab = np.flatnonzero(np.isin(owner, d.labelled))
-            cfg = dataclasses.replace(d.gnn_config, band_statistics=False, graph="complete", smooth=False)
-            res = train_gnn(x, d.labels[owner], lab, len(d.classes), config=cfg,
-                            train=GNNTrainConfig(seed=d.seed, standardise="labelled"))
-            xs = torch.as_tensor(standardise_features(x, res.mean, res.scale)[0], dtype=torch.float32)
-            with torch.no_grad():
-                p = torch.softmax(res.model(xs, Graph()), 1).numpy()
-            clip_p = np.zeros((len(d.mels), len(d.classes)))
-            np.add.at(clip_p, owner, p)
-            return clip_p[d.split.test].argmax(1)
-        return run
-
-    def gnn_ensemble(n):
-        """The cpu preset with n GNNs (other initialisations and label orders) averaged before
-        correct & smooth: with few labels one GNN's errors are partly its initialisation's."""
-        def run(d):
-            import torch
-
-            from graham.evaluate.methods import _graph_features
-            from graham.nn.propagate import SmoothConfig, correct_and_smooth, normalise_scores
-
-            probas, res = [], None
-            for s in range(n):
-                v = variant(d, graph="knn", band_statistics=True, smooth=False)
-                v.__dict__.update(gnn_train=dataclasses.replace(v.gnn_train, seed=v.gnn_train.seed + 7919 * s))
-                r = run_gnn(v)
-                probas.append(r.extras["proba"])
-                res = r.extras["gnn"]
-            p = torch.as_tensor(np.mean(probas, axis=0))
-            p = normalise_scores(correct_and_smooth(p, _graph_features(d.embeddings, res), d.labels[d.labelled],
-                                                    d.labelled, SmoothConfig(k=d.gnn_config.k)))
-            return p[d.split.test].argmax(1).numpy()
-        return run
-
-    def graphs_on_node_features(d):
-        """The cpu preset with both kNN graphs (the GNN's and correct & smooth's) built over the
-        node features (embedding and band statistics, standardised) instead of the embedding:
-        neighbours that also sound alike over the whole clip."""
-        import torch
-
-        from graham.nn.graphs import build_graph
-        from graham.nn.propagate import SmoothConfig, correct_and_smooth, normalise_scores
-        from graham.train.gnn import known_labels, standardise_features, train_gnn
-
-        cfg = dataclasses.replace(d.gnn_config, graph="knn", band_statistics=True, smooth=True)
-        feats = np.concatenate([d.embeddings, mel_band_statistics(d.mels)], axis=1)
-        z = torch.as_tensor(standardise_features(feats, feats[d.labelled].mean(0), feats[d.labelled].std(0) + 1e-6)[0],
-                            dtype=torch.float32)
-        graph = build_graph("knn", z, k=cfg.k)
-        res = train_gnn(feats, d.labels, d.labelled, len(d.classes), config=cfg,
-                        train=dataclasses.replace(d.gnn_train, standardise="labelled"), graph=graph)
-        xs = torch.as_tensor(standardise_features(feats, res.mean, res.scale)[0], dtype=torch.float32)
-        with torch.no_grad():
-            proba = torch.softmax(res.model.cpu()(xs, graph, labels=known_labels(d.labels, d.labelled, len(feats))), 1)
-        proba = normalise_scores(correct_and_smooth(proba, z, d.labels[d.labelled], d.labelled, SmoothConfig(k=cfg.k)))
-        return proba[d.split.test].argmax(1).numpy()
-
-    def standardised_on_all_nodes(d):
-        """The cpu preset with node features standardised by every node's statistics (all the
-        clips of the graph, labels unread) instead of the labelled nodes' alone: with 30 % of
-        the labels, 500-odd means and deviations from 60 clips are noisy."""
-        v = variant(d, graph="knn", band_statistics=True, smooth=True)
-        v.__dict__.update(gnn_train=dataclasses.replace(d.gnn_train, standardise="all"))
-        return run_gnn(v).pred
-
-    def cross_fitted(folds):
-        """Today's cpu preset with correct & smooth's residuals taken out of fold: the GNN fits
-        its labelled nodes exactly (training residuals ~0), so the "correct" step has nothing to
-        spread. Each labelled node's base prediction comes from a GNN trained without it
-        (stratified ``folds``-fold over the labelled nodes); every other node keeps the GNN
-        trained on all labelled nodes."""
-        def run(d):
-            import torch
-            from sklearn.model_selection import StratifiedKFold
-
-            from graham.evaluate.methods import _graph_features
-            from graham.nn.propagate import SmoothConfig, correct_and_smooth, normalise_scores
-
-            def on(labelled):
-                v = dataclasses.replace(d, labelled=labelled, gnn_config=dataclasses.replace(d.gnn_config, smooth=False))
-                v.__dict__.update(siamese=d.siamese, embeddings=d.embeddings)
-                return run_gnn(v)
-
-            full = on(d.labelled)
-            proba = torch.as_tensor(full.extras["proba"]).clone()
-            y = d.labels[d.labelled]
-            n = min(folds, int(np.bincount(y)[np.bincount(y) > 0].min()))
-            for fit, held in StratifiedKFold(n, shuffle=True, random_state=d.seed).split(d.labelled, y):
-                proba[d.labelled[held]] = torch.as_tensor(on(d.labelled[fit]).extras["proba"][d.labelled[held]])
-            p = normalise_scores(correct_and_smooth(proba, _graph_features(d.embeddings, full.extras["gnn"]), y,
-                                                    d.labelled, SmoothConfig(k=d.gnn_config.k)))
-            return p[d.split.test].argmax(1).numpy()
-        return run
-
     return {
-        "GrahAM, cpu preset, correct & smooth on 3-fold cross-fitted residuals": cross_fitted(3),
-        "GrahAM, cpu preset, node features standardised over all nodes": standardised_on_all_nodes,
-        "GrahAM, cpu preset, both kNN graphs over [embedding, band statistics]": graphs_on_node_features,
-        "GrahAM, cpu preset with 5 GNNs averaged before correct & smooth": gnn_ensemble(5),
-        "GrahAM, embedding only (graham 0.1's cpu preset)": gnn("complete", False, False),
-        "GrahAM, embedding + band statistics": gnn("complete", True, False),
-        "GrahAM, embedding only, + correct & smooth": gnn("complete", False, True),
-        "GrahAM, embedding + band statistics, + correct & smooth": gnn("complete", True, True),
-        "GrahAM, kNN graph (k = 10), embedding only": gnn("knn", False, False),
-        "GrahAM, kNN graph (k = 10), embedding + band statistics": gnn("knn", True, False),
-        "GrahAM, kNN graph (k = 10), embedding only, + correct & smooth": gnn("knn", False, True),
-        "GrahAM, kNN graph (k = 10), embedding + band statistics, + correct & smooth (the cpu preset)":
-            gnn("knn", True, True),
-        "GrahAM, labels as node inputs, kNN, embedding + band statistics, + correct & smooth":
-            gnn("knn", True, True, label_input=True),
-        "GrahAM, window nodes, embedding only": window_nodes(False),
-        "GrahAM, window nodes, embedding + band statistics": window_nodes(True),
-        "2-layer NN on [embedding, band statistics]": on_node_features("mlp_2layer"),
+        "GrahAM of graham 0.1: complete graph, embedding only": gnn("complete", False, False, "labelled"),
+        "GrahAM of graham 0.2: kNN graph, embedding + band statistics standardised with the labelled nodes' "
+        "statistics, + correct & smooth": gnn("knn", True, True, "labelled"),
         "Random Forest on [embedding, band statistics]": on_node_features("random_forest"),
+        "2-layer NN on [embedding, band statistics]": on_node_features("mlp_2layer"),
     }
 
 
@@ -208,9 +77,9 @@ def _setting_runs(dataset: str, protocol: str, k: int, seeds, fractions, feature
     features, the protocol resolved by its groups, and :func:`~graham.evaluate.protocol.plan_runs`."""
     from graham.evaluate.protocol import ProtocolConfig, plan_runs
     from graham.evaluate.splits import choose_protocol
-    from graham.pipeline import _features
+    from graham.pipeline import dataset_features
 
-    fr = _features(dataset, cache=features, clips=None, progress=False)
+    fr = dataset_features(dataset, cache=features, clips=None, progress=False)
     corpus = fr.features.corpus
     labels = np.asarray(corpus.targets())
     chosen, _ = choose_protocol(protocol, corpus.groups, grouped="kfold")

@@ -59,8 +59,15 @@ def test_synth_and_corpus_commands(tmp_path):
 
 
 def test_console_script_entry_point_runs():
+    """One version number everywhere: pyproject.toml's is the command's and the package's."""
+    import re
+    from pathlib import Path
+
+    import graham
+
     out = subprocess.run([sys.executable, "-m", "graham.cli", "version"], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "0.1.0"
+    declared = re.search(r'^version = "([^"]+)"', (Path(__file__).parent.parent / "pyproject.toml").read_text(), re.M)[1]
+    assert out.stdout.strip() == declared == graham.__version__
 
 
 def test_an_unusable_device_is_a_clear_error(tmp_path):
@@ -230,11 +237,32 @@ def test_argument_errors_are_found_before_torch_loads(tmp_path):
     assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()
 
 
-def test_the_light_method_list_is_the_registry():
-    from graham.checks import METHOD_KEYS
-    from graham.evaluate.methods import METHODS
+def test_the_names_table_is_what_the_code_implements():
+    """graham/names.py is the one table of names; each name is one the code runs (a name added
+    there without its implementation, or the other way round, fails here)."""
+    import numpy as np
+    import torch
 
-    assert METHOD_KEYS == tuple(METHODS)
+    from graham import names
+    from graham.checks import METHOD_KEYS
+    from graham.data.spec import parse_dataset
+    from graham.evaluate.methods import METHODS
+    from graham.evaluate.splits import make_splits
+    from graham.nn.graphs import build_graph
+    from graham.nn.siamese import PairHead
+    from graham.nn.xception import PRESETS as BACKBONES
+    from graham.presets import PRESET_NAMES
+
+    assert METHOD_KEYS == names.METHOD_KEYS == tuple(METHODS)
+    assert names.PRESETS == PRESET_NAMES and set(names.PRESETS) == set(BACKBONES)
+    labels, groups = np.repeat([0, 1], 10), np.repeat(np.arange(10), 2)
+    for protocol in names.PROTOCOLS:
+        assert make_splits(protocol, labels, groups=groups, splits=["train"] * 14 + ["test"] * 6, k=2)
+    x = torch.randn(12, 8)
+    for kind in names.GRAPH_KINDS:
+        assert build_graph(kind, x, k=3, head=PairHead(8, 4)) is not None
+    for kind in names.DATASET_KINDS:
+        assert parse_dataset(kind if kind == "synthetic" else f"{kind}:/x").kind == kind
 
 
 def test_train_siamese_never_prints_nan(tmp_path):
@@ -348,3 +376,28 @@ def test_train_splits_a_grouped_folder_by_group_and_a_random_split_says_what_it_
                                    "both sides") and "optimistic" in lines[1], lines[1]
         doc = json.loads((tmp_path / protocol / "metrics.json").read_text())
         assert doc["protocol"]["leakage"] == lines[1]
+
+
+def test_the_readmes_three_commands_run_on_a_folder_of_music(tmp_path):
+    """Issue 28: a newcomer follows the README on a folder of their own music. Its three
+    commands run as written (the folder, the run folder and the song pointed at test data):
+    features, then train (a grouped split: the folder has groups), then predict a file."""
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Your own music in three commands"):]
+    blocks = section.split("```")
+    commands = [line.split("#")[0].strip() for line in blocks[3].strip().splitlines()]
+    assert [c.split()[:2] for c in commands] == [["graham", "features"], ["graham", "train"], ["graham", "predict"]]
+    root = _grouped_folder(tmp_path / "music")
+    song = next(root.rglob("*.wav"))
+    for command in commands:
+        command = (command.replace("~/music", str(root)).replace("runs/", f"{tmp_path}/runs/")
+                   .replace("song.mp3", str(song)))
+        res = runner.invoke(app, shlex.split(command)[1:])
+        assert res.exit_code == 0, (command, res.output)
+    assert res.stdout.splitlines()[0].split()[0] == song.name or song.name in res.stdout
+    assert (tmp_path / "runs" / "mine" / "report.html").exists()
+    doc = json.loads((tmp_path / "runs" / "mine" / "metrics.json").read_text())
+    assert doc["protocol"]["split"].startswith("grouped")

@@ -183,9 +183,9 @@ def test_test_labels_reach_no_training(tmp_path):
     from graham.evaluate.protocol import evaluate_split
     from graham.evaluate.splits import labelled_subset, random_split
     from graham.nn.gnn import GNNConfig
-    from graham.pipeline import _features
+    from graham.pipeline import dataset_features
 
-    fr = _features("synthetic:3x2", cache=tmp_path / "feat", clips=None, progress=False)
+    fr = dataset_features("synthetic:3x2", cache=tmp_path / "feat", clips=None, progress=False)
     mels, labels = fr.features.mels, np.asarray(fr.features.corpus.targets())
     classes = fr.features.corpus.classes
     split = random_split(labels, seed=0)
@@ -215,9 +215,9 @@ def test_unlabelled_training_clips_lend_their_audio_to_the_embedding_but_no_labe
     from graham.evaluate.protocol import evaluate_split
     from graham.evaluate.splits import labelled_subset, random_split
     from graham.nn.gnn import GNNConfig
-    from graham.pipeline import _features
+    from graham.pipeline import dataset_features
 
-    fr = _features("synthetic:3x3", cache=tmp_path / "feat", clips=None, progress=False)
+    fr = dataset_features("synthetic:3x3", cache=tmp_path / "feat", clips=None, progress=False)
     mels, labels = fr.features.mels, np.asarray(fr.features.corpus.targets())
     classes = fr.features.corpus.classes
     split = random_split(labels, seed=0)
@@ -329,3 +329,23 @@ def test_the_accuracy_benchmark_runs_what_experiment_runs(tmp_path):
     with pytest.raises(SystemExit, match="made by other code"):
         bench.run_setting("t", "synthetic:4x3@2", "auto", **kw)
     assert len(bench.run_setting("t", "synthetic:4x3@2", "auto", any_commit=True, **kw)) == 6
+
+
+def test_paired_differences_are_taken_run_by_run():
+    """GrahAM minus each method on the same run, in points: a mean of per-run differences (not a
+    difference of means over unmatched runs), its standard error with ddof=1, and the counts."""
+    from graham.evaluate.protocol import ExperimentResult, RunResult
+
+    cfg = ProtocolConfig(protocol="kfold", seeds=(0,), fractions=(0.3,), methods=("grahams_gnn", "random_forest"))
+    gnn, rf = [0.80, 0.70, 0.90, 0.60], [0.75, 0.70, 0.95, 0.50]
+    res = ExperimentResult(cfg, ["a", "b"], runs=[
+        RunResult(0, f"fold {k}", 0.3, 10, 5,
+                  {"grahams_gnn": {"balanced_accuracy": g}, "random_forest": {"balanced_accuracy": r}}, 1.0)
+        for k, (g, r) in enumerate(zip(gnn, rf))])
+    (row,) = res.paired()
+    d = [100 * (g - r) for g, r in zip(gnn, rf)]  # 5, 0, -5, 10
+    mean = sum(d) / 4
+    sem = (sum((x - mean) ** 2 for x in d) / 3) ** 0.5 / 2
+    assert row["method"] == "Random Forest" and abs(row["mean"] - mean) < 1e-9 and abs(row["sem"] - sem) < 1e-9
+    assert (row["wins"], row["ties"], row["losses"]) == (2, 1, 1)
+    assert "| 30% | Random Forest | +2.5 ± 3.2 | 2 / 1 / 1 | 4 |" in res.paired_markdown()

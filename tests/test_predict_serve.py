@@ -70,11 +70,11 @@ def test_bundle_round_trip_gives_the_same_predictions(trained, songs):
     from graham.audio.bandstats import mel_band_statistics
     from graham.bundle import Bundle
     from graham.data.features import take
-    from graham.pipeline import _features
+    from graham.pipeline import dataset_features
     from graham.predict import GenreClassifier
 
     g = trained.models["grahams_gnn"]
-    mels = _features(trained.dataset, cache=trained.out / "features", clips=None, progress=False).features.mels
+    mels = dataset_features(trained.dataset, cache=trained.out / "features", clips=None, progress=False).features.mels
     ref_labels = np.full(len(trained.labels), -1)
     ref_labels[trained.labelled_idx] = trained.labels[trained.labelled_idx]
     in_memory = Bundle(trained.mel, trained.siamese_config, trained.gnn_config, trained.classes,
@@ -253,9 +253,9 @@ def test_prediction_is_the_gnns_own_inductive_forward(trained, songs):
     ref = torch.as_tensor(b.reference, dtype=torch.float32)
     ref_x, new_x = ref, emb_t
     if cfg.band_statistics:
-        from graham.pipeline import _features
+        from graham.pipeline import dataset_features
 
-        mels = _features("synthetic:4x3", cache=trained.out / "features", clips=None, progress=False).features.mels
+        mels = dataset_features("synthetic:4x3", cache=trained.out / "features", clips=None, progress=False).features.mels
         stats = [band_statistics(mels[i]) for i in trained.train_idx]
         np.testing.assert_allclose(b.reference_stats, np.stack(stats), rtol=1e-6)
         ref_x = torch.cat([ref, torch.as_tensor(b.reference_stats)], 1)
@@ -563,20 +563,33 @@ def test_predict_on_a_folder_names_what_it_leaves_out(trained, songs, tmp_path):
     assert "gone.mp3: a link to a file that does not exist" in res.output
 
 
-def test_the_readmes_python_snippet_runs(trained, songs, gtzan_dir, tmp_path):
-    """The README's first Python block, run as written, with its paths pointed at test data."""
+def _python_block(path, after: str) -> str:
     from pathlib import Path
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme[readme.index("## Python"):]
+    text = (Path(__file__).parent.parent / path).read_text()
+    section = text[text.index(after):]
     code = section[section.index("```python") + len("```python"):]
-    code = code[:code.index("```")]
-    code = (code.replace('"runs/demo/bundle"', repr(str(trained.out / "bundle")))
-                .replace('"song.mp3"', repr(str(songs[(3, "mp3")])))
-                .replace('"gtzan:~/data/gtzan"', repr(f"gtzan:{gtzan_dir}"))
-                .replace('"~/.cache/graham/features"', repr(str(tmp_path / "features"))))
+    return code[:code.index("```")]
+
+
+def test_the_readmes_python_snippet_runs(trained, songs, gtzan_dir, tmp_path):
+    """The README's Python block and the guide's, run as written, with their paths pointed at
+    test data."""
+    code = (_python_block("README.md", "## Your own music")
+            .replace('"runs/mine/bundle"', repr(str(trained.out / "bundle")))
+            .replace('"song.mp3"', repr(str(songs[(3, "mp3")]))))
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own README's snippet
+    assert scope["pred"].label in trained.classes and scope["vector"].shape == (trained.embeddings.shape[1],)
+    assert len(scope["pred"].neighbours) == 5 and len(scope["pred"].top) == 3
+
+    code = (_python_block("docs/guide.md", "## Python")
+            .replace('"runs/demo/bundle"', repr(str(trained.out / "bundle")))
+            .replace('"song.mp3"', repr(str(songs[(3, "mp3")])))
+            .replace('"gtzan:~/data/gtzan"', repr(f"gtzan:{gtzan_dir}"))
+            .replace('"~/.cache/graham/features"', repr(str(tmp_path / "features"))))
+    scope = {}
+    exec(compile(code, "docs/guide.md", "exec"), scope)  # noqa: S102 - our own guide's snippet
     assert scope["pred"].label in trained.classes and scope["vector"].shape == (trained.embeddings.shape[1],)
     assert scope["mel"].shape[0] == 128 and scope["mel0"].shape[0] == 128
 
@@ -637,3 +650,23 @@ def test_the_service_returns_neighbours(server, songs, trained):
     assert len(near) == 3 and all(n["clip_id"] in train_ids for n in near)
     assert near == sorted(near, key=lambda n: -n["similarity"])
     assert httpx.post(server + "/predict?neighbours=-1", files={"file": ("a.wav", b"x")}).status_code == 422
+
+
+def test_the_bundle_holds_each_training_clip_as_the_run_read_it(trained):
+    """Issue 28, one node-feature recipe: the bundle's reference node of a training clip is the
+    run's node (the clip's embedding, then per mel band the mean, standard deviation and mean
+    absolute frame-to-frame change of its log-mel, written out here from that definition), and
+    prediction reads a clip's statistics the same way. Catches a bundle whose statistics come
+    from other clips, another order or another formula than the GNN trained on."""
+    from graham.pipeline import extract_features
+
+    mels = extract_features("synthetic:4x3", trained.out / "features", progress=False).features.mels
+    bundle = load_bundle(trained.out / "bundle")
+    assert bundle.reference_ids == [trained.corpus.clip_ids[i] for i in trained.train_idx]
+    ref = bundle.reference_features()
+    clf = load(trained.out / "bundle", device="cpu")
+    for row, k in enumerate(trained.train_idx):
+        m = np.asarray(mels[int(k)], dtype=np.float64)
+        stats = np.concatenate([m.mean(1), m.std(1), np.abs(np.diff(m, axis=1)).mean(1)])
+        np.testing.assert_allclose(ref[row], np.concatenate([trained.embeddings[k], stats]), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(clf.clip_statistics(np.asarray(mels[int(k)])).numpy(), stats, rtol=1e-5, atol=1e-4)

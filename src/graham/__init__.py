@@ -5,7 +5,12 @@ over all clips classifies them (Dokania & Singh, "Graph Representation learning 
 Music genre Classification").
 """
 
-__version__ = "0.1.0"
+from importlib import metadata as _metadata
+
+try:  # one version number: pyproject.toml's, as installed
+    __version__ = _metadata.version("graham")
+except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "unknown"
 
 __all__ = ["__version__", "load", "audit"]
 

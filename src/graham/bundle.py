@@ -27,6 +27,7 @@ from .checks import BUNDLE_FILES, BUNDLE_FORMAT, bundle_config
 from .errors import BundleError
 from .io import write_json
 from .nn.gnn import GNNConfig, GrahamGNN
+from .nn.node_features import node_features, standardise
 from .nn.siamese import SiameseNet
 from .presets import SiameseConfig
 from .tensorfile import CheckpointError, load_checkpoint, save_checkpoint
@@ -65,12 +66,10 @@ class Bundle:
 
     def reference_features(self) -> np.ndarray:
         """The reference nodes' features as the GNN reads them (before standardising)."""
-        if self.reference_stats is None:
-            return self.reference
-        return np.concatenate([self.reference, self.reference_stats], axis=1)
+        return node_features(self.reference, self.reference_stats)
 
     def standardised_reference(self) -> torch.Tensor:
-        return torch.as_tensor((self.reference_features() - self.mean) / self.scale, dtype=torch.float32)
+        return torch.as_tensor(standardise(self.reference_features(), self.mean, self.scale), dtype=torch.float32)
 
 
 def save_bundle(path: str | os.PathLike, *, mel: MelConfig, siamese_config: SiameseConfig, gnn_config: GNNConfig,

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterable
 
-from .errors import BundleError, DatasetError, ParameterError
+from .errors import BundleError, ParameterError
 
 __all__ = ["METHOD_KEYS", "PRESETS", "GRAPHS", "check_dataset", "check_methods", "check_choice", "check_device",
            "check_fractions", "check_port", "setting_changes", "bundle_config", "BUNDLE_FILES", "BUNDLE_FORMAT"]
@@ -28,20 +28,9 @@ BUNDLE_FORMAT = 1
 def check_dataset(dataset: str, clips: str | os.PathLike | None = None) -> None:
     """A data-set spec that names a known kind and a path that is there (the folder of GTZAN and
     ``folder:``, the table of ``csv:`` and ``audioset:``, and AudioSet's ``--clips`` folder)."""
-    from .data.spec import parse_dataset  # light: the readers load on use
+    from .data.spec import check_paths, parse_dataset  # light: the readers load on use
 
-    spec = parse_dataset(dataset)
-    if spec.path is None:
-        return
-    if spec.kind in ("gtzan", "folder") and not spec.path.is_dir():
-        raise DatasetError(f"{spec.kind}: folder not found: {spec.path}")
-    if spec.kind in ("csv", "audioset") and not spec.path.is_file():
-        raise DatasetError(f"{spec.kind}: table not found: {spec.path}")
-    if spec.kind == "audioset":
-        if clips is None:
-            raise DatasetError("audioset:CSV needs the folder of clips: --clips DIR")
-        if not Path(clips).expanduser().is_dir():
-            raise DatasetError(f"--clips: folder not found: {clips}")
+    check_paths(parse_dataset(dataset), clips)
 
 
 def check_methods(methods: Iterable[str] | None) -> None:

@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from .errors import GrahamError
-from .names import MODES, ONE_SPLIT_PROTOCOLS, PROTOCOL_CHOICES
+from .names import METHOD_KEYS, MODES, ONE_SPLIT_PROTOCOLS, PROTOCOL_CHOICES
 
 # rich_markup_mode=None: help texts are plain text, so units such as "[s]" and "[Hz]" are shown
 # as written (Rich markup would take them for tags and drop them).
@@ -379,7 +379,7 @@ def train(
                         **_model_settings(preset, epochs, seed, graph, k_neighbours, band_statistics, label_input,
                                           gnn_epochs, contrastive),
                         resume=resume, split_lists=_split_lists(split_list), exclude=exclusions, notify=_notify,
-                        **({"methods": tuple(methods)} if methods else {}))
+                        methods=tuple(methods) if methods else METHOD_KEYS)
         if report:
             typer.echo(f"report: {report_run(o)}")
     except GrahamError as exc:
@@ -451,7 +451,7 @@ def experiment(
 
     try:
         cfg = ProtocolConfig(protocol=protocol, seeds=tuple(seeds), fractions=tuple(fractions), k=k, mode=mode,
-                             **({"methods": tuple(methods)} if methods else {}))
+                             methods=tuple(methods) if methods else METHOD_KEYS)
         res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None, cache=features_dir,
                              **_model_settings(preset, epochs, 0, graph, k_neighbours, band_statistics, label_input,
                                                gnn_epochs, contrastive),
@@ -465,6 +465,8 @@ def experiment(
     _echo_skipped(res.skipped, where=f" (all of them: {out / 'results.json'}, under \"skipped\")")
     typer.echo(f"protocol: {res.describe()}")
     typer.echo(res.markdown())
+    if res.paired_markdown():
+        typer.echo("\n" + res.paired_markdown())
     typer.echo(f"tables: {out / 'table.md'}, {out / 'table.csv'}, {out / 'results.json'}")
 
 
@@ -570,32 +572,19 @@ def explain(
 ) -> None:
     """Grad-CAM++ heatmaps (heatmap, mel, overlay) of the whole model's class score."""
     _check_first(device=device, bundle=bundle, out=out)
-    from .explain.gradcam import explain_clip
     from .predict import load
-    from .report.figures import gradcam_figure, mean_heatmap_figure
+    from .report.explained import ClipToExplain, explain_clips
+    from .report.figures import mean_heatmap_figure
 
     try:
         model = load(bundle, device=device)
-        if target is not None and target not in model.classes:
-            raise GrahamError(f"unknown genre {target!r}; the bundle knows {', '.join(model.classes)}")
-        means: dict = {}
-        names = _unique_names(audio)
-        for f, name in zip(audio, names):
-            try:
-                mel = model.mel(f)
-            except GrahamError as exc:
-                typer.secho(f"skipped: {exc}", fg=typer.colors.YELLOW, err=True)
-                continue
-            cam, t = explain_clip(model, mel, target=None if target is None else model.classes.index(target), layer=layer)
-            png = gradcam_figure(mel, cam, model.bundle.mel, f"{f.name}: Grad-CAM++ for {model.classes[t]}",
-                                 out / f"gradcam_{name}.png")
-            means.setdefault(model.classes[t], []).append(cam)
-            typer.echo(f"{f}: {model.classes[t]} -> {png}")
+        clips = [ClipToExplain(f, name) for f, name in zip(audio, _unique_names(audio))]
+        done, means = explain_clips(model, clips, out, target=target, layer=layer,
+                                    on_skip=lambda exc: typer.secho(f"skipped: {exc}", fg=typer.colors.YELLOW, err=True))
+        for e in done:
+            typer.echo(f"{e.clip.path}: {e.genre} -> {e.figure}")
         if len(audio) > 1:
-            from .explain.gradcam import mean_maps
-
-            avg = mean_maps(means)
-            typer.echo(f"mean per genre: {mean_heatmap_figure(avg, model.bundle.mel, out / 'gradcam_mean.png')}")
+            typer.echo(f"mean per genre: {mean_heatmap_figure(means, model.bundle.mel, out / 'gradcam_mean.png')}")
     except GrahamError as exc:
         _fail(exc)
 

@@ -6,8 +6,11 @@ equal to these tuples). No import beyond the standard library: the CLI checks be
 
 from __future__ import annotations
 
-__all__ = ["PROTOCOLS", "PROTOCOL_CHOICES", "ONE_SPLIT_PROTOCOLS", "MODES", "GRAPH_KINDS", "PRESETS", "METHOD_KEYS"]
+__all__ = ["DATASET_KINDS", "PROTOCOLS", "PROTOCOL_CHOICES", "ONE_SPLIT_PROTOCOLS", "MODES", "GRAPH_KINDS", "PRESETS",
+           "METHOD_KEYS"]
 
+#: The kinds of data set, as ``KIND:PATH`` names them (:func:`graham.data.spec.parse_dataset`).
+DATASET_KINDS = ("gtzan", "audioset", "folder", "csv", "synthetic")
 #: The split protocols that draw splits (:func:`graham.evaluate.splits.make_splits`).
 PROTOCOLS = ("random", "grouped", "kfold", "given")
 #: What ``--protocol`` takes: a protocol, ``auto`` (grouped where the corpus has groups of

@@ -32,10 +32,9 @@ def map_ahead(fn: Callable[[T], R], items: Iterable[T], *, workers: int = 2, ahe
                 break
         while pending:
             item, fut = pending.popleft()
-            nxt = next(todo, _END)
-            if nxt is not _END:
+            for nxt in todo:  # at most one: the next item takes the place of the one handed out
                 pending.append((nxt, pool.submit(fn, nxt)))
+                break
             yield item, fut.result()
 
 
-_END = object()

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio.bandstats import mel_band_statistics
 from .audio.mel import MelConfig
 from .bundle import save_bundle
 from .checks import setting_changes
@@ -23,9 +22,9 @@ from .data.features import FeatureSet, FeatureStore, resolve_settings, take
 from .data.spec import open_dataset
 from .data.store import DEFAULT_SHARD_SIZE
 from .errors import DatasetError, ParameterError
-from .evaluate.methods import DEFAULT_METHODS, result_title, siamese_sources
+from .evaluate.methods import DEFAULT_METHODS, RunData, result_title, siamese_sources
 from .evaluate.metrics import classification_metrics
-from .evaluate.protocol import METHOD_NAMES, ExperimentResult, ProtocolConfig, RunResult, evaluate_split, run_key, run_protocol
+from .evaluate.protocol import METHOD_NAMES, ExperimentResult, ProtocolConfig, RunResult, run_key, run_protocol, score_run
 from .evaluate.splits import Split, choose_protocol, labelled_subset, leakage_note, make_splits
 from .io import writable_folder, write_json, write_text
 from .nn.gnn import GNNConfig
@@ -36,7 +35,7 @@ from .tensorfile import save_checkpoint
 from .train.gnn import GNNTrainConfig
 from .train.siamese import SiameseConfig, train_siamese
 
-__all__ = ["FeatureRun", "extract_features", "TrainOutcome", "train_model", "report_run",
+__all__ = ["FeatureRun", "extract_features", "dataset_features", "TrainOutcome", "train_model", "report_run",
            "run_experiment", "train_siamese_run", "embed_dataset", "run_demo", "run_audit"]
 
 log = logging.getLogger(__name__)
@@ -93,8 +92,10 @@ def extract_features(dataset: str, out: str | os.PathLike, *, clips: str | None 
 _STORE_TIMEOUT_S = 7 * 24 * 3600
 
 
-def _features(dataset: str, *, cache: str | os.PathLike | None, clips: str | None, progress: bool,
-              workers: int = 2, split_lists: dict | None = None) -> FeatureRun:
+def dataset_features(dataset: str, *, cache: str | os.PathLike | None = None, clips: str | None = None,
+                     progress: bool = True, workers: int = 2, split_lists: dict | None = None) -> FeatureRun:
+    """The log-mels of ``dataset`` in the feature folder ``cache`` (default: graham's cache),
+    made where missing: :func:`extract_features` with the folder's own settings."""
     root = Path(cache) if cache else cache_dir() / "features"
     return extract_features(dataset, root, clips=clips, progress=progress, workers=workers, split_lists=split_lists)
 
@@ -126,7 +127,7 @@ def _prepare(dataset: str, *, cache, clips: str | None, progress: bool, split_li
     (``auto``: grouped on a corpus with groups of several clips, else random; see
     :func:`~graham.evaluate.splits.choose_protocol`). ``notify(line)`` hears which split was
     drawn and why, and the leakage line when it cuts groups, as soon as they are known."""
-    fr = _features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
+    fr = dataset_features(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists)
     excluded: list[Skipped] = []
     if exclude:
         fs = fr.features
@@ -248,17 +249,17 @@ def train_model(
     gnn = gnn or GNNConfig()
     gnn_train = gnn_train or GNNTrainConfig(seed=seed)
     t_feat = time.perf_counter() - t0
-    metrics, emb, hidden, models = evaluate_split(
-        mels, labels, split, labelled, len(classes), classes, siamese=siamese, gnn=gnn, gnn_train=gnn_train,
-        device=device, progress=progress, siamese_out=out / "siamese", resume=resume,
-        methods=("grahams_gnn",) + tuple(m for m in methods if m != "grahams_gnn"))
+    data = RunData(mels, labels, classes, split, labelled, siamese, gnn, gnn_train, seed=siamese.seed, device=device,
+                   progress=progress, siamese_out=out / "siamese", resume=resume)
+    metrics, emb, hidden, models = score_run(data, ("grahams_gnn",) + tuple(m for m in methods if m != "grahams_gnn"))
     t_train = time.perf_counter() - t0 - t_feat
     save_checkpoint(out / "embeddings.safetensors", {"embeddings": torch.from_numpy(emb), "labels": torch.from_numpy(labels)},
                     {"clip_ids": corpus.clip_ids, "classes": classes})
     g = models["grahams_gnn"]
     ref_labels = np.full(len(labels), -1, dtype=np.int64)  # -1: a training clip whose label was not used
     ref_labels[labelled] = labels[labelled]
-    stats = mel_band_statistics(take(mels, split.train)) if gnn.band_statistics else None
+    # the training clips' node features as the run's GNN read them: the bundle serves new clips the same recipe
+    stats = data.node_features[split.train, emb.shape[1]:] if gnn.band_statistics else None
     save_bundle(out / "bundle", mel=fr.features.config, siamese_config=siamese, gnn_config=gnn, classes=classes,
                 siamese=models["siamese"].model, gnn=g.model, mean=g.mean, scale=g.scale,
                 reference=emb[split.train], reference_labels=ref_labels[split.train], reference_stats=stats,
@@ -288,7 +289,8 @@ def score_classifier(model, mels, labels, classes: list[str]) -> dict:
     return {**classification_metrics(np.asarray(labels), np.asarray(pred), list(classes)), "predicted": pred}
 
 
-def report_run(outcome: TrainOutcome, *, experiment: ExperimentResult | None = None, explain_per_genre: int = 1,
+def report_run(outcome: TrainOutcome, *,
+               experiment: ExperimentResult | list[ExperimentResult] | None = None, explain_per_genre: int = 1,
                progress: bool = True) -> Path:
     """Figures and ``report.html`` of a training run (Grad-CAM++ through its bundle)."""
     from .report.run_report import write_run_report
@@ -369,7 +371,7 @@ def embed_dataset(dataset: str, checkpoint: str | os.PathLike, out: str | os.Pat
     else:
         model, config = load_siamese(checkpoint, device=dev, return_config=True)
         crop = config.crop_frames
-    fr = _features(dataset, cache=cache, clips=clips, progress=progress, workers=workers)
+    fr = dataset_features(dataset, cache=cache, clips=clips, progress=progress, workers=workers)
     corpus = fr.features.corpus
     emb = embed_features(model, fr.features, crop_frames=crop, device=dev, progress=progress)
     if world()[0] == 0:
@@ -403,7 +405,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
     the paper's random split; ``notify(line)`` hears the choice and any leakage first."""
     import json
 
-    from .report.figures import confusion_figure, table_figure
+    from .report.figures import write_experiment_figures
 
     out = writable_folder(out)  # a file, or a read-only place: say so before any work
     prep = _prepare(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists, exclude=exclude)
@@ -434,19 +436,15 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
     res.excluded = list(prep.excluded)
     header = (f"# {corpus.name}\n\nProtocol: {res.describe()}\n\nWhy this protocol: {res.protocol_why}.\n\n"
               f"GrahAM: {gnn.describe()}.\n\n")
-    write_text(out / "table.md", header + res.markdown() + "\n")
+    paired = res.paired_markdown()
+    write_text(out / "table.md", header + res.markdown() + "\n" + (f"\n{paired}\n" if paired else ""))
     write_text(out / "table.csv", res.csv())
     doc = res.to_dict()
     doc.update({"dataset": dataset, "corpus": corpus.name, "code": code_version(), "threads": torch.get_num_threads(),
                 "skipped": [str(s) for s in fr.skipped],
                 "excluded": [{"path": s.path, "reason": s.reason} for s in prep.excluded]})
     write_json(out / "results.json", doc)
-    for k, run in enumerate(res.runs):
-        for m, met in run.metrics.items():
-            confusion_figure(met["confusion"], corpus.classes,
-                             f"{METHOD_NAMES[m]}, {run.fraction:.0%} labelled, seed {run.seed}",
-                             out / "confusion" / f"run{k:02d}_{m}_{int(run.fraction * 100)}pct.png")
-    table_figure(res.table(), out / "table.png", title=f"{corpus.name}: test balanced accuracy")
+    write_experiment_figures(res, out, title=f"{corpus.name}: test balanced accuracy")
     return res
 
 

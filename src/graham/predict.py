@@ -26,6 +26,7 @@ from .devices import resolve_device
 from .errors import AudioError, GrahamError, ParameterError
 from .nn.frozen import frozen
 from .nn.graphs import attach_graph, build_graph
+from .nn.node_features import node_features, standardise
 from .nn.propagate import SmoothConfig, attach_smoothed, graph_coordinates, normalise_scores, smooth_reference
 from .parallel import map_ahead
 
@@ -189,14 +190,13 @@ class GenreClassifier:
         """As :meth:`node_logits`, differentiable (for Grad-CAM++ through the whole model)."""
         emb = embeddings.to(self.device)
         cfg = self.gnn.config
-        x = emb
-        if cfg.band_statistics:
-            if stats is None:
-                raise ParameterError("this model reads each clip's band statistics: pass stats=clip_statistics(mel)")
-            x = torch.cat([emb, stats.to(emb.dtype).to(self.device).expand(emb.shape[0], -1)], dim=1)
+        if cfg.band_statistics and stats is None:
+            raise ParameterError("this model reads each clip's band statistics: pass stats=clip_statistics(mel)")
+        x = node_features(emb, stats if cfg.band_statistics else None)
         with torch.no_grad():
             attach = attach_graph(cfg.graph, self.raw_reference, emb.detach(), k=cfg.k, head=self.siamese.head)
-        return self.gnn.forward_inductive(None, (x - self.mean) / self.scale, attach=attach, ref_states=self._ref_states)
+        return self.gnn.forward_inductive(None, standardise(x, self.mean, self.scale), attach=attach,
+                                          ref_states=self._ref_states)
 
     def _graph_features(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Embeddings standardised as in training: what correct & smooth's kNN graph is built on."""
@@ -211,7 +211,8 @@ class GenreClassifier:
         nodes only, so the groups give the same result, in memory that does not grow with W."""
         per_node = stats is not None and stats.dim() == 2  # else one clip's statistics for every node
         step = self.NODES_PER_PASS
-        return torch.cat([self._node_probabilities(embeddings[k:k + step], stats[k:k + step] if per_node else stats)
+        return torch.cat([self._node_probabilities(embeddings[k:k + step],
+                                                   stats[k:k + step] if per_node and stats is not None else stats)
                           for k in range(0, embeddings.shape[0], step)])
 
     #: New nodes per inductive pass of :meth:`node_probabilities`.
@@ -276,7 +277,8 @@ class GenreClassifier:
         starts = window_starts(frames, crop, max(1, crop // 2))
         stats = RunningBandStatistics()
         buf, at, k = np.zeros((cfg.n_mels, 0), dtype=np.float32), 0, 0  # frames from frame ``at`` on
-        embs, batch = [], []
+        embs: list[torch.Tensor] = []
+        batch: list[np.ndarray] = []
 
         def embed_batch():
             if batch:
@@ -376,6 +378,7 @@ class GenreClassifier:
                 queued = 0
                 yield source, err
                 continue
+            assert y is not None  # no error: the audio was read
             mel = self._logmel(y)
             windows, starts = self._windows(mel)
             pending.append((source, mel.shape[-1], windows, starts, self.clip_statistics(mel)))
@@ -392,7 +395,7 @@ class GenreClassifier:
         order = np.argsort(-mean)[:top_k]
         hop_s = self.bundle.mel.hop_length / self.bundle.mel.sr
         duration = (frames - 1) * hop_s
-        windows = ()
+        windows: tuple[WindowScore, ...] = ()
         if per_window:
             windows = tuple(WindowScore(round(float(s * hop_s), 3),
                                         round(float(min((s + self.crop_frames) * hop_s, duration)), 3),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import DatasetError
+from ..names import DATASET_KINDS
 from ..paths import cache_dir
 from ..synth.corpus import SynthSpec, generate_corpus
 from .audioset import read_audioset
@@ -25,9 +26,9 @@ from .corpus import Corpus
 from .folder import read_folder
 from .gtzan import read_gtzan
 
-__all__ = ["DatasetSpec", "parse_dataset", "open_dataset", "DEFAULT_SYNTHETIC", "ARTIST_SYNTHETIC"]
+__all__ = ["DatasetSpec", "parse_dataset", "check_paths", "open_dataset", "DEFAULT_SYNTHETIC", "ARTIST_SYNTHETIC"]
 
-KINDS = ("gtzan", "audioset", "folder", "csv", "synthetic")
+KINDS = DATASET_KINDS
 
 #: What the bare name ``synthetic`` means: 10 genres x 30 clips of 10 s at 22050 Hz, seed 0.
 DEFAULT_SYNTHETIC = SynthSpec(per_genre=30, seconds=10.0, seed=0)
@@ -73,6 +74,25 @@ def parse_dataset(text: str) -> DatasetSpec:
     return DatasetSpec(kind, Path(os.path.expanduser(rest.strip())))
 
 
+def check_paths(spec: DatasetSpec, clips: str | os.PathLike | None = None) -> None:
+    """Each kind's rule for its paths, in one place (the CLI checks before any work, the readers
+    before reading): GTZAN and ``folder:`` name a folder, ``csv:`` and ``audioset:`` a table,
+    and AudioSet also needs the folder of its clips."""
+    if spec.path is None:
+        if spec.kind != "synthetic":
+            raise DatasetError(f"{spec.kind} needs a path: {spec.kind}:PATH")
+        return
+    if spec.kind in ("gtzan", "folder") and not spec.path.is_dir():
+        raise DatasetError(f"{spec.kind}: folder not found: {spec.path}")
+    if spec.kind in ("csv", "audioset") and not spec.path.is_file():
+        raise DatasetError(f"{spec.kind}: table not found: {spec.path}")
+    if spec.kind == "audioset":
+        if clips is None:
+            raise DatasetError("audioset:CSV needs the folder of clips: --clips DIR")
+        if not Path(clips).expanduser().is_dir():
+            raise DatasetError(f"--clips: folder not found: {clips}")
+
+
 def open_dataset(
     dataset: str | DatasetSpec,
     *,
@@ -90,20 +110,17 @@ def open_dataset(
     synthetic corpus; ``split_lists`` gives predefined GTZAN splits.
     """
     spec = parse_dataset(dataset) if isinstance(dataset, str) else dataset
+    check_paths(spec, clips)
     if spec.kind != "synthetic":
         path = spec.path
-        if path is None:
-            raise DatasetError(f"{spec.kind} needs a path: {spec.kind}:PATH")
+        assert path is not None  # check_paths: every kind but synthetic has one
         if spec.kind == "gtzan":
             return read_gtzan(path, genres=tuple(genres) if genres else None, split_lists=split_lists)
         if spec.kind == "audioset":
-            if clips is None:
-                raise DatasetError("audioset:CSV needs the folder of clips: --clips DIR")
+            assert clips is not None  # check_paths: AudioSet needs its clips
             return read_audioset(path, clips, genres=genres, pattern=pattern, multi_label=multi_label)
         if spec.kind == "folder":
             return read_folder(path)
-        if not path.is_file():
-            raise DatasetError(f"corpus table not found: {path}")
         return Corpus.from_csv(path)
     synth: SynthSpec = spec.options["synth"]
     if genres or synth_seed is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 import numpy as np
 import torch
@@ -19,8 +19,10 @@ from ..data.features import take
 from ..nn import propagate
 from ..nn.gnn import GNNConfig
 from ..nn.graphs import attach_graph, build_graph
+from ..nn.node_features import clip_node_features, standardise
 from ..nn.propagate import SmoothConfig, attach_smoothed, correct_and_smooth, normalise_scores, smooth_reference
-from ..train.gnn import GNNTrainConfig, known_labels, standardise_features, train_gnn
+from ..nn.siamese import SiameseNet
+from ..train.gnn import GNNTrainConfig, known_labels, train_gnn
 from ..train.siamese import SiameseConfig, SiameseResult, embed_clips, train_siamese
 from ..train.supervised import predict_proba_clips, train_supervised_cnn
 from .baselines import fit_baseline, fit_mel_floor, label_spreading, mel_band_statistics
@@ -64,14 +66,12 @@ class RunData:
     def node_features(self) -> np.ndarray:
         """What a node of GrahAM's graph holds [shape=(N, d)]: the embedding, and with the GNN
         setting ``band_statistics`` the clip's log-mel band statistics beside it."""
-        if not self.gnn_config.band_statistics:
-            return self.embeddings
-        return np.concatenate([self.embeddings, mel_band_statistics(self.mels)], axis=1)
+        return clip_node_features(self.embeddings, self.mels, self.gnn_config.band_statistics)
 
     @functools.cached_property
     def embeddings(self) -> np.ndarray:
         """Every clip's 128-d embedding (mean over windows) [shape=(N, 128)]."""
-        return embed_clips(self.siamese.model, self.mels, crop_frames=self.siamese_config.crop_frames,
+        return embed_clips(cast(SiameseNet, self.siamese.model), self.mels, crop_frames=self.siamese_config.crop_frames,
                            device=self.device)
 
 
@@ -109,7 +109,7 @@ def run_gnn(d: RunData) -> MethodRun:
     after correct & smooth with the GNN setting ``smooth``; inductive: the training clips among
     themselves, each test clip attached to them) and the :class:`GNNResult` (``gnn``)."""
     emb, feats, labels, test = d.embeddings, d.node_features, d.labels, d.split.test
-    head = d.siamese.model.head  # in eval mode after training; left on its device, never moved
+    head = cast(SiameseNet, d.siamese.model).head  # in eval mode after training; left on its device, never moved
     dev = next(head.parameters()).device
     cfg = d.gnn_config
     emb_dev = torch.as_tensor(emb, dtype=torch.float32, device=dev)
@@ -117,7 +117,7 @@ def run_gnn(d: RunData) -> MethodRun:
         graph = build_graph(cfg.graph, emb_dev, k=cfg.k, head=head).to("cpu")
         res = train_gnn(feats, labels, d.labelled, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
                         device=d.device, progress=d.progress)
-        xs = torch.as_tensor(standardise_features(feats, res.mean, res.scale)[0], dtype=torch.float32)
+        xs = torch.as_tensor(standardise(feats, res.mean, res.scale), dtype=torch.float32)
         with torch.no_grad():
             logits, hidden = res.model.cpu()(xs, graph, labels=known_labels(labels, d.labelled, len(emb)),
                                              return_hidden=True)
@@ -132,7 +132,7 @@ def run_gnn(d: RunData) -> MethodRun:
         graph = build_graph(cfg.graph, emb_dev[nodes], k=cfg.k, head=head).to("cpu")
         res = train_gnn(feats[nodes], labels[nodes], pos, len(d.classes), config=cfg, train=d.gnn_train, graph=graph,
                         device=d.device, progress=d.progress)
-        xs = torch.as_tensor(standardise_features(feats, res.mean, res.scale)[0], dtype=torch.float32)
+        xs = torch.as_tensor(standardise(feats, res.mean, res.scale), dtype=torch.float32)
         attach = attach_graph(cfg.graph, emb_dev[nodes], emb_dev[test], k=cfg.k, head=head).to("cpu")
         with torch.no_grad():
             model = res.model.cpu()
@@ -175,7 +175,8 @@ def _label_spreading(d: RunData) -> MethodRun:
     # Inductive: the graph holds the training clips and one test clip at a time.
     train = np.sort(d.split.train)
     pos = np.searchsorted(train, d.labelled)
-    pred = [label_spreading(d.embeddings[np.append(train, t)], d.labels[np.append(train, t)], pos, [len(train)])[0]
+    pred = [label_spreading(d.embeddings[np.append(train, t)], d.labels[np.append(train, t)], pos,
+                            np.array([len(train)]))[0]
             for t in test]
     return MethodRun(np.asarray(pred))
 

@@ -139,6 +139,40 @@ class ExperimentResult:
             lines.append(f"| {r['fraction']:.0%} | {r['method']} | {cells} | {r['runs']} |")
         return "\n".join(lines)
 
+    def paired(self, reference: str = "grahams_gnn") -> list[dict]:
+        """``reference`` against every other method, run by run (same seed, split and
+        fraction): the mean difference of balanced accuracy in points, its standard error, and
+        wins / ties / losses of ``reference``. Folds differ far more than methods do; the paired
+        difference shows what the spread of the table hides."""
+        rows = []
+        for frac in self.config.fractions:
+            runs = [r for r in self.runs if r.fraction == frac and reference in r.metrics]
+            for m in self.config.methods:
+                if m == reference:
+                    continue
+                d = np.array([100 * (run_metric(r.metrics[reference], "balanced_accuracy")
+                                     - run_metric(r.metrics[m], "balanced_accuracy")) for r in runs if m in r.metrics])
+                if len(d):
+                    rows.append({"fraction": frac, "method": METHOD_NAMES[m], "runs": len(d), "mean": float(d.mean()),
+                                 "sem": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None,
+                                 "wins": int((d > 1e-9).sum()), "ties": int((abs(d) <= 1e-9).sum()),
+                                 "losses": int((d < -1e-9).sum())})
+        return rows
+
+    def paired_markdown(self, reference: str = "grahams_gnn") -> str:
+        """:meth:`paired` in Markdown; empty when ``reference`` did not run."""
+        rows = self.paired(reference)
+        if not rows:
+            return ""
+        lines = [f"{METHOD_NAMES[reference]} minus each method, balanced accuracy points, run by run (mean ± standard "
+                 f"error; {METHOD_NAMES[reference]}'s wins / ties / losses):", "",
+                 "| labelled | method | paired difference | wins / ties / losses | runs |", "| --- | --- | --- | --- | --- |"]
+        for r in rows:
+            sem = f" ± {r['sem']:.1f}" if r["sem"] is not None else ""
+            lines.append(f"| {r['fraction']:.0%} | {r['method']} | {r['mean']:+.1f}{sem} | "
+                         f"{r['wins']} / {r['ties']} / {r['losses']} | {r['runs']} |")
+        return "\n".join(lines)
+
     def csv(self) -> str:
         keys = ["fraction", "method", "runs"] + [f"{k}_{s}" for k in METRIC_KEYS for s in ("mean", "std")]
         return ",".join(keys) + "\n" + "".join(",".join(str(r[k]) for k in keys) + "\n" for r in self.table())
@@ -146,7 +180,7 @@ class ExperimentResult:
     def to_dict(self) -> dict:
         return {"protocol": self.describe(), "protocol_chosen": self.protocol_why, "leakage": self.leakage,
                 "config": asdict(self.config), "classes": self.classes,
-                "table": self.table(), "runs": [asdict(r) for r in self.runs]}
+                "table": self.table(), "paired": self.paired(), "runs": [asdict(r) for r in self.runs]}
 
 
 def run_key(seed: int, split_name: str, fraction: float) -> str:

@@ -21,6 +21,7 @@ hooked on a private copy of the backbone for the same reason.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,7 +59,7 @@ class GradCAMPlusPlus:
         names = conv_layer_names(model)
         if not names:
             raise ParameterError("the model has no Conv2d layer")
-        self.model = model
+        self.model: Any = model  # the backbone's features/pool, when it has them, are read by name
         self.hook_free = layer is None and hasattr(model, "features") and hasattr(model, "pool")
         self.layer_name = "features (the last convolution's output)" if self.hook_free else (layer or names[-1])
         if not self.hook_free and self.layer_name not in dict(model.named_modules()):
@@ -108,8 +109,8 @@ def explain_clip(classifier, mel: np.ndarray, *, target: int | None = None, laye
 
     crop = classifier.crop_frames
     hop = max(1, crop // 2)
-    windows, starts = mel_windows(mel, crop, hop)
-    windows = torch.from_numpy(windows)
+    cut, starts = mel_windows(mel, crop, hop)
+    windows = torch.from_numpy(cut)
     stats = classifier.clip_statistics(mel)  # None unless the GNN reads them; constant for the gradient
     if target is None:
         with torch.no_grad():

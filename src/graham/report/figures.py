@@ -70,23 +70,31 @@ def save(fig, path: str | os.PathLike, *, dpi: int = 90) -> Path:
     return path
 
 
-def confusion_figure(cm, classes: list[str], title: str, path) -> Path:
-    """Row-normalised confusion matrix (true genre per row), counts in the cells."""
+def _draw_confusion(ax, cm, classes: list[str], title: str, *, small: bool = False):
+    """One row-normalised confusion matrix on ``ax`` (true genre per row), counts in the cells;
+    ``classes`` as :func:`class_labels` gives them. Returns the image, for a colour bar."""
     cm = np.asarray(cm, dtype=float)
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    n, classes = len(classes), class_labels(classes)
-    fig, ax = new_figure(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
+    n = len(classes)
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(n), classes, rotation=45, ha="right")
-    ax.set_yticks(range(n), classes)
-    ax.set_xlabel("predicted genre")
-    ax.set_ylabel("true genre")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8 if small else None)
+    ax.set_yticks(range(n), classes, fontsize=8 if small else None)
     for i in range(n):
         for j in range(n):
             if cm[i, j]:
-                ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=8,
+                ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=7 if small else 8,
                         color="white" if norm[i, j] > 0.5 else "black")
-    ax.set_title(printable(title))
+    ax.set_title(printable(title), fontsize=10 if small else None)
+    return im
+
+
+def confusion_figure(cm, classes: list[str], title: str, path) -> Path:
+    """Row-normalised confusion matrix (true genre per row), counts in the cells."""
+    n = len(classes)
+    fig, ax = new_figure(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
+    im = _draw_confusion(ax, cm, class_labels(classes), title)
+    ax.set_xlabel("predicted genre")
+    ax.set_ylabel("true genre")
     fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true genre")
     return save(fig, path)
 
@@ -94,24 +102,14 @@ def confusion_figure(cm, classes: list[str], title: str, path) -> Path:
 def confusion_grid(cms: dict[str, np.ndarray], classes: list[str], path, *, columns: int = 3) -> Path:
     """Row-normalised confusion matrices of several methods in a grid (one PNG), counts in the
     cells and one shared colour bar: methods side by side, comparable at a glance."""
-    n, k, classes = len(classes), len(cms), class_labels(classes)
+    n, k, labels = len(classes), len(cms), class_labels(classes)
     cols = min(columns, k)
     rows = -(-k // cols)
     side = 1.0 + 0.42 * n
     fig, axes = new_figure(rows, cols, figsize=(side * cols + 1.0, (side + 0.3) * rows), squeeze=False)
     im = None
     for ax, (title, cm) in zip(axes.flat, cms.items()):
-        cm = np.asarray(cm, dtype=float)
-        norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-        im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-        ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(n), classes, fontsize=8)
-        for i in range(n):
-            for j in range(n):
-                if cm[i, j]:
-                    ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=7,
-                            color="white" if norm[i, j] > 0.5 else "black")
-        ax.set_title(printable(title), fontsize=10)
+        im = _draw_confusion(ax, cm, labels, title, small=True)
     for ax in list(axes.flat)[:k]:
         ax.set_xlabel("predicted genre")
     for ax in axes[:, 0]:
@@ -221,7 +219,8 @@ def table_figure(table: list[dict], path, *, title: str, metric: str = "balanced
     fig, ax = new_figure(figsize=(3.6 + 2.2 * len(fracs), 4))
     width = 0.8 / len(methods)
     for k, m in enumerate(methods):
-        rows = [next((r for r in table if r["fraction"] == f and r["method"] == m), None) for f in fracs]
+        missing = {"runs": 0, f"{metric}_mean": np.nan, f"{metric}_std": 0.0}  # no bar where a method did not run
+        rows = [next((r for r in table if r["fraction"] == f and r["method"] == m), missing) for f in fracs]
         xs = np.arange(len(fracs)) + (k - (len(methods) - 1) / 2) * width
         several = any(r["runs"] > 1 for r in rows)
         ax.bar(xs, [100 * r[f"{metric}_mean"] for r in rows], width,
@@ -232,3 +231,17 @@ def table_figure(table: list[dict], path, *, title: str, metric: str = "balanced
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_title(title)
     return save(fig, path)
+
+
+def write_experiment_figures(result, out, *, title: str) -> Path:
+    """An experiment's figures: a confusion matrix per run and method under ``out/confusion``
+    and the Table 1 bars, ``out/table.png`` (returned)."""
+    from ..evaluate.methods import METHOD_NAMES
+
+    out = Path(out)
+    for k, run in enumerate(result.runs):
+        for m, met in run.metrics.items():
+            confusion_figure(met["confusion"], result.classes,
+                             f"{METHOD_NAMES[m]}, {run.fraction:.0%} labelled, seed {run.seed}",
+                             out / "confusion" / f"run{k:02d}_{m}_{int(run.fraction * 100)}pct.png")
+    return table_figure(result.table(), out / "table.png", title=title)

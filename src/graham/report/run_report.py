@@ -11,10 +11,10 @@ import numpy as np
 
 from ..evaluate.methods import result_title, siamese_sources
 from ..evaluate.metrics import METRIC_KEYS, METRIC_TITLES, format_pm, run_metric
-from ..explain.gradcam import explain_clip, mean_maps
 from ..explain.tsne import silhouette, tsne_2d
 from ..io import compact_json, write_json
-from .figures import class_labels, confusion_grid, curves_figure, gradcam_figure, mean_heatmap_figure, table_figure, tsne_figure
+from .explained import ClipToExplain, explain_clips
+from .figures import class_labels, confusion_grid, curves_figure, mean_heatmap_figure, table_figure, tsne_figure
 from .html import Section, write_report
 
 __all__ = ["write_run_report"]
@@ -23,29 +23,16 @@ log = logging.getLogger(__name__)
 
 
 def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool):
-    """Grad-CAM++ for up to ``per_genre`` test clips of each genre: figures and mean maps."""
-    figures = []
+    """Grad-CAM++ for up to ``per_genre`` test clips of each genre (drawn with a fixed seed):
+    figures and the mean map of each explained genre."""
     rng = np.random.default_rng(0)
-    chosen = []
+    clips = []
     for k, genre in enumerate(outcome.classes):
         members = outcome.test_idx[outcome.labels[outcome.test_idx] == k]
-        chosen += [(genre, int(i)) for i in rng.permutation(members)[:per_genre]]
-    it = chosen
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(chosen, desc="grad-cam++", unit="clip", leave=False)
-    stacks: dict[str, list[np.ndarray]] = {}
-    k_of = {g: k for k, g in enumerate(outcome.classes)}
-    for genre, i in it:
-        clip = outcome.corpus.clips[i]
-        mel = classifier.mel(clip.path)
-        cam, target = explain_clip(classifier, mel)
-        labels = class_labels(outcome.classes)
-        title = f"{clip.clip_id}: true {labels[k_of[genre]]}, predicted {labels[target]}"
-        figures.append((gradcam_figure(mel, cam, outcome.mel, title, fig_dir / f"gradcam_{clip.clip_id}.png"), ""))
-        stacks.setdefault(genre, []).append(cam)
-    means = mean_maps(stacks)
-    return figures, means
+        clips += [ClipToExplain(outcome.corpus.clips[int(i)].path, outcome.corpus.clips[int(i)].clip_id, genre)
+                  for i in rng.permutation(members)[:per_genre]]
+    done, means = explain_clips(classifier, clips, fig_dir, progress=progress)
+    return [(e.figure, "") for e in done], means
 
 
 def _verdict(table: list[dict]) -> str:

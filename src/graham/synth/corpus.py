@@ -11,6 +11,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -111,6 +112,7 @@ def generate_corpus(out: str | os.PathLike, spec: SynthSpec | None = None, *, wo
     jobs = [(str(out), g, i, spec.seconds, spec.seed, spec.sample_rate, spec.artists)
             for g in spec.genres for i in range(spec.per_genre)]
     workers = workers if workers is not None else min(len(jobs), os.cpu_count() or 1)
+    it: Iterator[str]
     if workers <= 1:
         it = map(_write_clip, jobs)
         pool = None

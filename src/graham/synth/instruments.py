@@ -112,10 +112,10 @@ def render_voice(patch: str, pitch: int, seconds: float, sr: int, rng: np.random
     if patch in ("brass", "sax"):
         t = np.arange(n) / sr
         k = np.arange(1, 16)
-        amps = 1.0 / k if patch == "brass" else np.where(k % 2 == 1, 1.0 / k, 0.6 / k)
+        partials = 1.0 / k if patch == "brass" else np.where(k % 2 == 1, 1.0 / k, 0.6 / k)
         y = np.zeros(n)
         bright = 1 - np.exp(-t / 0.06)
-        for kk, a in zip(k, amps):
+        for kk, a in zip(k, partials):
             if f0 * kk >= sr / 2:
                 break
             y += a * bright ** (kk / 3) * np.sin(2 * np.pi * f0 * kk * t + 0.003 * kk * np.sin(2 * np.pi * 5 * t))
@@ -174,7 +174,7 @@ def render_drum(piece: str, sr: int, rng: np.random.Generator, *, tune: float = 
         t = np.arange(n) / sr
         nz = noise(dur)
         hp = nz - _onepole_lowpass(nz, 6000 if piece.startswith("hat") else 4000, sr)
-        metal = 0.0
+        metal: float | np.ndarray = 0.0
         if piece == "ride":
             metal = 0.3 * sum(np.sin(2 * np.pi * f * tune * t) for f in (3210, 4457, 5340))
         tau = {"hat": 0.02, "hat_open": 0.12, "ride": 0.35, "crash": 0.6}[piece]

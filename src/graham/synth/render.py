@@ -32,10 +32,10 @@ def _render_track(notes, n: int, sr: int, rng: np.random.Generator) -> np.ndarra
     for note in notes:
         start = int(note.onset * sr)
         if note.track == "drums":
-            key = (note.patch, int(rng.integers(kit_variants)))
-            if key not in cache:
-                cache[key] = render_drum(note.patch, sr, rng, tune=float(rng.uniform(0.9, 1.1)))
-            _place(buf, cache[key], start, note.velocity)
+            drum = (note.patch, int(rng.integers(kit_variants)))
+            if drum not in cache:
+                cache[drum] = render_drum(note.patch, sr, rng, tune=float(rng.uniform(0.9, 1.1)))
+            _place(buf, cache[drum], start, note.velocity)
             continue
         steps = max(1, int(np.ceil(note.duration / _DUR_STEP)))
         key = (note.patch, note.pitch, steps)

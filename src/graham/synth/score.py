@@ -179,8 +179,8 @@ class _Composer:
                     if pos < span:
                         self.add("bass", patch, r, b0 + pos, min(1.0, span - pos), 0.9)
             elif style == "reggae":
-                figure = [(0.5, 0), (1.0, 7), (1.5, 12 if rng.random() < 0.5 else 10), (2.5, 7), (3.0, ivs[1]), (3.5, 0)]
-                for pos, iv in figure:
+                rfigure = [(0.5, 0), (1.0, 7), (1.5, 12 if rng.random() < 0.5 else 10), (2.5, 7), (3.0, ivs[1]), (3.5, 0)]
+                for pos, iv in rfigure:
                     if pos < span:
                         self.add("bass", patch, r + iv, b0 + pos, 0.45, 0.85)
             elif style == "sustain":

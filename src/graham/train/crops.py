@@ -24,7 +24,7 @@ class Chained(Sequence):
     def __len__(self) -> int:
         return len(self.first) + len(self.second)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         i = int(i)
         if not -len(self) <= i < len(self):
             raise IndexError(i)
@@ -46,7 +46,7 @@ class MelCrops:
     def _crop(self, i: int, start: int) -> np.ndarray:
         return fit_length(np.asarray(self.mels[i]), self.frames, short="tile", offset=start)
 
-    def random(self, indices: Sequence[int], rng: np.random.Generator) -> torch.Tensor:
+    def random(self, indices: Sequence[int] | np.ndarray, rng: np.random.Generator) -> torch.Tensor:
         """One random crop per index [shape=(len(indices), n_mels, frames)]."""
         out = []
         for i in indices:

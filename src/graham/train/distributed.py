@@ -33,8 +33,8 @@ def init_from_env(device: torch.device, *, timeout_s: float | None = None) -> to
         device = torch.device("cuda", local)
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or (dist.is_available() and dist.is_initialized()):
         return device
-    kw = {"timeout": timedelta(seconds=timeout_s)} if timeout_s else {}
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", **kw)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                            timeout=timedelta(seconds=timeout_s) if timeout_s else None)
     return device
 
 
@@ -60,8 +60,9 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         n = stats[-1]
         mean = stats[:c] / n
         var = stats[c:2 * c] / n - mean.square()
+        assert self.running_mean is not None and self.running_var is not None and self.num_batches_tracked is not None
         with torch.no_grad():
-            m = self.momentum
+            m = self.momentum if self.momentum is not None else 0.1
             self.running_mean.mul_(1 - m).add_(m * mean.detach())
             self.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1))
             self.num_batches_tracked.add_(1)

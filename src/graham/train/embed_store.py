@@ -55,7 +55,9 @@ def embed_features(model: SiameseNet, features: FeatureSet, *, crop_frames: int,
     try:
         for k in todo:
             rng = store.items_of(k, n)
-            with store.lock(k):  # one lock at a time: another run on this store waits, then skips
+            lock = store.lock(k)  # one lock at a time: another run on this store waits, then skips
+            assert lock is not None  # a waiting lock is always taken
+            with lock:
                 if not store.done(k, [stamps[i] for i in rng]):
                     emb = embed_clips(model, features.mels.subset(rng), crop_frames=crop_frames, hop=hop,
                                       batch_size=batch_size, device=device)

@@ -14,6 +14,7 @@ from torch import nn
 from ..errors import ParameterError
 from ..nn.gnn import GNNConfig, GrahamGNN
 from ..nn.graphs import Graph
+from ..nn.node_features import standardise
 from ..presets import GNNTrainConfig
 from .loop import BestState, TrainResult, run_epochs
 from .rng import keeps_global_rng
@@ -29,10 +30,11 @@ GNNResult = TrainResult
 
 
 def standardise_features(x: np.ndarray, mean: np.ndarray | None = None, scale: np.ndarray | None = None):
-    """Zero mean, unit variance per dimension (statistics of the given rows unless passed)."""
+    """Zero mean, unit variance per dimension (statistics of the given rows unless passed);
+    returns (standardised ``x``, mean, scale)."""
     mean = x.mean(0) if mean is None else mean
     scale = x.std(0) + 1e-6 if scale is None else scale
-    return (x - mean) / scale, mean, scale
+    return standardise(x, mean, scale), mean, scale
 
 
 def known_labels(y, labelled, n: int, device=None) -> torch.Tensor:

@@ -31,14 +31,14 @@ class ClassBalancedBatchSampler:
 
     def __init__(self, labels: Sequence[int], *, classes_per_batch: int = 8, per_class: int = 4, seed: int = 0,
                  min_batches: int = 0) -> None:
-        labels = np.asarray(labels)
-        if labels.ndim != 1 or labels.size < 2:
+        labels_a = np.asarray(labels)
+        if labels_a.ndim != 1 or labels_a.size < 2:
             raise ParameterError("need at least two labelled clips")
         if classes_per_batch < 1 or per_class < 2:
             raise ParameterError("classes_per_batch must be >= 1 and per_class >= 2")
-        self.labels = labels
-        self.classes = np.unique(labels)
-        self.by_class = {int(c): np.flatnonzero(labels == c) for c in self.classes}
+        self.labels = labels_a
+        self.classes = np.unique(labels_a)
+        self.by_class = {int(c): np.flatnonzero(labels_a == c) for c in self.classes}
         self.classes_per_batch = min(classes_per_batch, len(self.classes))
         self.per_class = per_class
         self.min_batches = int(min_batches)
@@ -56,7 +56,7 @@ class ClassBalancedBatchSampler:
         members = self.by_class[c]
         if len(members) < k:  # a tiny class: draw with replacement
             return [int(i) for i in self.rng.choice(members, size=k, replace=True)]
-        out = []
+        out: list[int] = []
         while len(out) < k:
             if not self.queues[c]:
                 self.queues[c] = [int(i) for i in self.rng.permutation(members)]
@@ -104,7 +104,7 @@ def sample_pairs(labels: np.ndarray, rng: np.random.Generator, *, clip_ids: np.n
     if m == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
     n_hard = int(round(hard_fraction * m)) if scores is not None else 0
-    hard = neg[np.argsort(-scores[neg], kind="stable")[:n_hard]] if n_hard else np.empty(0, np.int64)
+    hard = neg[np.argsort(-scores[neg], kind="stable")[:n_hard]] if n_hard and scores is not None else np.empty(0, np.int64)
     rest = np.setdiff1d(neg, hard)
     sel = np.concatenate([rng.choice(pos, m, replace=False), hard, rng.choice(rest, m - n_hard, replace=False)])
     sel.sort()

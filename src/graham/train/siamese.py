@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -115,7 +115,8 @@ def _set_up(config: SiameseConfig, labels: np.ndarray, tr_idx: np.ndarray, dev: 
     (with ``config.identification`` > 0), the contrastive projection (with
     ``config.contrastive`` > 0), Adam over all of them, the sampler and the generator."""
     model = SiameseNet(config.backbone, head_hidden=config.head_hidden).to(dev)
-    backbone, head = model.backbone, model.head
+    backbone: nn.Module = model.backbone
+    head: nn.Module = model.head
     n_classes = int(labels.max()) + 1
     d = model.embedding_dim
     ident = nn.Linear(d, n_classes).to(dev) if config.identification > 0 else None
@@ -146,7 +147,7 @@ def _resume(last: Path, config: SiameseConfig, run: _Run) -> tuple[list[dict], B
     (its history, its best score and epoch, the next epoch). Other settings are refused,
     naming them; more epochs extend a finished run."""
     tensors, meta = load_checkpoint(last)
-    changes = setting_changes(meta.get("config"), config.to_dict(), ignore=("epochs",))
+    changes = setting_changes(meta.get("config") or {}, config.to_dict(), ignore=("epochs",))
     if changes:
         raise ParameterError(f"{last} was written with other settings ({'; '.join(changes[:5])}); resume with "
                              "the same settings, or train into another --out")
@@ -184,7 +185,7 @@ def _train_epoch(run: _Run, epoch: int, config: SiameseConfig, crops: MelCrops, 
     run.model.train()
     loss_fn = nn.BCEWithLogitsLoss()
     losses, accs, npairs, npos = [], [], 0, 0
-    batches = iter(run.sampler)
+    batches: Any = iter(run.sampler)
     if progress:
         from tqdm.auto import tqdm
         batches = tqdm(batches, total=len(run.sampler), desc=f"siamese {epoch + 1}/{config.epochs}", unit="batch",
@@ -198,6 +199,7 @@ def _train_epoch(run: _Run, epoch: int, config: SiameseConfig, crops: MelCrops, 
             x = torch.cat([x, views])
         emb = gather_with_grad(run.backbone(x[shard(len(x))].to(dev)))  # one backbone pass per crop
         if views is not None:
+            assert run.proj_step is not None  # views are drawn only with a projection
             emb, z = emb[:len(batch)], run.proj_step(emb[len(batch):])
         scores = None
         if config.hard_negatives > 0:  # the current logit of every pair, to find the hardest negatives
@@ -353,7 +355,8 @@ def embed_clips(model: SiameseNet, mels: Sequence[np.ndarray], *, crop_frames: i
     hop = hop or max(1, crop_frames // 2)
     sums = torch.zeros(len(crops), model.embedding_dim, dtype=torch.float64)
     counts = torch.zeros(len(crops), dtype=torch.float64)
-    pending, owners = [], []
+    pending: list[torch.Tensor] = []
+    owners: list[torch.Tensor] = []
 
     def flush() -> None:
         x = torch.cat(pending)

@@ -42,6 +42,8 @@ bench: $(STAMP)
 
 figures: $(STAMP)
 	$(PY) scripts/plot_synth_genres.py --out docs/synthetic_genres.png
+	test -d runs/demo/figures || $(VENV)/bin/graham demo --out runs/demo
+	$(PY) scripts/report_overview.py runs/demo --clip metal.00011 --out docs/report_overview.png
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -61,17 +61,17 @@ def main() -> None:
         # The same predict with the backbone module itself instead of its frozen copy,
         # interleaved with the frozen one so both see the same machine (a shared VM's speed
         # drifts by up to 2x within minutes).
-        fast, plain = model._backbone, model.siamese.backbone
+        fast, plain = model.front.backbone, model.siamese.backbone
         times = {"frozen": [], "module": []}
         for r in range(2 * args.repeats + 2):
             name = ("frozen", "module")[(r + r // 2) % 2]  # ABBA order
-            model._backbone = fast if name == "frozen" else plain
+            model.front.backbone = fast if name == "frozen" else plain
             t0 = time.perf_counter()
             model.predict(one)
             if r >= 2:
                 times[name].append(time.perf_counter() - t0)
-        model._backbone = fast
-    print(f"bundle {args.bundle}: {model.reference.shape[0]} reference nodes, crop {model.crop_frames} frames, "
+        model.front.backbone = fast
+    print(f"bundle {args.bundle}: {model.graph.reference.shape[0]} reference nodes, crop {model.crop_frames} frames, "
           f"{len(emb)} windows per 30-s clip, threads={args.threads}")
     print(f"end to end: {1000 * t_total:6.1f} ms per 30-s clip (median of {args.repeats})")
     print(f"  decode {1000 * t_decode:5.1f} ms | log-mel {1000 * t_mel:5.1f} ms | backbone {1000 * t_embed:5.1f} ms | "

@@ -4,7 +4,7 @@ import torch
 
 from graham.audio import LogMel, MelConfig, load_audio
 from graham.data import FeatureStore, read_gtzan
-from graham.io import write_json
+from graham.files import write_json
 
 from conftest import tone, write
 

@@ -88,6 +88,9 @@ def test_dataset_specs(gtzan_dir, tmp_path):
         with pytest.raises(DatasetError):
             parse_dataset(bad)
     assert len(open_dataset(f"gtzan:{gtzan_dir}")) == 6
+    with pytest.raises(DatasetError, match="table not found"):  # one rule for the CLI and the readers:
+        open_dataset(f"audioset:{tmp_path}/x.csv")                # the table first, then its clips
+    (tmp_path / "x.csv").write_text("# YTID, start_seconds, end_seconds, positive_labels\n")
     with pytest.raises(DatasetError, match="--clips"):
         open_dataset(f"audioset:{tmp_path}/x.csv")
     table = tmp_path / "t.csv"

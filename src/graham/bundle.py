@@ -25,7 +25,7 @@ import torch
 from .audio.mel import MelConfig
 from .checks import BUNDLE_FILES, BUNDLE_FORMAT, bundle_config
 from .errors import BundleError
-from .io import write_json
+from .files import write_json
 from .nn.gnn import GNNConfig, GrahamGNN
 from .nn.node_features import node_features, standardise
 from .nn.siamese import SiameseNet

@@ -131,7 +131,7 @@ def _check_first(*, dataset: Optional[str] = None, clips=None, methods=None, pre
         if bundle is not None:
             checks.bundle_config(bundle)
         if out is not None:
-            from .io import writable_folder
+            from .files import writable_folder
 
             writable_folder(out)
     except GrahamError as exc:
@@ -192,7 +192,7 @@ def corpus(
     """Read a data set and summarise it: clips per class and skipped files."""
     _check_first(dataset=dataset, clips=clips)
     from .data import open_dataset
-    from .io import write_text
+    from .files import write_text
 
     try:
         c = open_dataset(dataset, clips=clips)

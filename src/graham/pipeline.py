@@ -26,7 +26,7 @@ from .evaluate.methods import DEFAULT_METHODS, RunData, result_title, siamese_so
 from .evaluate.metrics import classification_metrics
 from .evaluate.protocol import METHOD_NAMES, ExperimentResult, ProtocolConfig, RunResult, run_key, run_protocol, score_run
 from .evaluate.splits import Split, choose_protocol, labelled_subset, leakage_note, make_splits
-from .io import writable_folder, write_json, write_text
+from .files import writable_folder, write_json, write_text
 from .nn.gnn import GNNConfig
 from .paths import cache_dir
 from .provenance import code_version
@@ -405,7 +405,7 @@ def run_experiment(dataset: str, out: str | os.PathLike, config: ProtocolConfig,
     the paper's random split; ``notify(line)`` hears the choice and any leakage first."""
     import json
 
-    from .report.figures import write_experiment_figures
+    from .report.experiment_figures import write_experiment_figures
 
     out = writable_folder(out)  # a file, or a read-only place: say so before any work
     prep = _prepare(dataset, cache=cache, clips=clips, progress=progress, split_lists=split_lists, exclude=exclude)

@@ -16,19 +16,16 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from .audio.bandstats import RunningBandStatistics, band_statistics
-from .audio.decode import audio_info, load_audio
-from .audio.mel import LogMel
+from .audio.bandstats import RunningBandStatistics
+from .audio.decode import audio_info
 from .audio.stream import file_mel_peak, stream_frames
-from .audio.windows import fit_length, mel_windows, window_starts
+from .audio.windows import fit_length, window_starts
 from .bundle import Bundle, load_bundle
 from .devices import resolve_device
 from .errors import AudioError, GrahamError, ParameterError
-from .nn.frozen import frozen
-from .nn.graphs import attach_graph, build_graph
-from .nn.node_features import node_features, standardise
-from .nn.propagate import SmoothConfig, attach_smoothed, graph_coordinates, normalise_scores, smooth_reference
+from .frontend import FrontEnd
 from .parallel import map_ahead
+from .reference_graph import ReferenceGraph
 
 __all__ = ["GenreScore", "WindowScore", "Neighbour", "Prediction", "GenreClassifier", "load"]
 
@@ -87,8 +84,10 @@ class Prediction:
 
 
 class GenreClassifier:
-    """A bundle ready for inference (CPU by default). Thread-safe for concurrent predictions:
-    it holds no per-call state."""
+    """A bundle ready for inference (CPU by default): a :class:`~graham.frontend.FrontEnd`
+    (audio to window embeddings) and a :class:`~graham.reference_graph.ReferenceGraph` (window
+    embeddings to class probabilities), driven here for one clip, a long file in blocks, or many
+    files in shared batches. Thread-safe for concurrent predictions: it holds no per-call state."""
 
     #: Files longer than this [s] are decoded, turned into log-mels and embedded in blocks (two
     #: passes: the dB clip needs the file's loudest value first), so that memory does not grow
@@ -100,136 +99,54 @@ class GenreClassifier:
         self.bundle = bundle
         self.stream_seconds = self.STREAM_SECONDS if stream_seconds is None else float(stream_seconds)
         self.device = resolve_device(device)  # None or "auto": a GPU when there is one, as in every command
-        self.logmel = LogMel(bundle.mel).to(self.device)
-        self.siamese = bundle.siamese.to(self.device).eval()
-        self._backbone = frozen(self.siamese.backbone)  # 2x faster on the CPU; same numbers
-        self.gnn = bundle.gnn.to(self.device).eval()
-        self.reference = bundle.standardised_reference().to(self.device)
-        self.mean = torch.as_tensor(bundle.mean, dtype=torch.float32, device=self.device)
-        self.scale = torch.as_tensor(bundle.scale, dtype=torch.float32, device=self.device)
-        self.crop_frames = bundle.siamese_config.crop_frames
-        self.batch_size = batch_size
-        self.raw_reference = torch.as_tensor(bundle.reference, dtype=torch.float32, device=self.device)
-        self._reference_unit = torch.nn.functional.normalize(self.raw_reference, dim=1)
-        cfg = self.gnn.config
-        # The reference nodes' hidden features do not depend on the query: compute them once.
-        ref_labels = torch.as_tensor(bundle.reference_labels, device=self.device)
-        with torch.no_grad():
-            graph = build_graph(cfg.graph, self.raw_reference, k=cfg.k, head=self.siamese.head)
-            self._ref_states = self.gnn.reference_states(self.reference, graph, labels=ref_labels)
-            # Correct & smooth among the reference clips once; a query's windows attach to them.
-            self._smoothed = None
-            if cfg.smooth:
-                ref_proba = torch.softmax(self.gnn(self.reference, graph, labels=ref_labels), 1)
-                labelled = torch.nonzero(ref_labels >= 0).flatten()
-                self._smoothed = smooth_reference(ref_proba, self._graph_features(self.raw_reference),
-                                                  ref_labels[labelled], labelled, SmoothConfig(k=cfg.k))
-            # load (or, once per install, compile) the CPU log-mel kernel now, not on the first request
-            self.logmel(torch.zeros(bundle.mel.n_fft, device=self.device))
+        self.front = FrontEnd(bundle.mel, bundle.siamese, crop_frames=bundle.siamese_config.crop_frames,
+                              device=self.device, band_statistics=bundle.gnn.config.band_statistics,
+                              batch_size=batch_size)
+        self.graph = ReferenceGraph(bundle, self.device)
+        self.siamese, self.gnn, self.crop_frames = self.front.siamese, self.graph.gnn, self.front.crop_frames
 
     @property
     def classes(self) -> list[str]:
         return self.bundle.classes
 
-    # -- preprocess ------------------------------------------------------------------------
+    # -- the front end and the graph, by name ------------------------------------------------
     def mel(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> np.ndarray:
         """Log-mel [shape=(n_mels, frames)] of a file or of samples at ``sr`` [Hz]."""
-        return self._logmel(self._samples(audio, sr=sr))
+        return self.front.mel(audio, sr=sr)
 
-    def _logmel(self, y: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return self.logmel(torch.from_numpy(y).to(self.device)).cpu().numpy()
-
-    def _samples(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> np.ndarray:
-        """Mono samples at the bundle's rate, checked long enough to classify."""
-        if isinstance(audio, np.ndarray):
-            if sr is None:
-                raise ParameterError("pass sr= with raw samples")
-            from .audio.decode import resample
-            y = resample(np.asarray(audio, dtype=np.float32).reshape(-1), sr, self.bundle.mel.sr)
-            if y.size == 0 or not np.isfinite(y).all():
-                raise AudioError("<array>", "empty or non-finite samples")
-        else:
-            y = load_audio(audio, sr=self.bundle.mel.sr)
-        if y.shape[0] < self.bundle.mel.n_fft // 2 + 1:
-            raise AudioError(str(audio) if not isinstance(audio, np.ndarray) else "<array>", "too short to classify")
-        return y
-
-    # -- forward ---------------------------------------------------------------------------
-    @torch.no_grad()
     def window_embeddings(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings [shape=(W, 128)], window start frames [shape=(W,)])."""
-        windows, starts = self._windows(mel)
-        return self._embed_windows(windows).cpu().numpy(), starts
-
-    def _windows(self, mel: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-        windows, starts = mel_windows(mel, self.crop_frames, max(1, self.crop_frames // 2))
-        return torch.from_numpy(windows), starts
-
-    def _embed_windows(self, windows: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self._backbone(windows[k:k + self.batch_size].to(self.device))
-                          for k in range(0, len(windows), self.batch_size)])
+        return self.front.window_embeddings(mel)
 
     def clip_statistics(self, mel: np.ndarray) -> torch.Tensor | None:
-        """What a node holds beside its embedding: the clip's band statistics [shape=(3 n_mels,)]
-        when the GNN reads them (``band_statistics``), else None."""
-        if not self.gnn.config.band_statistics:
-            return None
-        return torch.from_numpy(band_statistics(mel)).to(self.device)
+        """The clip's band statistics [shape=(3 n_mels,)] when the GNN reads them, else None."""
+        return self.front.clip_statistics(mel)
 
     @torch.no_grad()
     def node_logits(self, embeddings: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
-        """GNN logits of new nodes [shape=(W, classes)] with Siamese ``embeddings`` attached to
-        the reference nodes as the bundle's graph says (every reference node, the k nearest,
-        or every one weighted by s_ij): :meth:`GrahamGNN.forward_inductive`. ``stats``: the
-        band statistics of each node's clip [shape=(3 n_mels,) for all, or (W, 3 n_mels)], from
-        :meth:`clip_statistics`; needed when the GNN reads them."""
-        return self.node_logits_grad(embeddings, stats)
+        """GNN logits of new nodes [shape=(W, classes)] attached to the reference nodes
+        (:meth:`ReferenceGraph.node_logits_grad`, without the gradient)."""
+        return self.graph.node_logits_grad(embeddings, stats)
 
     def node_logits_grad(self, embeddings: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
         """As :meth:`node_logits`, differentiable (for Grad-CAM++ through the whole model)."""
-        emb = embeddings.to(self.device)
-        cfg = self.gnn.config
-        if cfg.band_statistics and stats is None:
-            raise ParameterError("this model reads each clip's band statistics: pass stats=clip_statistics(mel)")
-        x = node_features(emb, stats if cfg.band_statistics else None)
-        with torch.no_grad():
-            attach = attach_graph(cfg.graph, self.raw_reference, emb.detach(), k=cfg.k, head=self.siamese.head)
-        return self.gnn.forward_inductive(None, standardise(x, self.mean, self.scale), attach=attach,
-                                          ref_states=self._ref_states)
+        return self.graph.node_logits_grad(embeddings, stats)
 
-    def _graph_features(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """Embeddings standardised as in training: what correct & smooth's kNN graph is built on."""
-        return graph_coordinates(embeddings.to(self.device), self.mean, self.scale)
-
-    @torch.no_grad()
     def node_probabilities(self, embeddings: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
-        """Class probabilities of new nodes [shape=(W, classes)]: the GNN's softmax and, with the
-        GNN setting ``smooth``, correct & smooth with each node attached to its k nearest
-        reference clips (:func:`graham.nn.propagate.attach_smoothed`), scores normalised to sum 1.
-        New nodes go through in groups of ``NODES_PER_PASS``: a node's messages come from reference
-        nodes only, so the groups give the same result, in memory that does not grow with W."""
-        per_node = stats is not None and stats.dim() == 2  # else one clip's statistics for every node
-        step = self.NODES_PER_PASS
-        return torch.cat([self._node_probabilities(embeddings[k:k + step],
-                                                   stats[k:k + step] if per_node and stats is not None else stats)
-                          for k in range(0, embeddings.shape[0], step)])
+        """Class probabilities of new nodes [shape=(W, classes)], after correct & smooth where the
+        bundle uses it (:meth:`ReferenceGraph.node_probabilities`)."""
+        return self.graph.node_probabilities(embeddings, stats)
 
-    #: New nodes per inductive pass of :meth:`node_probabilities`.
-    NODES_PER_PASS = 256
-
-    def _node_probabilities(self, embeddings: torch.Tensor, stats: torch.Tensor | None) -> torch.Tensor:
-        proba = torch.softmax(self.node_logits(embeddings, stats), dim=1)
-        if self._smoothed is None:
-            return proba
-        return normalise_scores(attach_smoothed(self._smoothed, proba, self._graph_features(embeddings)))
+    def nearest_references(self, window_embeddings: torch.Tensor | np.ndarray, k: int) -> tuple[Neighbour, ...]:
+        """The ``k`` training clips most similar to a clip, given its windows' embeddings."""
+        return tuple(Neighbour(*n) for n in self.graph.nearest(window_embeddings, k))
 
     def embed(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> np.ndarray:
         """The clip's 128-d embedding: the mean over its windows (as in training)."""
         emb, _ = self.window_embeddings(self.mel(audio, sr=sr))
         return emb.mean(0)
 
-    # -- postprocess -----------------------------------------------------------------------
+    # -- the drivers -----------------------------------------------------------------------
     def predict(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None, top_k: int = 3,
                 per_window: bool = False, neighbours: int = 0) -> Prediction:
         """Classify a file or raw samples; probabilities are averaged over windows. A file longer
@@ -240,23 +157,6 @@ class GenreClassifier:
         source = str(audio) if not isinstance(audio, np.ndarray) else "<array>"
         return self.predict_mel(self.mel(audio, sr=sr), top_k=top_k, per_window=per_window, source=source,
                                 neighbours=neighbours)
-
-    @torch.no_grad()
-    def nearest_references(self, window_embeddings: torch.Tensor | np.ndarray, k: int) -> tuple[Neighbour, ...]:
-        """The ``k`` training clips most similar to a clip, given its windows' embeddings
-        [shape=(W, d)]: by the mean over windows of the cosine similarity, which is the mean
-        of the windows' unit vectors against each clip's unit vector (one product, whatever W)."""
-        if k <= 0:
-            return ()
-        emb = torch.as_tensor(window_embeddings, dtype=torch.float32, device=self.device)
-        mean_unit = torch.nn.functional.normalize(emb, dim=1).mean(0)
-        sims = self._reference_unit @ mean_unit
-        top = torch.topk(sims, min(k, sims.shape[0]))
-        ids = self.bundle.reference_ids
-        labels = self.bundle.reference_labels
-        return tuple(Neighbour(ids[i] if ids is not None else f"reference {i}",
-                               self.classes[labels[i]] if labels[i] >= 0 else None, round(float(s), 6))
-                     for s, i in zip(top.values.tolist(), top.indices.tolist()))
 
     def _is_long(self, path: str | os.PathLike) -> bool:
         return audio_info(path).duration > self.stream_seconds
@@ -282,7 +182,7 @@ class GenreClassifier:
 
         def embed_batch():
             if batch:
-                embs.append(self._backbone(torch.from_numpy(np.stack(batch)).to(self.device)))
+                embs.append(self.front.backbone(torch.from_numpy(np.stack(batch)).to(self.device)))
                 batch.clear()
 
         for block in stream_frames(path, cfg, peak_db=peak, device=self.device, block_seconds=block_seconds):
@@ -291,7 +191,7 @@ class GenreClassifier:
             while k < len(starts) and starts[k] + crop <= at + buf.shape[1]:
                 batch.append(buf[:, starts[k] - at:starts[k] - at + crop])
                 k += 1
-                if len(batch) == self.batch_size:
+                if len(batch) == self.front.batch_size:
                     embed_batch()
             drop = (starts[k] - at) if k < len(starts) else buf.shape[1]
             buf, at = buf[:, drop:], at + drop
@@ -335,7 +235,7 @@ class GenreClassifier:
             if not pending:
                 return
             with torch.no_grad():
-                emb = self._embed_windows(torch.cat([w for _, _, w, _, _ in pending]))
+                emb = self.front.embed_windows(torch.cat([w for _, _, w, _, _ in pending]))
                 stats = None
                 if self.gnn.config.band_statistics:  # every window carries its own clip's statistics
                     stats = torch.cat([st.expand(len(w), -1) for _, _, w, _, st in pending])
@@ -352,7 +252,7 @@ class GenreClassifier:
             try:
                 if self._is_long(path):
                     return _LONG, None  # read in blocks by this thread, when its turn comes
-                return self._samples(path), None
+                return self.front.samples(path), None
             except AudioError as exc:
                 return None, exc
             except OSError as exc:
@@ -379,8 +279,8 @@ class GenreClassifier:
                 yield source, err
                 continue
             assert y is not None  # no error: the audio was read
-            mel = self._logmel(y)
-            windows, starts = self._windows(mel)
+            mel = self.front.logmel_of(y)
+            windows, starts = self.front.windows(mel)
             pending.append((source, mel.shape[-1], windows, starts, self.clip_statistics(mel)))
             queued += len(windows)
             if queued >= windows_per_batch:

@@ -100,7 +100,7 @@ def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "classes": classifier.classes, "reference_nodes": int(classifier.reference.shape[0])}
+        return {"status": "ok", "classes": classifier.classes, "reference_nodes": int(classifier.graph.reference.shape[0])}
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:

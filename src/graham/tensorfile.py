@@ -13,7 +13,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import GrahamError
-from .io import atomic_path
+from .files import atomic_path
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import write_json, write_text
+from ..files import write_json, write_text
 from .core import AuditResult
 
 __all__ = ["write_audit"]

@@ -39,7 +39,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DatasetError
-from ..io import atomic_path, write_json
+from ..files import atomic_path, write_json
 from ..ranks import barrier, world
 
 try:

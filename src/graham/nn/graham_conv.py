@@ -36,7 +36,7 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 
 from ..errors import ParameterError
-from .generated import remove_generated_sources
+from .pyg_tempfiles import remove_generated_sources
 from .sorted_sums import ReluDiffSum, ShiftedReluSum
 
 __all__ = ["GrahamConv", "complete_edge_index"]

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ParameterError
-from .generated import remove_generated_sources
 from .graphs import knn_edges, knn_graph
+from .pyg_tempfiles import remove_generated_sources
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..audio.mel import MelConfig, mel_frequencies
-from ..io import atomic_path
+from ..files import atomic_path
 
 __all__ = ["drawable", "class_labels", "printable", "new_figure", "save", "confusion_figure", "confusion_grid",
            "tsne_figure", "gradcam_figure", "mean_heatmap_figure", "curves_figure", "table_figure"]
@@ -232,16 +232,3 @@ def table_figure(table: list[dict], path, *, title: str, metric: str = "balanced
     ax.set_title(title)
     return save(fig, path)
 
-
-def write_experiment_figures(result, out, *, title: str) -> Path:
-    """An experiment's figures: a confusion matrix per run and method under ``out/confusion``
-    and the Table 1 bars, ``out/table.png`` (returned)."""
-    from ..evaluate.methods import METHOD_NAMES
-
-    out = Path(out)
-    for k, run in enumerate(result.runs):
-        for m, met in run.metrics.items():
-            confusion_figure(met["confusion"], result.classes,
-                             f"{METHOD_NAMES[m]}, {run.fraction:.0%} labelled, seed {run.seed}",
-                             out / "confusion" / f"run{k:02d}_{m}_{int(run.fraction * 100)}pct.png")
-    return table_figure(result.table(), out / "table.png", title=title)

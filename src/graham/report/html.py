@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..io import write_text
+from ..files import write_text
 
 __all__ = ["Section", "write_report"]
 

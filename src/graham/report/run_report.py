@@ -12,7 +12,7 @@ import numpy as np
 from ..evaluate.methods import result_title, siamese_sources
 from ..evaluate.metrics import METRIC_KEYS, METRIC_TITLES, format_pm, run_metric
 from ..explain.tsne import silhouette, tsne_2d
-from ..io import compact_json, write_json
+from ..files import compact_json, write_json
 from .explained import ClipToExplain, explain_clips
 from .figures import class_labels, confusion_grid, curves_figure, mean_heatmap_figure, table_figure, tsne_figure
 from .html import Section, write_report

@@ -53,7 +53,8 @@ def main() -> None:
         t_mel = median_time(lambda: model.mel(one), repeats=args.repeats) - t_decode
         t_embed = median_time(lambda: model.window_embeddings(mel), repeats=args.repeats)
         emb, _ = model.window_embeddings(mel)
-        t_graph = median_time(lambda: model.node_logits(torch.from_numpy(emb)), repeats=args.repeats)
+        stats = model.clip_statistics(mel)
+        t_graph = median_time(lambda: model.node_logits(torch.from_numpy(emb), stats), repeats=args.repeats)
         t0 = time.perf_counter()
         for p in paths:
             model.predict(p)

@@ -147,7 +147,7 @@ def run_setting(setting: str, dataset: str, protocol: str, *, k: int = 5, seeds=
                              f"{code_version()}): its embeddings are not what today's code trains. Rerun it (another "
                              "--out), or pass --any-commit to score it anyway and say so.")
         t0 = time.perf_counter()
-        data = run_data(mels, labels, corpus.classes, planned, **config)
+        data = run_data(mels, labels, corpus.classes, planned, groups=corpus.groups, **config)
         test_y = labels[split.test]
         if row is None:
             metrics, _, _, _ = score_run(data, methods)

@@ -250,7 +250,7 @@ def train_model(
     gnn_train = gnn_train or GNNTrainConfig(seed=seed)
     t_feat = time.perf_counter() - t0
     data = RunData(mels, labels, classes, split, labelled, siamese, gnn, gnn_train, seed=siamese.seed, device=device,
-                   progress=progress, siamese_out=out / "siamese", resume=resume)
+                   progress=progress, siamese_out=out / "siamese", resume=resume, groups=np.asarray(corpus.groups))
     metrics, emb, hidden, models = score_run(data, ("grahams_gnn",) + tuple(m for m in methods if m != "grahams_gnn"))
     t_train = time.perf_counter() - t0 - t_feat
     save_checkpoint(out / "embeddings.safetensors", {"embeddings": torch.from_numpy(emb), "labels": torch.from_numpy(labels)},
@@ -342,7 +342,7 @@ def train_siamese_run(dataset: str, out: str | os.PathLike, *, clips: str | None
     assert split is not None
     config = config or SiameseConfig(seed=seed)
     res = train_siamese(take(mels, split.train), labels[split.train], config, out=out, resume=resume,
-                        device=device, progress=progress)
+                        groups=np.asarray(corpus.groups)[split.train], device=device, progress=progress)
     write_json(Path(out) / "split.json", {"split": split.name, "chosen": prep.protocol_why, "leakage": prep.leakage,
                                           "train": [corpus.clip_ids[i] for i in split.train],
                                           "test": [corpus.clip_ids[i] for i in split.test]})

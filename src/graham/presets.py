@@ -91,6 +91,10 @@ class SiameseConfig:
     music, CLMR, Spijkervet & Burgoyne 2021, and COLA, Saeed et al. 2021). Two moments of one
     recording share its genre, so the unlabelled clips shape the embedding that the graph is
     built on without a label being read. The projection is thrown away after training.
+    ``grouped_validation``: where the training clips come in groups of several (segments of one
+    track, songs of one artist), the validation clips that choose the epoch are whole groups,
+    none of which trained (graham 0.3; before, clips drawn at random put segments of one track
+    on both sides, and the epoch was chosen on clips nearly the same as training ones).
     The ``paper`` preset keeps the paper's settings (lr 3e-4, plain epochs, no augmentation,
     the pair loss alone)."""
 
@@ -112,6 +116,7 @@ class SiameseConfig:
     contrastive: float = 0.0
     contrastive_clips: int = 16
     temperature: float = 0.1
+    grouped_validation: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -51,6 +51,7 @@ class RunData:
     progress: bool = False
     siamese_out: object = None
     resume: bool = False
+    groups: np.ndarray | None = None  # every clip's group, for grouped validation (None: no groups)
 
     @functools.cached_property
     def siamese(self) -> SiameseResult:
@@ -59,8 +60,14 @@ class RunData:
         test clip is seen, so the embedding is the same transductive or inductive."""
         unlabelled = take(self.mels, np.setdiff1d(self.split.train, self.labelled))  # lazy; read only if used
         return train_siamese(take(self.mels, self.labelled), self.labels[self.labelled], self.siamese_config,
-                             unlabelled=unlabelled, device=self.device, progress=self.progress,
+                             unlabelled=unlabelled, groups=self.labelled_groups, device=self.device,
+                             progress=self.progress,
                              out=self.siamese_out, resume=self.resume)
+
+    @property
+    def labelled_groups(self) -> np.ndarray | None:
+        """The labelled clips' groups (what their validation split keeps apart), or None."""
+        return None if self.groups is None else np.asarray(self.groups)[self.labelled]
 
     @functools.cached_property
     def node_features(self) -> np.ndarray:
@@ -183,7 +190,7 @@ def _label_spreading(d: RunData) -> MethodRun:
 
 def _supervised_cnn(d: RunData) -> MethodRun:
     res = train_supervised_cnn(take(d.mels, d.labelled), d.labels[d.labelled], len(d.classes),
-                               d.siamese_config, device=d.device, progress=d.progress)
+                               d.siamese_config, groups=d.labelled_groups, device=d.device, progress=d.progress)
     proba = predict_proba_clips(res.model, take(d.mels, d.split.test),
                                 crop_frames=d.siamese_config.crop_frames, device=d.device)
     return MethodRun(proba.argmax(1), res)

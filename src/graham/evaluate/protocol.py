@@ -217,16 +217,18 @@ def plan_runs(config: ProtocolConfig, labels, *, groups=None, splits=None, class
 def run_data(mels: Sequence[np.ndarray], labels, classes: list[str], planned: PlannedRun, *,
              siamese: SiameseConfig | None = None, gnn: GNNConfig | None = None,
              gnn_train: GNNTrainConfig | None = None, mode: str = "transductive", device: str | None = None,
-             progress: bool = False) -> RunData:
+             progress: bool = False, groups=None) -> RunData:
     """What one planned run starts from, as every run of the protocol makes it: the stratified
     labelled ``fraction`` of the split's training clips, and the settings seeded with the run's
-    seed (Siamese network, GNN training). The Siamese network trains on first use."""
+    seed (Siamese network, GNN training). The Siamese network trains on first use; ``groups``
+    (every clip's) keep its validation clips apart from its training clips."""
     seed = planned.seed
     labelled = labelled_subset(planned.split.train, labels, planned.fraction, seed=seed)
     sia_cfg = SiameseConfig.from_dict({**(siamese or SiameseConfig()).to_dict(), "seed": seed})
     g_train = GNNTrainConfig(**{**asdict(gnn_train or GNNTrainConfig()), "seed": seed})
     return RunData(mels, np.asarray(labels), list(classes), planned.split, labelled, sia_cfg, gnn or GNNConfig(), g_train,
-                   mode=mode, seed=seed, device=device, progress=progress)
+                   mode=mode, seed=seed, device=device, progress=progress,
+                   groups=None if groups is None else np.asarray(groups))
 
 
 def score_run(data: RunData, methods: Sequence[str] = DEFAULT_METHODS):
@@ -293,7 +295,7 @@ def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config:
             continue
         t0 = time.perf_counter()
         data = run_data(mels, labels, classes, p, siamese=siamese, gnn=gnn, gnn_train=gnn_train, mode=config.mode,
-                        device=device, progress=progress)
+                        device=device, progress=progress, groups=groups)
         metrics, emb, hidden, _ = score_run(data, config.methods)
         run = RunResult(p.seed, p.split.name, p.fraction, len(data.labelled), len(p.split.test), metrics,
                         time.perf_counter() - t0, groups_cut(p.split, groups) if groups is not None else 0)

@@ -37,12 +37,32 @@ log = logging.getLogger(__name__)
 SiameseResult = TrainResult
 
 
-def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_validation(labels: np.ndarray, fraction: float, seed: int,
+                     groups: Sequence | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(fit, validation) positions: a stratified ``fraction`` held out, or none when a class
-    has fewer than 4 clips (then every clip trains and the last epoch is kept)."""
+    has fewer than 4 clips (then every clip trains and the last epoch is kept).
+
+    With ``groups`` where some group holds several clips (segments of one track, songs of one
+    artist), whole groups are held out (a fold of ``StratifiedGroupKFold`` with 1/``fraction``
+    folds), so that no group sits on both sides and the epoch is chosen on clips unlike those
+    it trained on, as the test clips are. When that would leave a class without a clip on
+    either side, nothing is held out (a random split would put groups on both sides)."""
     idx = np.arange(len(labels))
     counts = np.bincount(labels)
     if fraction <= 0 or (counts[counts > 0] < 4).any():
+        return idx, np.empty(0, np.int64)
+    if groups is not None and len(set(groups)) < len(labels):
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        k = max(2, int(round(1 / fraction)))
+        if len(set(groups)) >= k:
+            tr, va = next(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+                          .split(idx, labels, np.asarray(groups)))
+            present = set(np.unique(labels).tolist())
+            if set(labels[tr].tolist()) == present and set(labels[va].tolist()) == present:
+                return np.sort(tr), np.sort(va)
+        log.warning("grouped validation is off: %d groups of %d classes cannot give every class clips on both "
+                    "sides; every clip trains and the last epoch is kept", len(set(groups)), len(counts))
         return idx, np.empty(0, np.int64)
     from sklearn.model_selection import train_test_split
 
@@ -257,6 +277,7 @@ def train_siamese(
     config: SiameseConfig | None = None,
     *,
     unlabelled: Sequence[np.ndarray] = (),
+    groups: Sequence | np.ndarray | None = None,
     out: str | os.PathLike | None = None,
     resume: bool = False,
     device: str | None = None,
@@ -267,8 +288,9 @@ def train_siamese(
     Only these clips' labels are used (pass the labelled training clips alone); the clips
     ``unlabelled`` (their log-mels, no labels) join the labelled ones in the contrastive loss
     when ``config.contrastive`` > 0, and are unused otherwise. A stratified
-    ``val_fraction`` of them is held out for validation pair accuracy and ROC-AUC each epoch.
-    With ``out``, ``out/last.safetensors`` is written after every epoch (model, optimizer,
+    ``val_fraction`` of them is held out for validation pair accuracy and ROC-AUC each epoch;
+    with the clips' ``groups`` and ``config.grouped_validation``, whole groups
+    (:func:`split_validation`). With ``out``, ``out/last.safetensors`` is written after every epoch (model, optimizer,
     sampler and RNG states) and ``out/best.safetensors`` keeps the best validation epoch
     (:func:`_epoch_score`); the returned model is that epoch's in any case;
     ``resume=True`` continues from ``last`` and ends with the same weights as an uninterrupted
@@ -286,7 +308,8 @@ def train_siamese(
     rank, n_proc = world()
     progress = progress and rank == 0
     torch.manual_seed(config.seed)
-    tr_idx, va_idx = split_validation(labels, config.val_fraction, config.seed)
+    tr_idx, va_idx = split_validation(labels, config.val_fraction, config.seed,
+                                      groups if config.grouped_validation else None)
     run = _set_up(config, labels, tr_idx, dev, n_proc)
     crops = MelCrops(Chained(mels, unlabelled), config.crop_frames)  # unlabelled clips after the labelled ones
     pool = np.concatenate([tr_idx, np.arange(len(mels), len(mels) + len(unlabelled))])  # no validation clip

@@ -50,11 +50,12 @@ SupervisedResult = TrainResult
 
 @keeps_global_rng
 def train_supervised_cnn(mels: Sequence[np.ndarray], labels: Sequence[int], num_classes: int,
-                         config: SiameseConfig | None = None, *, device: str | None = None,
+                         config: SiameseConfig | None = None, *, groups=None, device: str | None = None,
                          progress: bool = False) -> SupervisedResult:
     """Train :class:`SupervisedCNN` with cross-entropy on ``mels`` (the labelled training clips
-    only) for ``config.epochs``; a stratified ``config.val_fraction`` is held out and the epoch
-    with the best validation accuracy (clip-level, windows averaged) is returned."""
+    only) for ``config.epochs``; a stratified ``config.val_fraction`` is held out (whole
+    ``groups`` with ``config.grouped_validation``: :func:`~graham.train.siamese.split_validation`)
+    and the epoch with the best validation accuracy (clip-level, windows averaged) is returned."""
     config = config or SiameseConfig()
     labels = np.asarray(labels, dtype=np.int64)
     if len(mels) != len(labels) or len(np.unique(labels)) < 2:
@@ -63,7 +64,8 @@ def train_supervised_cnn(mels: Sequence[np.ndarray], labels: Sequence[int], num_
     torch.manual_seed(config.seed)
     model = SupervisedCNN(config, num_classes).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    tr_idx, va_idx = split_validation(labels, config.val_fraction, config.seed)
+    tr_idx, va_idx = split_validation(labels, config.val_fraction, config.seed,
+                                      groups if config.grouped_validation else None)
     sampler = ClassBalancedBatchSampler(labels[tr_idx], classes_per_batch=config.classes_per_batch,
                                         per_class=config.per_class, seed=config.seed, min_batches=config.min_batches)
     rng = np.random.default_rng([config.seed, 2])

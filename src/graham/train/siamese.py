@@ -55,14 +55,18 @@ def split_validation(labels: np.ndarray, fraction: float, seed: int,
         from sklearn.model_selection import StratifiedGroupKFold
 
         k = max(2, int(round(1 / fraction)))
-        if len(set(groups)) >= k:
-            tr, va = next(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-                          .split(idx, labels, np.asarray(groups)))
-            present = set(np.unique(labels).tolist())
-            if set(labels[tr].tolist()) == present and set(labels[va].tolist()) == present:
-                return np.sort(tr), np.sort(va)
-        log.warning("grouped validation is off: %d groups of %d classes cannot give every class clips on both "
-                    "sides; every clip trains and the last epoch is kept", len(set(groups)), len(counts))
+        present = set(np.unique(labels).tolist())
+        best: tuple[np.ndarray, np.ndarray] | None = None
+        if len(set(groups)) >= k:  # the first fold that keeps every class in training, covering most classes
+            for tr, va in StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(
+                    idx, labels, np.asarray(groups)):
+                if set(labels[tr].tolist()) == present and (
+                        best is None or len(set(labels[va].tolist())) > len(set(labels[best[1]].tolist()))):
+                    best = (np.sort(tr), np.sort(va))
+        if best is not None:
+            return best
+        log.warning("grouped validation is off: %d groups cannot hold out a fold and keep every class in training; "
+                    "every clip trains and the last epoch is kept", len(set(groups)))
         return idx, np.empty(0, np.int64)
     from sklearn.model_selection import train_test_split
 

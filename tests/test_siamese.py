@@ -304,3 +304,60 @@ def test_training_leaves_the_callers_random_state_alone():
         model_b = second.model
         for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_grouped_validation_never_puts_a_group_on_both_sides():
+    """Issue 27: with groups of several clips (segments of one track), the validation clips
+    that choose the epoch are whole groups; every class keeps training clips; without groups
+    (or every clip its own group) the stratified random split stays; and a corpus whose groups
+    cannot give a fold with every class left in training holds nothing out, rather than split
+    a group."""
+    from graham.train.siamese import split_validation
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 15)
+    groups = np.array([f"{c}-t{i // 3}" for c, i in zip(labels, np.tile(np.arange(15), 4))])  # 5 tracks x 3
+    for seed in range(10):
+        perm = rng.permutation(len(labels))
+        y, g = labels[perm], groups[perm]
+        tr, va = split_validation(y, 0.15, seed, g)
+        assert len(va) > 0 and not set(g[tr]) & set(g[va])
+        assert set(y[tr]) == set(range(4)) and sorted(np.concatenate([tr, va]).tolist()) == list(range(60))
+    plain = split_validation(labels, 0.15, 0)
+    assert plain[1].tolist() == split_validation(labels, 0.15, 0, [f"c{i}" for i in range(60)])[1].tolist()
+    assert set(groups[plain[0]]) & set(groups[plain[1]])  # the random split does cut groups: why the groups
+    one_track = np.array([f"{c}-only" for c in labels])  # one group per class: no fold keeps every class
+    tr, va = split_validation(labels, 0.15, 0, one_track)
+    assert len(va) == 0 and len(tr) == 60
+
+
+def test_the_run_hands_the_labelled_clips_groups_to_both_trainings(monkeypatch):
+    """RunData passes the labelled clips' own groups (in their order) to the Siamese network's
+    and the supervised CNN's validation splits."""
+    import graham.train.siamese as siamese
+    import graham.train.supervised as supervised
+    from graham.evaluate.methods import METHODS, RunData
+    from graham.evaluate.splits import Split
+    from graham.nn.gnn import GNNConfig
+    from graham.train.gnn import GNNTrainConfig
+
+    from tiny import tiny_siamese, toy_mels
+
+    seen = []
+    real = siamese.split_validation
+
+    def spy(labels, fraction, seed, groups=None):
+        seen.append(None if groups is None else list(groups))
+        return real(labels, fraction, seed, groups)
+
+    monkeypatch.setattr(siamese, "split_validation", spy)
+    monkeypatch.setattr(supervised, "split_validation", spy)
+    mels, labels = toy_mels(n_per_class=6, classes=2)
+    groups = np.array([f"g{i // 2}" for i in range(len(labels))])
+    split = Split(np.array([0, 1, 2, 3, 4, 6, 7, 8, 9, 10]), np.array([5, 11]), "t")
+    labelled = np.array([0, 1, 2, 3, 6, 7, 8, 9])
+    d = RunData(mels, labels, ["a", "b"], split, labelled, tiny_siamese(epochs=1, val_fraction=0.25), GNNConfig(),
+                GNNTrainConfig(epochs=5), groups=groups)
+    METHODS["supervised_cnn"].run(d)
+    _ = d.siamese
+    assert seen == [list(groups[labelled])] * 2

@@ -332,8 +332,8 @@ def test_grouped_validation_never_puts_a_group_on_both_sides():
 
 
 def test_the_run_hands_the_labelled_clips_groups_to_both_trainings(monkeypatch):
-    """RunData passes the labelled clips' own groups (in their order) to the Siamese network's
-    and the supervised CNN's validation splits."""
+    """With ``grouped_validation``, RunData passes the labelled clips' own groups (in their
+    order) to the Siamese network's and the supervised CNN's validation splits."""
     import graham.train.siamese as siamese
     import graham.train.supervised as supervised
     from graham.evaluate.methods import METHODS, RunData
@@ -356,8 +356,11 @@ def test_the_run_hands_the_labelled_clips_groups_to_both_trainings(monkeypatch):
     groups = np.array([f"g{i // 2}" for i in range(len(labels))])
     split = Split(np.array([0, 1, 2, 3, 4, 6, 7, 8, 9, 10]), np.array([5, 11]), "t")
     labelled = np.array([0, 1, 2, 3, 6, 7, 8, 9])
-    d = RunData(mels, labels, ["a", "b"], split, labelled, tiny_siamese(epochs=1, val_fraction=0.25), GNNConfig(),
-                GNNTrainConfig(epochs=5), groups=groups)
-    METHODS["supervised_cnn"].run(d)
-    _ = d.siamese
-    assert seen == [list(groups[labelled])] * 2
+    for grouped in (True, False):  # off (the default): the splits get no groups
+        seen.clear()
+        d = RunData(mels, labels, ["a", "b"], split, labelled,
+                    tiny_siamese(epochs=1, val_fraction=0.25, grouped_validation=grouped), GNNConfig(),
+                    GNNTrainConfig(epochs=5), groups=groups)
+        METHODS["supervised_cnn"].run(d)
+        _ = d.siamese
+        assert seen == [list(groups[labelled]) if grouped else None] * 2

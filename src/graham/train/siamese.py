@@ -293,7 +293,7 @@ def train_siamese(
     ``unlabelled`` (their log-mels, no labels) join the labelled ones in the contrastive loss
     when ``config.contrastive`` > 0, and are unused otherwise. A stratified
     ``val_fraction`` of them is held out for validation pair accuracy and ROC-AUC each epoch;
-    with the clips' ``groups`` and ``config.grouped_validation``, whole groups
+    with the clips' ``groups`` and ``config.grouped_validation`` (off by default), whole groups
     (:func:`split_validation`). With ``out``, ``out/last.safetensors`` is written after every epoch (model, optimizer,
     sampler and RNG states) and ``out/best.safetensors`` keeps the best validation epoch
     (:func:`_epoch_score`); the returned model is that epoch's in any case;

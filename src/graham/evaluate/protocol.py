@@ -254,9 +254,9 @@ def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split,
                    gnn_train: GNNTrainConfig, mode: str = "transductive", device: str | None = None,
                    progress: bool = False, siamese_out=None, resume: bool = False,
                    methods: Sequence[str] = DEFAULT_METHODS):
-    """One run on a given split and labelled set with the settings as given (``graham train``;
-    the protocol seeds them per run, :func:`run_data`): :func:`score_run` of ``methods``, with
-    the Siamese network's checkpoints in ``siamese_out``."""
+    """One run on a given split and labelled set with the settings as given (the protocol seeds
+    them per run: :func:`run_data`): :func:`score_run` of ``methods``, with the Siamese
+    network's checkpoints in ``siamese_out``."""
     data = RunData(mels, np.asarray(labels), list(classes), split, np.asarray(labelled), siamese, gnn, gnn_train,
                    mode=mode, seed=siamese.seed, device=device, progress=progress, siamese_out=siamese_out,
                    resume=resume)

@@ -110,7 +110,6 @@ class _Prepared:
     labels: np.ndarray
     split: Split | None = None
     excluded: list = field(default_factory=list)  # Skipped: clips left out by --exclude, with the reason
-    protocol: str | None = None  # the protocol the split was drawn by (``auto`` and ``paper`` resolved)
     protocol_why: str = ""  # why that protocol, in words
     leakage: str | None = None  # a line when the split puts clips of one group on both sides
 
@@ -155,7 +154,7 @@ def _prepare(dataset: str, *, cache, clips: str | None, progress: bool, split_li
         notify(f"split: {split.name} ({why})")
         if leakage:
             notify(leakage)
-    return _Prepared(fr, corpus, labels, split, excluded, chosen, why, leakage)
+    return _Prepared(fr, corpus, labels, split, excluded, why, leakage)
 
 
 def _require_classes(corpus: Corpus) -> None:

@@ -23,7 +23,7 @@ from ..train.gnn import GNNTrainConfig
 from ..train.siamese import SiameseConfig
 from .methods import DEFAULT_METHODS, METHOD_NAMES, METHODS, RunData
 from .metrics import METRIC_KEYS, METRIC_TITLES, classification_metrics, format_pm, run_metric
-from .splits import Split, choose_protocol, groups_cut, labelled_subset, leakage_note, make_splits
+from .splits import Split, choose_protocol, groups_cut, has_groups, labelled_subset, leakage_note, make_splits
 
 __all__ = ["ProtocolConfig", "RunResult", "ExperimentResult", "PlannedRun", "plan_runs", "run_data", "score_run",
            "run_protocol", "evaluate_split", "run_key", "METHOD_NAMES"]
@@ -278,7 +278,7 @@ def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config:
     chosen, why = choose_protocol(config.protocol, groups, grouped="kfold")
     config = replace(config, protocol=chosen)
     result = ExperimentResult(config, list(classes), protocol_why=why)
-    result.grouped = groups is not None and len(set(groups)) < len(labels)
+    result.grouped = has_groups(groups)
     plan = plan_runs(config, labels, groups=groups, splits=splits, classes=classes)
     result.leakage = leakage_note(list({p.split.name: p.split for p in plan}.values()), groups)
     if notify is not None:

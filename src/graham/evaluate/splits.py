@@ -73,7 +73,7 @@ def grouped_split(labels, groups, *, test_size: float = 0.3, seed: int = 0) -> S
 
 def kfold_splits(labels, *, k: int = 5, seed: int = 0, groups=None) -> list[Split]:
     labels = np.asarray(labels)
-    if groups is not None and len(set(groups)) == len(labels):
+    if not has_groups(groups):
         groups = None  # every clip its own group: plain stratified k-fold, and named so
     if groups is None:
         it = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(labels, labels)

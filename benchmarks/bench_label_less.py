@@ -1,0 +1,237 @@
+"""Label less: active labelling against random labelling, and a new genre added to a bundle
+from a handful of clips against a full retrain. Accuracy, not a timed test.
+
+``active``: on every grouped fold of every seed, start from 2 labelled training clips a class
+(drawn at random), then label in rounds of 5 % of the training clips up to ``--until``: each
+round trains what ``graham train --labels`` trains (Siamese network on the labelled clips, the
+GNN over every clip, correct & smooth), scores the test clips, and picks the next round's clips
+by ``--strategy`` (:func:`graham.labelling.select.select_batch`, the function ``graham suggest``
+runs). The 2-layer NN and label spreading are scored on the same embeddings and labels.
+
+``new-genre``: on every grouped fold, hold one class out of training (each class in turn), train
+the ``cpu`` preset on the other classes' training clips (the Siamese network, the GNN, the
+bundle), extend the bundle with ``--shots`` training clips of the held-out class
+(:func:`graham.extend.extend_bundle`: only the graph part is refit) and score every test clip
+as ``graham predict`` does; the full retrain that saw every class is the same fold at 100 %
+labels.
+
+``report``: the figure (balanced accuracy against labels spent), the tables and the page.
+
+Each round or run is saved as soon as it is done (``--out``), so a killed benchmark resumes.
+Results differ with the thread count: the default is one thread.
+
+    python benchmarks/bench_label_less.py active --dataset folder:DEVSET --features FEATURES \
+        --seeds 0 1 2 --strategy uncertain-cover --until 0.2 --out runs/label-less
+    python benchmarks/bench_label_less.py active ... --strategy random --until 0.3
+    python benchmarks/bench_label_less.py new-genre --dataset folder:DEVSET --features FEATURES --out runs/label-less
+    python benchmarks/bench_label_less.py report --out runs/label-less
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _util import set_threads
+
+#: The labelled fractions of the training clips each round reaches, after the start of 2 a class.
+ROUNDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
+
+
+def _setting(dataset: str, features, seeds, k: int):
+    from graham.evaluate.protocol import ProtocolConfig, plan_runs
+    from graham.evaluate.splits import choose_protocol
+    from graham.pipeline import dataset_features
+
+    fr = dataset_features(dataset, cache=features, progress=False)
+    corpus = fr.features.corpus
+    labels = np.asarray(corpus.targets())
+    chosen, _ = choose_protocol("auto", corpus.groups, grouped="kfold")
+    config = ProtocolConfig(protocol=chosen, seeds=tuple(seeds), fractions=(1.0,), k=k)
+    runs = plan_runs(config, labels, groups=corpus.groups, classes=corpus.classes)
+    return corpus, fr.features.mels, labels, runs
+
+
+def _run_data(mels, labels, classes, split, labelled, seed, groups):
+    from graham.evaluate.methods import RunData
+    from graham.presets import gnn_config, gnn_train_config, siamese_config
+    from graham.train.gnn import GNNTrainConfig
+    from graham.train.siamese import SiameseConfig
+
+    sia = SiameseConfig.from_dict({**siamese_config("cpu").to_dict(), "seed": seed})
+    g_train = GNNTrainConfig(**{**gnn_train_config("cpu").to_dict(), "seed": seed})
+    return RunData(mels, labels, list(classes), split, np.sort(np.asarray(labelled)), sia, gnn_config("cpu"), g_train,
+                   seed=seed, groups=groups)
+
+
+def _balanced(y_true, pred, classes) -> float:
+    from graham.evaluate.metrics import classification_metrics
+
+    return float(classification_metrics(np.asarray(y_true), np.asarray(pred), list(classes))["balanced_accuracy"])
+
+
+def _start(pool: np.ndarray, labels: np.ndarray, seed: int, per_class: int = 2) -> np.ndarray:
+    rng = np.random.default_rng([seed, 2])
+    return np.sort(np.concatenate([rng.permutation(pool[labels[pool] == c])[:per_class]
+                                   for c in np.unique(labels[pool])]))
+
+
+def active(args) -> None:
+    from graham.evaluate.methods import METHODS, run_gnn
+    from graham.labelling.select import select_batch
+
+    corpus, mels, labels, runs = _setting(args.dataset, args.features, args.seeds, args.k)
+    groups = np.asarray(corpus.groups)
+    classes = corpus.classes
+    out = Path(args.out) / "active"
+    out.mkdir(parents=True, exist_ok=True)
+    for planned in runs:
+        seed, split = planned.seed, planned.split
+        tag = hashlib.sha1(split.name.encode()).hexdigest()[:6]
+        path = out / f"{args.strategy}-seed{seed}-{tag}.json"
+        doc = json.loads(path.read_text()) if path.exists() else {
+            "strategy": args.strategy, "seed": seed, "split": split.name, "pool": int(len(split.train)),
+            "test": int(len(split.test)), "rounds": []}
+        pool = np.sort(split.train)
+        labelled = (np.asarray(doc["rounds"][-1]["next"], dtype=np.int64) if doc["rounds"]
+                    else _start(pool, labels, seed))
+        targets = [f for f in ROUNDS if f <= args.until + 1e-9]
+        while True:
+            n_round = len(doc["rounds"])
+            if n_round > len(targets):
+                break
+            t0 = time.perf_counter()
+            d = _run_data(mels, labels, classes, split, labelled, seed, groups)
+            g = run_gnn(d)
+            row = {"labelled": [int(i) for i in labelled], "n_labelled": int(len(labelled)),
+                   "fraction": len(labelled) / len(pool),
+                   "balanced_accuracy": {"grahams_gnn": _balanced(labels[split.test], g.pred, classes)}}
+            for m in ("mlp_2layer", "label_spreading"):
+                row["balanced_accuracy"][m] = _balanced(labels[split.test], METHODS[m].run(d).pred, classes)
+            if n_round < len(targets):
+                want = int(round(targets[n_round] * len(pool)))
+                budget = max(1, want - len(labelled))
+                picks = select_batch(d.embeddings, g.extras["proba"], labelled, pool, budget, groups=groups,
+                                     per_group=args.per_group, strategy=args.strategy, seed=seed * 100 + n_round)
+                row["next"] = [int(i) for i in np.sort(np.concatenate([labelled, [p.index for p in picks]]))]
+                labelled = np.asarray(row["next"], dtype=np.int64)
+            row["seconds"] = round(time.perf_counter() - t0, 1)
+            doc["rounds"].append(row)
+            path.write_text(json.dumps(doc))
+            print(f"{args.strategy} seed {seed} {split.name[-12:]}: {row['n_labelled']} labelled "
+                  f"({100 * row['fraction']:.1f} %): GrahAM {100 * row['balanced_accuracy']['grahams_gnn']:.1f} "
+                  f"2NN {100 * row['balanced_accuracy']['mlp_2layer']:.1f} "
+                  f"LS {100 * row['balanced_accuracy']['label_spreading']:.1f} ({row['seconds']} s)", flush=True)
+            if "next" not in row:
+                break
+
+
+def new_genre(args) -> None:
+    """Hold each class out in turn; train without it; extend the bundle with ``shots`` clips."""
+    import shutil
+
+    from graham.bundle import save_bundle
+    from graham.evaluate.methods import run_gnn
+    from graham.evaluate.splits import Split
+    from graham.extend import extend_bundle
+    from graham.predict import GenreClassifier
+    from graham.bundle import load_bundle
+
+    corpus, mels, labels, runs = _setting(args.dataset, args.features, args.seeds, args.k)
+    groups = np.asarray(corpus.groups)
+    classes = corpus.classes
+    out = Path(args.out) / "new-genre"
+    out.mkdir(parents=True, exist_ok=True)
+    fr_config = None
+    from graham.pipeline import dataset_features
+
+    fr_config = dataset_features(args.dataset, cache=args.features, progress=False).features.config
+    for planned in runs:
+        seed, split = planned.seed, planned.split
+        tag = hashlib.sha1(split.name.encode()).hexdigest()[:6]
+        for held, name in enumerate(classes):
+            path = out / f"seed{seed}-{tag}-{name}.json"
+            if path.exists():
+                continue
+            t0 = time.perf_counter()
+            keep = np.flatnonzero(labels != held)
+            others = [c for c in classes if c != name]
+            remap = np.array([others.index(c) if c != name else -1 for c in classes])
+            train_k = np.intersect1d(split.train, keep)
+            test_k = np.intersect1d(split.test, keep)
+            sub = [mels[i] for i in keep]
+            pos = {int(i): j for j, i in enumerate(keep)}
+            sub_split = Split(np.array([pos[i] for i in train_k]), np.array([pos[i] for i in test_k]), split.name)
+            sub_labels = remap[labels[keep]]
+            d = _run_data(sub, sub_labels, others, sub_split, sub_split.train, seed, groups[keep])
+            g = run_gnn(d)
+            # the bundle train_model saves: the training clips as reference nodes
+            bdir = out / "tmp-bundle"
+            save_bundle(bdir, mel=fr_config, siamese_config=d.siamese_config, gnn_config=d.gnn_config, classes=others,
+                        siamese=d.siamese.model, gnn=g.model.model, mean=g.model.mean, scale=g.model.scale,
+                        reference=d.embeddings[sub_split.train], reference_labels=sub_labels[sub_split.train],
+                        reference_ids=[corpus.clip_ids[keep[i]] for i in sub_split.train],
+                        reference_stats=(d.node_features[sub_split.train, d.embeddings.shape[1]:]
+                                         if d.gnn_config.band_statistics else None))
+            train_seconds = time.perf_counter() - t0
+            base = GenreClassifier(load_bundle(bdir))
+            test = np.sort(split.test)
+            before = [base.predict_mel(np.asarray(mels[i]), top_k=1).label for i in test]
+            row = {"seed": seed, "split": split.name, "held_out": name, "train_seconds": round(train_seconds, 1),
+                   "before": before, "test": [int(i) for i in test], "truth": [classes[labels[i]] for i in test],
+                   "shots": {}}
+            rng = np.random.default_rng([seed, held, 5])
+            candidates = split.train[labels[split.train] == held]
+            # shots from distinct groups first: five clips of one track are one example
+            order = rng.permutation(candidates)
+            by_group, rest = [], []
+            seen = set()
+            for i in order:
+                (rest if groups[i] in seen else by_group).append(i)
+                seen.add(groups[i])
+            order = by_group + rest
+            for shots in args.shots:
+                chosen = order[:shots]
+                t1 = time.perf_counter()
+                ext = extend_bundle(load_bundle(bdir), {name: [np.asarray(mels[i]) for i in chosen]},
+                                    ids={name: [corpus.clip_ids[i] for i in chosen]}, seed=seed)
+                ext_seconds = time.perf_counter() - t1
+                model = GenreClassifier(ext)
+                after = [model.predict_mel(np.asarray(mels[i]), top_k=1).label for i in test]
+                row["shots"][str(shots)] = {"clips": [corpus.clip_ids[i] for i in chosen], "after": after,
+                                            "extend_seconds": round(ext_seconds, 2),
+                                            "reference_nodes": int(len(ext.reference))}
+            path.write_text(json.dumps(row))
+            shutil.rmtree(bdir, ignore_errors=True)
+            rec = {s: np.mean([a == t for a, t in zip(v["after"], row["truth"]) if t == name])
+                   for s, v in row["shots"].items()}
+            print(f"seed {seed} {split.name[-12:]} without {name}: recall of {name} after extending "
+                  + ", ".join(f"{s} clips {100 * r:.0f} %" for s, r in rec.items()), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("part", choices=("active", "new-genre", "report"))
+    ap.add_argument("--dataset", default="synthetic:artists")
+    ap.add_argument("--features", default=None)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--strategy", default="uncertain-cover")
+    ap.add_argument("--until", type=float, default=0.2)
+    ap.add_argument("--per-group", type=int, default=2)
+    ap.add_argument("--shots", type=int, nargs="+", default=[5, 10])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default="runs/label-less")
+    args = ap.parse_args()
+    set_threads(args.threads)
+    {"active": active, "new-genre": new_genre, "report": lambda a: __import__("label_less_report").write(a)}[
+        args.part](args)
+
+
+if __name__ == "__main__":
+    main()

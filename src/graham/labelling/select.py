@@ -1,0 +1,114 @@
+"""Which unlabelled clips to label next: a ranked batch from the graph's class probabilities and
+the Siamese embedding.
+
+Every strategy returns clip indices in the order a person should label them, never a labelled
+clip, and never more than ``per_group`` clips of one group (album, artist, source track: a batch
+of clips from one track teaches what one clip does). The strategies:
+
+- ``uncertain-cover`` (the default): greedy; each pick maximises the graph's uncertainty
+  (1 - margin of its two best classes, after correct & smooth) times the clip's distance to
+  the nearest labelled-or-already-picked clip in the embedding. Uncertain clips far from
+  everything labelled; a second clip beside one already picked scores near zero.
+- ``margin``: the smallest margins first (uncertainty alone: picks pile up on one boundary).
+- ``cover``: k-center greedy on the embedding (coverage alone: ignores what the graph knows).
+- ``random``: a uniform draw, the reference every strategy is measured against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ParameterError
+
+__all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "Candidate", "margins", "select_batch"]
+
+STRATEGIES = ("uncertain-cover", "margin", "cover", "random")
+DEFAULT_STRATEGY = "uncertain-cover"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One clip to label: its index, its place in the batch (0 first), the score it was picked
+    with, the graph's margin for it, and its distance to the nearest labelled clip."""
+
+    index: int
+    rank: int
+    score: float
+    margin: float
+    distance: float
+
+
+def margins(proba: np.ndarray) -> np.ndarray:
+    """Top-1 minus top-2 class probability of each row [shape=(N,)]; 0: the graph cannot decide
+    between two classes, 1: certain."""
+    p = np.sort(np.asarray(proba, dtype=np.float64), axis=1)
+    return p[:, -1] - (p[:, -2] if p.shape[1] > 1 else 0.0)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean(0)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def select_batch(embeddings: np.ndarray, proba: np.ndarray, labelled: np.ndarray, pool: np.ndarray, budget: int, *,
+                 groups=None, per_group: int = 2, strategy: str = DEFAULT_STRATEGY,
+                 seed: int = 0) -> list[Candidate]:
+    """``budget`` clips of ``pool`` (indices into the rows of ``embeddings`` [shape=(N, d)] and
+    ``proba`` [shape=(N, C)]) to label next, best first. ``labelled``: the indices already
+    labelled (never returned; the distances start from them). ``groups`` (every clip's, or
+    None: each clip its own) with ``per_group``: at most that many picks of one group; when the
+    cap leaves fewer than ``budget`` clips, the batch is shorter. Distances are cosine distances
+    between centred embeddings."""
+    if strategy not in STRATEGIES:
+        raise ParameterError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    if per_group < 1:
+        raise ParameterError("per_group must be >= 1")
+    labelled = np.asarray(labelled, dtype=np.int64)
+    pool = np.setdiff1d(np.asarray(pool, dtype=np.int64), labelled)
+    if budget < 1:
+        raise ParameterError("the budget must be >= 1")
+    if budget > len(pool):
+        raise ParameterError(f"--budget {budget} is larger than the unlabelled pool ({len(pool)} clips)")
+    z = _unit(embeddings)
+    marg = margins(proba)
+    nearest = np.full(len(z), 2.0)  # cosine distance to the nearest labelled (or picked) clip; 2 at most
+    if len(labelled):
+        nearest = np.min(1.0 - z @ z[labelled].T, axis=1)
+    nearest = np.clip(nearest, 0.0, 2.0)
+    dist0 = nearest.copy()
+    group = np.asarray(groups, dtype=object) if groups is not None else np.arange(len(z)).astype(object)
+    taken: dict = {}
+    open_ = np.ones(len(z), dtype=bool)
+    rng = np.random.default_rng([seed, 29])
+    order = rng.permutation(pool) if strategy == "random" else None
+    picks: list[Candidate] = []
+    while len(picks) < budget:
+        allowed = pool[open_[pool]]
+        if not len(allowed):
+            break
+        if strategy == "random":
+            assert order is not None
+            i = int(next(j for j in order if open_[j]))
+            score = 0.0
+        else:
+            if strategy == "margin":
+                scores = 1.0 - marg[allowed]
+            elif strategy == "cover":
+                scores = nearest[allowed]
+            else:
+                scores = (1.0 - marg[allowed]) * nearest[allowed]
+            # ties (e.g. every margin 0) go to the lower index: the result never depends on the pool's order
+            best = np.flatnonzero(scores >= scores.max() - 1e-12)
+            i = int(allowed[best[np.argmin(allowed[best])]])
+            score = float(scores.max())
+        picks.append(Candidate(i, len(picks), score, float(marg[i]), float(dist0[i])))
+        open_[i] = False
+        g = group[i]
+        taken[g] = taken.get(g, 0) + 1
+        if taken[g] >= per_group:
+            open_[group == g] = False
+        nearest = np.minimum(nearest, np.clip(1.0 - z @ z[i], 0.0, 2.0))
+    return picks

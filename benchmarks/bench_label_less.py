@@ -78,7 +78,7 @@ def _balanced(y_true, pred, classes) -> float:
 def _start(pool: np.ndarray, labels: np.ndarray, seed: int, per_class: int = 2) -> np.ndarray:
     rng = np.random.default_rng([seed, 2])
     return np.sort(np.concatenate([rng.permutation(pool[labels[pool] == c])[:per_class]
-                                   for c in np.unique(labels[pool])]))
+                                     for c in np.unique(labels[pool])]))
 
 
 def active(args) -> None:
@@ -117,7 +117,7 @@ def active(args) -> None:
                 want = int(round(targets[n_round] * len(pool)))
                 budget = max(1, want - len(labelled))
                 picks = select_batch(d.embeddings, g.extras["proba"], labelled, pool, budget, groups=groups,
-                                     per_group=args.per_group, strategy=args.strategy, seed=seed * 100 + n_round)
+                                       per_group=args.per_group, strategy=args.strategy, seed=seed * 100 + n_round)
                 row["next"] = [int(i) for i in np.sort(np.concatenate([labelled, [p.index for p in picks]]))]
                 labelled = np.asarray(row["next"], dtype=np.int64)
             row["seconds"] = round(time.perf_counter() - t0, 1)
@@ -133,21 +133,17 @@ def active(args) -> None:
 
 def new_genre(args) -> None:
     """Hold each class out in turn; train without it; extend the bundle with ``shots`` clips."""
-    import shutil
-
-    from graham.bundle import save_bundle
+    from graham.bundle import load_bundle, save_bundle
     from graham.evaluate.methods import run_gnn
     from graham.evaluate.splits import Split
     from graham.extend import extend_bundle
     from graham.predict import GenreClassifier
-    from graham.bundle import load_bundle
 
     corpus, mels, labels, runs = _setting(args.dataset, args.features, args.seeds, args.k)
     groups = np.asarray(corpus.groups)
     classes = corpus.classes
     out = Path(args.out) / "new-genre"
     out.mkdir(parents=True, exist_ok=True)
-    fr_config = None
     from graham.pipeline import dataset_features
 
     fr_config = dataset_features(args.dataset, cache=args.features, progress=False).features.config
@@ -156,7 +152,8 @@ def new_genre(args) -> None:
         tag = hashlib.sha1(split.name.encode()).hexdigest()[:6]
         for held, name in enumerate(classes):
             path = out / f"seed{seed}-{tag}-{name}.json"
-            if path.exists():
+            bdir = out / "bundles" / path.stem  # kept: --re-extend extends them again, training nothing
+            if path.exists() and not args.re_extend:
                 continue
             t0 = time.perf_counter()
             keep = np.flatnonzero(labels != held)
@@ -168,16 +165,17 @@ def new_genre(args) -> None:
             pos = {int(i): j for j, i in enumerate(keep)}
             sub_split = Split(np.array([pos[i] for i in train_k]), np.array([pos[i] for i in test_k]), split.name)
             sub_labels = remap[labels[keep]]
-            d = _run_data(sub, sub_labels, others, sub_split, sub_split.train, seed, groups[keep])
-            g = run_gnn(d)
-            # the bundle train_model saves: the training clips as reference nodes
-            bdir = out / "tmp-bundle"
-            save_bundle(bdir, mel=fr_config, siamese_config=d.siamese_config, gnn_config=d.gnn_config, classes=others,
-                        siamese=d.siamese.model, gnn=g.model.model, mean=g.model.mean, scale=g.model.scale,
-                        reference=d.embeddings[sub_split.train], reference_labels=sub_labels[sub_split.train],
-                        reference_ids=[corpus.clip_ids[keep[i]] for i in sub_split.train],
-                        reference_stats=(d.node_features[sub_split.train, d.embeddings.shape[1]:]
-                                         if d.gnn_config.band_statistics else None))
+            if not (bdir / "config.json").exists():
+                d = _run_data(sub, sub_labels, others, sub_split, sub_split.train, seed, groups[keep])
+                g = run_gnn(d)
+                # the bundle train_model saves: the training clips as reference nodes
+                save_bundle(bdir, mel=fr_config, siamese_config=d.siamese_config, gnn_config=d.gnn_config, classes=others,
+                            siamese=d.siamese.model, gnn=g.model.model, mean=g.model.mean, scale=g.model.scale,
+                            reference=d.embeddings[sub_split.train], reference_labels=sub_labels[sub_split.train],
+                            reference_ids=[corpus.clip_ids[keep[i]] for i in sub_split.train],
+                            reference_stats=(d.node_features[sub_split.train, d.embeddings.shape[1]:]
+                                             if d.gnn_config.band_statistics else None),
+                            info={"gnn_training": d.gnn_train.to_dict()})
             train_seconds = time.perf_counter() - t0
             base = GenreClassifier(load_bundle(bdir))
             test = np.sort(split.test)
@@ -199,15 +197,14 @@ def new_genre(args) -> None:
                 chosen = order[:shots]
                 t1 = time.perf_counter()
                 ext = extend_bundle(load_bundle(bdir), {name: [np.asarray(mels[i]) for i in chosen]},
-                                    ids={name: [corpus.clip_ids[i] for i in chosen]}, seed=seed)
+                                      ids={name: [corpus.clip_ids[i] for i in chosen]}, seed=seed)
                 ext_seconds = time.perf_counter() - t1
                 model = GenreClassifier(ext)
                 after = [model.predict_mel(np.asarray(mels[i]), top_k=1).label for i in test]
                 row["shots"][str(shots)] = {"clips": [corpus.clip_ids[i] for i in chosen], "after": after,
-                                            "extend_seconds": round(ext_seconds, 2),
-                                            "reference_nodes": int(len(ext.reference))}
+                                              "extend_seconds": round(ext_seconds, 2),
+                                              "reference_nodes": int(len(ext.reference))}
             path.write_text(json.dumps(row))
-            shutil.rmtree(bdir, ignore_errors=True)
             rec = {s: np.mean([a == t for a, t in zip(v["after"], row["truth"]) if t == name])
                    for s, v in row["shots"].items()}
             print(f"seed {seed} {split.name[-12:]} without {name}: recall of {name} after extending "
@@ -225,6 +222,7 @@ def main() -> None:
     ap.add_argument("--until", type=float, default=0.2)
     ap.add_argument("--per-group", type=int, default=2)
     ap.add_argument("--shots", type=int, nargs="+", default=[5, 10])
+    ap.add_argument("--re-extend", action="store_true", help="new-genre: extend the saved bundles again")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="runs/label-less")
     args = ap.parse_args()

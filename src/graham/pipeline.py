@@ -263,7 +263,8 @@ def train_model(
                 siamese=models["siamese"].model, gnn=g.model, mean=g.mean, scale=g.scale,
                 reference=emb[split.train], reference_labels=ref_labels[split.train], reference_stats=stats,
                 reference_ids=[corpus.clip_ids[i] for i in split.train],
-                info={"dataset": dataset, "split": split.name, "labelled_fraction": fraction})
+                info={"dataset": dataset, "split": split.name, "labelled_fraction": fraction,
+                      "gnn_training": asdict(gnn_train)})  # graham extend refits the GNN with this recipe
     from .predict import load
 
     shipped = load(out / "bundle", device=device)  # the bundle as saved: scored, then explained in the report

@@ -180,6 +180,7 @@ class GNNTrainConfig:
     refit: bool = True
     seed: int = 0
     standardise: str = "all"  # node features standardised with every node's statistics, or the "labelled" nodes'
+    balanced: bool = False  # weigh each labelled node's loss by 1 / its class's count (graham extend: a new class of 5)
 
     def __post_init__(self) -> None:
         if self.standardise not in ("labelled", "all"):

@@ -46,6 +46,21 @@ def known_labels(y, labelled, n: int, device=None) -> torch.Tensor:
     return out
 
 
+def _warm_start(model: GrahamGNN, init: GrahamGNN) -> None:
+    """Copy ``init``'s weights into ``model``; the classifier's rows of the classes ``init``
+    knows are copied, those of new classes keep their fresh initialisation."""
+    state = {k: v.detach().clone() for k, v in init.state_dict().items()}
+    own = model.state_dict()
+    for name in ("classifier.weight", "classifier.bias"):
+        old = state[name]
+        if old.shape[0] > own[name].shape[0]:
+            raise ParameterError("a warm start cannot drop classes")
+        new = own[name].clone()
+        new[: old.shape[0]] = old
+        state[name] = new
+    model.load_state_dict(state)
+
+
 @keeps_global_rng
 def train_gnn(
     x: np.ndarray,
@@ -58,6 +73,8 @@ def train_gnn(
     graph: Graph | None = None,
     device: str | None = None,
     progress: bool = False,
+    init: GrahamGNN | None = None,
+    standardisation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> GNNResult:
     """Fit a :class:`GrahamGNN` on ``graph`` (default: the complete graph) over all rows of
     ``x`` [shape=(N, d)].
@@ -66,6 +83,10 @@ def train_gnn(
     sits in the graph unlabelled (transductive). Features are standardised with every node's
     statistics (``train.standardise="all"``; no label is read) or the labelled nodes' alone,
     kept in the result for inference.
+
+    ``init``: a trained GNN to start from (its weights copied; a classifier with fewer classes
+    fills the first rows, the rest start fresh), and ``standardisation`` the (mean, scale) it
+    read: ``graham extend`` refits a bundle's GNN from where it was rather than from scratch.
     """
     train = train or GNNTrainConfig()
     labelled = np.asarray(labelled, dtype=np.int64)
@@ -74,7 +95,10 @@ def train_gnn(
     dev = resolve_device(device)
     torch.manual_seed(train.seed)
     rows = x[labelled] if train.standardise == "labelled" else x  # "all": no label is read, only features
-    xs, mean, scale = standardise_features(x, rows.mean(0), rows.std(0) + 1e-6)
+    if standardisation is not None:
+        xs, mean, scale = standardise_features(x, *standardisation)
+    else:
+        xs, mean, scale = standardise_features(x, rows.mean(0), rows.std(0) + 1e-6)
     xt = torch.as_tensor(xs, dtype=torch.float32, device=dev)
     yt = torch.as_tensor(y, dtype=torch.long, device=dev)
     fit_idx, val_idx = labelled, np.empty(0, np.int64)
@@ -87,10 +111,18 @@ def train_gnn(
                         "(got %d labelled nodes); the last epoch's state is kept", len(labelled))
     fit_t = torch.as_tensor(fit_idx, device=dev)
     val_t = torch.as_tensor(val_idx, device=dev)
-    model = GrahamGNN(x.shape[1], num_classes, config).to(dev)
+    model = GrahamGNN(x.shape[1], num_classes, config)
+    if init is not None:
+        _warm_start(model, init)
+    model = model.to(dev)
     graph = graph.to(dev) if graph is not None else None
     opt = torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    weight = None
+    if train.balanced:  # every class weighs the same in the loss, however few labelled nodes it has
+        counts = np.bincount(np.asarray(y)[fit_idx], minlength=num_classes).astype(np.float64)
+        weight = torch.as_tensor(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / (counts > 0).sum(), 0.0),
+                                 dtype=torch.float32, device=dev)
+    loss_fn = nn.CrossEntropyLoss(weight=weight)
     label_gen = torch.Generator(device="cpu").manual_seed(train.seed)
     # validation: every fitted node's label is known, no validation node's
     eval_labels = known_labels(y, fit_idx, len(x), device=dev)
@@ -124,7 +156,8 @@ def train_gnn(
                                   patience=train.patience, progress="gnn" if progress else None)
     if best.state is not None and train.refit:
         again = dataclasses.replace(train, epochs=best.epoch + 1, val_fraction=0.0, patience=None, refit=False)
-        res = train_gnn(x, y, labelled, num_classes, config=config, train=again, graph=graph, device=device)
+        res = train_gnn(x, y, labelled, num_classes, config=config, train=again, graph=graph, device=device,
+                        init=init, standardisation=standardisation)
         res.history = history + [dict(row, refit=True) for row in res.history]
         res.best_epoch, res.seconds = best.epoch, seconds + res.seconds
         return res

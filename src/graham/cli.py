@@ -363,8 +363,27 @@ def train(
     clips: Optional[Path] = CLIPS_OPT,
     features_dir: Optional[Path] = FEATURES_OPT,
     device: str = DEVICE_OPT,
+    labels: Optional[Path] = typer.Option(None, "--labels", help="A CSV of clip_id,label: train on these labels "
+                                          "alone, every other clip an unlabelled node of the graph (no split; "
+                                          "writes predictions.csv of the unlabelled clips and a bundle)."),
 ) -> None:
     """The whole path: features, Siamese, GNN, baselines, test metrics, bundle and report."""
+    if labels is not None:
+        _check_first(dataset=dataset, clips=clips, preset=preset, device=device, out=out)
+        from .label_less import train_on_labels
+
+        try:
+            doc = train_on_labels(dataset, labels, out, seed=seed, preset=preset, cache=features_dir,
+                                  clips=str(clips) if clips else None, device=device)
+        except GrahamError as exc:
+            _fail(exc)
+        typer.echo(f"{doc['labelled']} labelled clips, {doc['unlabelled']} unlabelled: {doc['model']}")
+        m = doc["unlabelled_scored_against_the_data_sets_own_labels"]
+        if m:
+            typer.echo(f"the unlabelled clips against the data set's own labels (never trained on): balanced accuracy "
+                       f"{100 * m['balanced_accuracy']:.1f} %")
+        typer.echo(f"predictions: {out / 'predictions.csv'}; bundle: {out / 'bundle'}")
+        return
     if protocol == "kfold":
         _fail(GrahamError("train uses one split: --protocol auto, paper, random, grouped or given (k-fold: graham "
                           "experiment)"))
@@ -407,6 +426,63 @@ def _print_metrics(o) -> None:
     for m, v in o.metrics.items():
         typer.echo(f"  {result_title(m):15s} accuracy {100 * v['accuracy']:5.1f} %   "
                    f"balanced {100 * v['balanced_accuracy']:5.1f} %   macro-F1 {100 * v['macro_f1']:5.1f} %")
+
+
+@app.command()
+def suggest(
+    dataset: str = typer.Argument(..., help=DATASET_HELP + " audio:PATH reads a collection nobody has labelled."),
+    labels: Path = typer.Option(..., "--labels", help="A CSV of clip_id,label: the labels given so far."),
+    budget: int = typer.Option(20, "--budget", help="How many clips to suggest."),
+    out: Path = typer.Option(..., "--out", help="Folder: suggestions.csv, label.html, suggest.json."),
+    bundle: Optional[Path] = typer.Option(None, "--bundle", help="Use this bundle's model (no Siamese training; "
+                                          "the labels given join its graph) instead of a fresh training."),
+    strategy: str = typer.Option("uncertain-cover", help="uncertain-cover (default), margin, cover or random."),
+    per_group: int = typer.Option(2, "--per-group", help="At most this many clips of one group (album, track)."),
+    seed: int = typer.Option(0),
+    clips: Optional[Path] = CLIPS_OPT,
+    features_dir: Optional[Path] = FEATURES_OPT,
+    device: str = DEVICE_OPT,
+) -> None:
+    """Which clips to label next: the graph's least certain clips, spread over the collection; a
+    page to label them by ear that saves the labels CSV the next call reads."""
+    _check_first(dataset=dataset, clips=clips, device=device, out=out, bundle=bundle)
+    from .label_less import suggest as run_suggest
+
+    try:
+        o = run_suggest(dataset, labels, budget, out, bundle=bundle, strategy=strategy, per_group=per_group, seed=seed,
+                        cache=features_dir, clips=str(clips) if clips else None, device=device)
+    except GrahamError as exc:
+        _fail(exc)
+    typer.echo(f"model: {o.how}")
+    for r in o.rows[:10]:
+        typer.echo(f"{r['rank']:>3}  {r['clip_id']}  guess {r['guess']} ({100 * r['guess_probability']:.0f} %, "
+                   f"margin {r['margin']:.2f})")
+    typer.echo(f"suggestions: {o.out / 'suggestions.csv'}; label them by ear: {o.page}")
+
+
+@app.command()
+def extend(
+    bundle: Path = typer.Argument(..., help="A bundle folder (graham train's OUT/bundle)."),
+    add: List[str] = typer.Option(..., "--add", help="LABEL=PATH: a file or a folder of audio files of that genre "
+                                  "(a new genre or more of an old one); repeat for more."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The new bundle's folder."),
+    in_place: bool = typer.Option(False, "--in-place", help="Replace BUNDLE itself (each file atomically)."),
+    seed: int = typer.Option(0),
+    device: str = DEVICE_OPT,
+) -> None:
+    """Add labelled reference clips to a bundle without retraining its Siamese network: only the
+    graph part (GNN, correct & smooth) is refit, in seconds on the CPU."""
+    _check_first(device=device, bundle=bundle)
+    from .extend import extend_bundle_files, parse_additions
+
+    try:
+        res = extend_bundle_files(bundle, parse_additions(add), out=out, in_place=in_place, seed=seed, device=device,
+                                  on_skip=lambda e: typer.echo(f"skipped {e}", err=True))
+    except GrahamError as exc:
+        _fail(exc)
+    typer.echo(f"added {', '.join(f'{n} clips of {k}' for k, n in res.added.items())} in {res.seconds:.1f} s; "
+               f"classes: {', '.join(res.bundle.classes)}")
+    typer.echo(f"bundle: {res.out}")
 
 
 @app.command()

@@ -10,7 +10,7 @@ __all__ = ["DATASET_KINDS", "PROTOCOLS", "PROTOCOL_CHOICES", "ONE_SPLIT_PROTOCOL
            "METHOD_KEYS"]
 
 #: The kinds of data set, as ``KIND:PATH`` names them (:func:`graham.data.spec.parse_dataset`).
-DATASET_KINDS = ("gtzan", "audioset", "folder", "csv", "synthetic")
+DATASET_KINDS = ("gtzan", "audioset", "folder", "audio", "csv", "synthetic")
 #: The split protocols that draw splits (:func:`graham.evaluate.splits.make_splits`).
 PROTOCOLS = ("random", "grouped", "kfold", "given")
 #: What ``--protocol`` takes: a protocol, ``auto`` (grouped where the corpus has groups of

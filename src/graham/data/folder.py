@@ -9,7 +9,10 @@ from ..audio.decode import AUDIO_EXTENSIONS, header_problem
 from ..errors import DatasetError
 from .corpus import Clip, Corpus, Skipped, not_a_file
 
-__all__ = ["read_folder"]
+__all__ = ["read_folder", "read_audio_folder", "UNLABELLED"]
+
+#: The label of a clip nobody has labelled (``audio:PATH``).
+UNLABELLED = ""
 
 
 def read_folder(root: str | os.PathLike, *, check_headers: bool = True, name: str | None = None) -> Corpus:
@@ -43,4 +46,28 @@ def read_folder(root: str | os.PathLike, *, check_headers: bool = True, name: st
             clips.append(Clip(clip_id, path, label_dir.name, group))
     if not clips:
         raise DatasetError(f"{base}: no audio files found under <label>/ folders")
+    return Corpus(name or base.name, tuple(clips), tuple(skipped), root=base)
+
+
+def read_audio_folder(root: str | os.PathLike, *, check_headers: bool = True, name: str | None = None) -> Corpus:
+    """Read every audio file below ``root`` (``audio:PATH``) as an unlabelled clip: a collection
+    nobody has sorted into genres, for ``graham suggest`` and ``graham train --labels``. A file
+    in a sub-folder belongs to the group named by the first one (an album, an artist); a file
+    at the top is its own group. Clip ids are the path relative to ``root`` without extension."""
+    base = Path(root).expanduser()
+    if not base.is_dir():
+        raise DatasetError(f"folder not found: {base}")
+    clips, skipped = [], []
+    for path in sorted(base.rglob("*")):
+        rel = path.relative_to(base)
+        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in AUDIO_EXTENSIONS:
+            continue
+        problem = not_a_file(path) or (header_problem(path) if check_headers else None)
+        if problem:
+            skipped.append(Skipped(str(path), problem))
+            continue
+        clip_id = rel.with_suffix("").as_posix()
+        clips.append(Clip(clip_id, path, UNLABELLED, rel.parts[0] if len(rel.parts) > 1 else clip_id))
+    if not clips:
+        raise DatasetError(f"{base}: no audio files found")
     return Corpus(name or base.name, tuple(clips), tuple(skipped), root=base)

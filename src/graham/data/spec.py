@@ -3,6 +3,8 @@
 - ``gtzan:~/data/gtzan``: a GTZAN folder (see :func:`~graham.data.gtzan.read_gtzan`).
 - ``audioset:~/as/eval_segments.csv`` with ``clips=DIR``: AudioSet music genres.
 - ``folder:~/music``: ``<root>/<label>/**/<file>``.
+- ``audio:~/collection``: every audio file below it, unlabelled (``graham suggest``,
+  ``graham train --labels``); the first sub-folder is the group.
 - ``csv:~/table.csv``: a corpus table (clip_id, path, label[, group, split]).
 - ``synthetic`` or ``synthetic:PER_GENRExSECONDS[@ARTISTS]`` (e.g. ``synthetic:30x10``,
   ``synthetic:30x10@5``): the built-in synthetic genre corpus, generated once into the cache and
@@ -23,7 +25,7 @@ from ..paths import cache_dir
 from ..synth.corpus import SynthSpec, generate_corpus
 from .audioset import read_audioset
 from .corpus import Corpus
-from .folder import read_folder
+from .folder import read_audio_folder, read_folder
 from .gtzan import read_gtzan
 
 __all__ = ["DatasetSpec", "parse_dataset", "check_paths", "open_dataset", "DEFAULT_SYNTHETIC", "ARTIST_SYNTHETIC"]
@@ -82,7 +84,7 @@ def check_paths(spec: DatasetSpec, clips: str | os.PathLike | None = None) -> No
         if spec.kind != "synthetic":
             raise DatasetError(f"{spec.kind} needs a path: {spec.kind}:PATH")
         return
-    if spec.kind in ("gtzan", "folder") and not spec.path.is_dir():
+    if spec.kind in ("gtzan", "folder", "audio") and not spec.path.is_dir():
         raise DatasetError(f"{spec.kind}: folder not found: {spec.path}")
     if spec.kind in ("csv", "audioset") and not spec.path.is_file():
         raise DatasetError(f"{spec.kind}: table not found: {spec.path}")
@@ -121,6 +123,8 @@ def open_dataset(
             return read_audioset(path, clips, genres=genres, pattern=pattern, multi_label=multi_label)
         if spec.kind == "folder":
             return read_folder(path)
+        if spec.kind == "audio":
+            return read_audio_folder(path)
         return Corpus.from_csv(path)
     synth: SynthSpec = spec.options["synth"]
     if genres or synth_seed is not None:

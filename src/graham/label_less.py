@@ -1,0 +1,265 @@
+"""The steps of labelling less, as plain functions the CLI runs: train on the labels given so
+far with every other clip an unlabelled node (``graham train --labels``), rank the clips to
+label next and write the page to label them by ear (``graham suggest``), with a fresh training
+or with a bundle's model (its Siamese network kept; the labels given joining its graph through
+:func:`graham.extend.extend_bundle`).
+
+How each data-set kind takes an unlabelled pool: with ``--labels``, the labels file gives the
+only labels read. ``audio:PATH`` has none of its own (a collection nobody has labelled);
+``folder:``, ``csv:``, ``gtzan:``, ``audioset:`` and ``synthetic`` have them, and they are not
+used for training: they score the unlabelled clips' predictions, as a held-out check.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data.folder import UNLABELLED
+from .errors import BundleError, DatasetError, ParameterError
+from .evaluate.splits import Split
+from .files import writable_folder, write_json, write_text
+from .labelling.labels_file import read_labels
+from .labelling.select import DEFAULT_STRATEGY, Candidate, select_batch
+
+__all__ = ["LabelledPool", "PoolModel", "labelled_pool", "fit_pool", "pool_from_bundle", "suggest", "SuggestOutcome",
+           "train_on_labels"]
+
+
+@dataclass
+class LabelledPool:
+    """A data set's clips with the labels given so far: ``labels[i]`` the class of clip ``i``
+    in ``classes``, -1 where no label is given; ``truth`` the data set's own label names (""
+    for ``audio:``), never used for training."""
+
+    dataset: str
+    corpus: object
+    mels: object
+    mel_config: object
+    classes: list[str]
+    labels: np.ndarray
+    truth: list[str]
+    skipped: list = field(default_factory=list)
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return np.flatnonzero(self.labels >= 0)
+
+    @property
+    def unlabelled(self) -> np.ndarray:
+        return np.flatnonzero(self.labels < 0)
+
+    @property
+    def groups(self) -> np.ndarray:
+        return np.asarray(self.corpus.groups)
+
+
+def labelled_pool(dataset: str, labels_csv: str | os.PathLike, *, cache=None, clips: str | None = None,
+                  progress: bool = True, classes: list[str] | None = None) -> LabelledPool:
+    """The features of ``dataset`` (made where missing) and the labels of ``labels_csv``
+    checked against its clip ids. ``classes``: the class list to extend (a bundle's); the
+    labels file's new labels come after them."""
+    from .pipeline import dataset_features
+
+    fr = dataset_features(dataset, cache=cache, clips=clips, progress=progress)
+    corpus = fr.features.corpus
+    given = read_labels(labels_csv, corpus.clip_ids)
+    names = list(classes or []) + sorted(set(given.values()) - set(classes or []))
+    index = {c: i for i, c in enumerate(names)}
+    labels = np.array([index[given[c]] if c in given else -1 for c in corpus.clip_ids], dtype=np.int64)
+    return LabelledPool(dataset, corpus, fr.features.mels, fr.features.config, names, labels,
+                        [c.label for c in corpus.clips], list(fr.skipped))
+
+
+@dataclass
+class PoolModel:
+    """What a model says of every clip of a pool: class probabilities [shape=(N, C)] (the GNN
+    after correct & smooth), the clip embeddings [shape=(N, 128)], and how it was made."""
+
+    proba: np.ndarray
+    embeddings: np.ndarray
+    how: str
+    run: object = None  # the RunData of a fresh training (its Siamese network, settings)
+    gnn: object = None  # the GNN's TrainResult of a fresh training
+    seconds: float = 0.0
+
+
+def fit_pool(pool: LabelledPool, *, seed: int = 0, preset: str = "cpu", device: str | None = None,
+             progress: bool = True) -> PoolModel:
+    """A fresh training on the labelled clips: the Siamese network on them, the GNN over every
+    clip of the pool (the unlabelled ones unlabelled nodes), correct & smooth."""
+    from .evaluate.methods import RunData, run_gnn
+    from .presets import gnn_config, gnn_train_config, siamese_config
+
+    labelled = pool.labelled
+    counts = np.bincount(pool.labels[labelled], minlength=len(pool.classes))
+    if len(pool.classes) < 2 or (counts < 1).any():
+        raise DatasetError(f"training needs labelled clips of at least two classes; the labels give "
+                           f"{', '.join(f'{c} {n}' for c, n in zip(pool.classes, counts)) or 'none'}")
+    t0 = time.perf_counter()
+    split = Split(np.arange(len(pool.labels)), pool.unlabelled, f"the labels given: {len(labelled)} clips labelled")
+    d = RunData(pool.mels, pool.labels, pool.classes, split, labelled, siamese_config(preset, seed=seed),
+                gnn_config(preset), gnn_train_config(preset, seed=seed), seed=seed, device=device, progress=progress,
+                groups=pool.groups)
+    g = run_gnn(d)
+    return PoolModel(g.extras["proba"], d.embeddings, f"a fresh training ({preset} preset, seed {seed}) on "
+                     f"{len(labelled)} labelled clips", d, g.model, time.perf_counter() - t0)
+
+
+def pool_from_bundle(pool: LabelledPool, bundle_dir: str | os.PathLike, *, seed: int = 0,
+                     device: str | None = None) -> PoolModel:
+    """The model of a bundle, no retraining of its Siamese network: the labelled clips of the
+    pool that are not already its reference clips join its graph (:func:`extend_bundle`: the GNN
+    refit in seconds), then every clip is predicted as ``graham predict`` does."""
+    from .bundle import load_bundle
+    from .extend import extend_bundle
+    from .predict import GenreClassifier
+
+    t0 = time.perf_counter()
+    bundle = load_bundle(bundle_dir)
+    if bundle.mel.to_dict() != pool.mel_config.to_dict():
+        raise BundleError(f"{bundle_dir} was made with other log-mel settings than the features of {pool.dataset}; "
+                          "make the features with the bundle's settings (graham features --config from it)")
+    refs = set(bundle.reference_ids or ())
+    add: dict[str, list] = {}
+    ids: dict[str, list[str]] = {}
+    for i in pool.labelled:
+        cid = pool.corpus.clip_ids[i]
+        if cid not in refs:
+            add.setdefault(pool.classes[pool.labels[i]], []).append(np.asarray(pool.mels[i]))
+            ids.setdefault(pool.classes[pool.labels[i]], []).append(cid)
+    model = GenreClassifier(extend_bundle(bundle, add, ids=ids, seed=seed, device=device), device=device)
+    order = [model.classes.index(c) for c in pool.classes if c in model.classes]
+    proba = np.zeros((len(pool.labels), len(pool.classes)))
+    emb = np.zeros((len(pool.labels), bundle.reference.shape[1]), dtype=np.float32)
+    import torch
+
+    for i, m in enumerate(pool.mels):
+        m = np.asarray(m)
+        e, _ = model.window_embeddings(m)
+        p = model.node_probabilities(torch.from_numpy(e), model.clip_statistics(m)).cpu().numpy().mean(0)
+        emb[i] = e.mean(0)
+        proba[i, :len(order)] = p[order]
+    how = (f"the bundle {bundle_dir} (its Siamese network; {sum(map(len, add.values()))} labelled clips joined its "
+           "graph, the GNN refit)")
+    return PoolModel(proba, emb, how, seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class SuggestOutcome:
+    out: Path
+    picks: list[Candidate]
+    rows: list[dict]
+    how: str
+    page: Path
+
+
+def _nearest_labelled(emb: np.ndarray, labelled: np.ndarray, i: int, k: int = 3) -> list[int]:
+    if not len(labelled):
+        return []
+    z = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    sims = z[labelled] @ z[i]
+    return [int(labelled[j]) for j in np.argsort(-sims)[:k]]
+
+
+def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str | os.PathLike, *,
+            bundle: str | os.PathLike | None = None, strategy: str = DEFAULT_STRATEGY, per_group: int = 2,
+            seed: int = 0, cache=None, clips: str | None = None, device: str | None = None, progress: bool = True,
+            audio_seconds: float = 10.0) -> SuggestOutcome:
+    """``graham suggest``: rank ``budget`` unlabelled clips of ``dataset`` to label next; writes
+    ``out/suggestions.csv`` (rank, clip, its current guess, margin, nearest labelled clips),
+    ``out/label.html`` (the page to label them by ear, which saves a labels CSV) and
+    ``out/suggest.json``."""
+    from .bundle import load_bundle
+    from .labelling.page import write_label_page
+
+    if budget < 1:
+        raise ParameterError("--budget must be >= 1")
+    out = writable_folder(out)
+    classes = load_bundle(bundle).classes if bundle else None
+    pool = labelled_pool(dataset, labels_csv, cache=cache, clips=clips, progress=progress, classes=classes)
+    if budget > len(pool.unlabelled):
+        raise ParameterError(f"--budget {budget} is larger than the unlabelled pool ({len(pool.unlabelled)} clips)")
+    model = (pool_from_bundle(pool, bundle, seed=seed, device=device) if bundle
+             else fit_pool(pool, seed=seed, device=device, progress=progress))
+    picks = select_batch(model.embeddings, model.proba, pool.labelled, pool.unlabelled, budget, groups=pool.groups,
+                         per_group=per_group, strategy=strategy, seed=seed)
+    ids = pool.corpus.clip_ids
+    rows = []
+    for p in picks:
+        order = np.argsort(-model.proba[p.index])
+        near = _nearest_labelled(model.embeddings, pool.labelled, p.index)
+        rows.append({"rank": p.rank + 1, "clip_id": ids[p.index], "path": str(pool.corpus.clips[p.index].path),
+                     "group": pool.corpus.groups[p.index], "guess": pool.classes[order[0]],
+                     "guess_probability": round(float(model.proba[p.index, order[0]]), 4),
+                     "top": [(pool.classes[c], round(float(model.proba[p.index, c]), 4)) for c in order[:3]],
+                     "margin": round(p.margin, 4), "score": round(p.score, 4), "distance": round(p.distance, 4),
+                     "nearest_labelled": [(ids[j], pool.classes[pool.labels[j]]) for j in near]})
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["rank", "clip_id", "guess", "guess_probability", "margin", "score", "nearest_labelled", "group", "path"])
+    for r in rows:
+        w.writerow([r["rank"], r["clip_id"], r["guess"], r["guess_probability"], r["margin"], r["score"],
+                    "; ".join(f"{c} ({lab})" for c, lab in r["nearest_labelled"]), r["group"], r["path"]])
+    write_text(out / "suggestions.csv", buf.getvalue())
+    given = {ids[i]: pool.classes[pool.labels[i]] for i in pool.labelled}
+    page = write_label_page(out / "label.html", rows, pool.mels, [p.index for p in picks], classes=pool.classes,
+                            given=given, audio_seconds=audio_seconds)
+    write_json(out / "suggest.json", {"dataset": dataset, "labels": str(labels_csv), "budget": budget,
+                                      "strategy": strategy, "per_group": per_group, "seed": seed, "model": model.how,
+                                      "labelled": int(len(pool.labelled)), "pool": int(len(pool.unlabelled)),
+                                      "suggestions": rows, "skipped": [str(s) for s in pool.skipped]})
+    return SuggestOutcome(out, picks, rows, model.how, page)
+
+
+def train_on_labels(dataset: str, labels_csv: str | os.PathLike, out: str | os.PathLike, *, seed: int = 0,
+                    preset: str = "cpu", cache=None, clips: str | None = None, device: str | None = None,
+                    progress: bool = True) -> dict:
+    """``graham train --labels``: the Siamese network on the labelled clips, the GNN over every
+    clip of the data set (the others unlabelled nodes), a bundle whose reference nodes are every
+    clip (labelled or not, as in training), ``predictions.csv`` of every unlabelled clip and
+    ``metrics.json``: where the data set has labels of its own, they score the unlabelled clips'
+    predictions (never used for training)."""
+    import csv
+    import io
+
+    from .bundle import save_bundle
+    from .evaluate.metrics import classification_metrics
+
+    out = writable_folder(out)
+    pool = labelled_pool(dataset, labels_csv, cache=cache, clips=clips, progress=progress)
+    model = fit_pool(pool, seed=seed, preset=preset, device=device, progress=progress)
+    d, g = model.run, model.gnn
+    stats = d.node_features[:, model.embeddings.shape[1]:] if d.gnn_config.band_statistics else None
+    save_bundle(out / "bundle", mel=pool.mel_config, siamese_config=d.siamese_config, gnn_config=d.gnn_config,
+                classes=pool.classes, siamese=d.siamese.model, gnn=g.model, mean=g.mean, scale=g.scale,
+                reference=model.embeddings, reference_labels=pool.labels, reference_stats=stats,
+                reference_ids=list(pool.corpus.clip_ids),
+                info={"dataset": dataset, "split": "the labels given", "labels": str(labels_csv),
+                      "gnn_training": d.gnn_train.to_dict()})
+    ids = pool.corpus.clip_ids
+    pred = model.proba.argmax(1)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["clip_id", "label", "probability", "margin"])
+    srt = np.sort(model.proba, axis=1)
+    for i in pool.unlabelled:
+        w.writerow([ids[i], pool.classes[pred[i]], round(float(srt[i, -1]), 4), round(float(srt[i, -1] - srt[i, -2]), 4)])
+    write_text(out / "predictions.csv", buf.getvalue())
+    scored = [i for i in pool.unlabelled if pool.truth[i] != UNLABELLED and pool.truth[i] in pool.classes]
+    metrics = None
+    if scored:
+        y = np.array([pool.classes.index(pool.truth[i]) for i in scored])
+        metrics = {k: v for k, v in classification_metrics(y, pred[scored], pool.classes).items()}
+    doc = {"dataset": dataset, "labels": str(labels_csv), "classes": pool.classes, "labelled": int(len(pool.labelled)),
+           "unlabelled": int(len(pool.unlabelled)), "model": model.how, "seconds": round(model.seconds, 1),
+           "unlabelled_scored_against_the_data_sets_own_labels": metrics, "skipped": [str(s) for s in pool.skipped]}
+    write_json(out / "metrics.json", doc)
+    return doc

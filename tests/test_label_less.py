@@ -1,0 +1,260 @@
+"""Labelling less: the batch ranking, the labels file, graham suggest and its page, graham extend."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from graham.cli import app
+from graham.errors import DatasetError, ParameterError
+from graham.labelling.labels_file import labels_csv, read_labels
+from graham.labelling.select import STRATEGIES, select_batch
+
+from conftest import tone, write
+
+
+def _pool(n=60, groups_of=3, seed=0):
+    rng = np.random.default_rng(seed)
+    emb = rng.normal(size=(n, 8))
+    proba = rng.dirichlet(np.ones(4), size=n)
+    groups = [f"g{i // groups_of}" for i in range(n)]
+    return emb, proba, groups
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_batch_never_holds_a_labelled_clip_and_keeps_the_group_cap(strategy):
+    emb, proba, groups = _pool()
+    labelled = np.arange(0, 60, 7)
+    picks = select_batch(emb, proba, labelled, np.arange(60), 15, groups=groups, per_group=1, strategy=strategy)
+    idx = [p.index for p in picks]
+    assert len(idx) == 15 and len(set(idx)) == 15
+    assert not set(idx) & set(labelled.tolist())
+    assert len({groups[i] for i in idx}) == 15  # one clip a group at most
+    picks2 = select_batch(emb, proba, labelled, np.arange(60), 20, groups=groups, per_group=2, strategy=strategy)
+    counts = np.unique([groups[p.index] for p in picks2], return_counts=True)[1]
+    assert counts.max() <= 2
+
+
+def test_margin_and_cover_pick_what_their_definitions_say():
+    """Against a dense loop written from the definitions: margin takes the smallest top-2
+    margins in order; cover (k-center greedy) takes, each time, the clip farthest (cosine, centred)
+    from every labelled and picked clip."""
+    emb, proba, _ = _pool(40)
+    labelled = np.array([0, 1, 2])
+    srt = np.sort(proba, axis=1)
+    margin = srt[:, -1] - srt[:, -2]
+    pool = np.arange(3, 40)
+    want = pool[np.argsort(margin[pool], kind="stable")][:6].tolist()
+    assert [p.index for p in select_batch(emb, proba, labelled, np.arange(40), 6, strategy="margin")] == want
+    z = emb - emb.mean(0)
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    chosen, got = list(labelled), []
+    for _ in range(6):
+        best, far = None, -1.0
+        for i in pool:
+            if i in chosen:
+                continue
+            d = min(1 - float(z[i] @ z[j]) for j in chosen)
+            if d > far + 1e-12:
+                best, far = i, d
+        chosen.append(best)
+        got.append(best)
+    assert [p.index for p in select_batch(emb, proba, labelled, np.arange(40), 6, strategy="cover")] == got
+
+
+def test_a_budget_larger_than_the_pool_is_one_clear_error():
+    emb, proba, _ = _pool(10)
+    with pytest.raises(ParameterError, match="larger than the unlabelled pool"):
+        select_batch(emb, proba, np.arange(5), np.arange(10), 6)
+
+
+def test_labels_file_round_trip_and_its_errors(tmp_path):
+    labels = {"rock/a": "rock", 'odd, "name"': "jazz"}
+    path = tmp_path / "labels.csv"
+    path.write_text(labels_csv(labels))
+    assert read_labels(path, ["rock/a", 'odd, "name"', "x"]) == labels
+    with pytest.raises(DatasetError, match="not in the data set.*'rock/a'"):
+        read_labels(path, ["x"])
+    path.write_text("clip_id,label\nrock/a,\n")
+    with pytest.raises(DatasetError, match="has no label"):
+        read_labels(path)
+    path.write_text("clip_id,label\nrock/a,rock\nrock/a,jazz\n")
+    with pytest.raises(DatasetError, match="both"):
+        read_labels(path)
+
+
+# -- extend -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def new_genre(tmp_path_factory):
+    """Five files of a genre the trained bundle never saw: pure tones with a tremolo."""
+    base = tmp_path_factory.mktemp("tones")
+    sr = 22050
+    t = np.arange(int(3.0 * sr)) / sr
+    return [write(base / f"tone{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 60 * i) * t)
+                                         * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))).astype(np.float32))
+            for i in range(5)]
+
+
+def test_extend_with_nothing_gives_the_old_bundles_predictions(trained, new_genre):
+    from graham.bundle import load_bundle
+    from graham.extend import extend_bundle
+    from graham.predict import GenreClassifier
+
+    b = load_bundle(trained.out / "bundle")
+    same = GenreClassifier(extend_bundle(b, {}))
+    old = GenreClassifier(load_bundle(trained.out / "bundle"))
+    for p in new_genre[:2]:
+        assert same.predict(p).probabilities == old.predict(p).probabilities
+
+
+def test_an_extended_bundle_predicts_the_new_genre_for_its_own_examples(trained, new_genre, tmp_path):
+    from graham.bundle import load_bundle
+    from graham.predict import load
+
+    old_files = sorted(p.name for p in (trained.out / "bundle").iterdir())
+    old_config = (trained.out / "bundle" / "config.json").read_bytes()
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt nothing")
+    copy = tmp_path / "copy.wav"
+    shutil.copy(new_genre[2], copy)
+    out = tmp_path / "extended"
+    res = CliRunner().invoke(app, ["extend", str(trained.out / "bundle"), "--add", f"tremolo={new_genre[0].parent}",
+                                   "--add", f"tremolo={broken}", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "broken.wav" in res.output and "added 5 clips of tremolo" in res.output
+    # the old bundle is untouched
+    assert sorted(p.name for p in (trained.out / "bundle").iterdir()) == old_files
+    assert (trained.out / "bundle" / "config.json").read_bytes() == old_config
+    b = load_bundle(out)
+    assert b.classes[-1] == "tremolo" and len(b.reference) == len(trained.train_idx) + 5
+    model = load(out)
+    pred = model.predict(copy, neighbours=3)
+    assert pred.label == "tremolo"
+    assert any(n.label == "tremolo" for n in pred.neighbours)  # --neighbours shows its examples
+
+
+def test_extend_refuses_to_overwrite_the_bundle_unless_asked(trained, new_genre, tmp_path):
+    res = CliRunner().invoke(app, ["extend", str(trained.out / "bundle"), "--add", f"x={new_genre[0]}"])
+    assert res.exit_code != 0 and "--in-place" in res.output
+    res = CliRunner().invoke(app, ["extend", str(trained.out / "bundle"), "--add", f"x={tmp_path}", "--out",
+                                   str(tmp_path / "o")])
+    assert res.exit_code != 0 and "no audio files for label 'x'" in res.output
+
+
+# -- suggest ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def suggested(trained, tmp_path_factory):
+    from graham.label_less import suggest
+
+    out = tmp_path_factory.mktemp("suggest")
+    ids = trained.corpus.clip_ids
+    given = {ids[i]: trained.corpus.labels[i] for i in trained.labelled_idx[::3]}
+    (out / "labels.csv").write_text(labels_csv(given))
+    o = suggest("synthetic:4x3", out / "labels.csv", 8, out / "s", bundle=trained.out / "bundle", per_group=1,
+                cache=trained.out / "features", progress=False)
+    return o, given, out
+
+
+def test_suggest_never_returns_a_labelled_clip_and_caps_each_group(suggested, trained):
+    o, given, _ = suggested
+    ids = [r["clip_id"] for r in o.rows]
+    assert len(ids) == 8 and not set(ids) & set(given)
+    groups = [r["group"] for r in o.rows]
+    assert len(set(groups)) == len(groups)  # --per-group 1
+    text = (o.out / "suggestions.csv").read_text().splitlines()
+    assert text[0].startswith("rank,clip_id,guess") and len(text) == 9
+    assert all(r["nearest_labelled"] and r["nearest_labelled"][0][0] in given for r in o.rows)
+
+
+def test_suggest_errors_are_one_line(trained, tmp_path):
+    (tmp_path / "l.csv").write_text("clip_id,label\nno/such/clip,rock\n")
+    common = ["synthetic:4x3", "--features", str(trained.out / "features"), "--out", str(tmp_path / "o"),
+              "--bundle", str(trained.out / "bundle")]
+    res = CliRunner().invoke(app, ["suggest", *common, "--labels", str(tmp_path / "l.csv")])
+    assert res.exit_code != 0 and "not in the data set" in res.output and "no/such/clip" in res.output
+    (tmp_path / "l.csv").write_text(f"clip_id,label\n{trained.corpus.clip_ids[0]},rock\n")
+    res = CliRunner().invoke(app, ["suggest", *common, "--labels", str(tmp_path / "l.csv"), "--budget", "1000"])
+    assert res.exit_code != 0 and "larger than the unlabelled pool" in res.output
+
+
+def test_suggest_refuses_a_bundle_of_other_features(trained, tmp_path):
+    from graham.label_less import suggest
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(trained.out / "bundle", bundle)
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg["mel"]["n_mels"] = cfg["mel"]["n_mels"] // 2
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    (tmp_path / "l.csv").write_text(f"clip_id,label\n{trained.corpus.clip_ids[0]},rock\n")
+    with pytest.raises(Exception, match="other log-mel settings|do not fit"):
+        suggest("synthetic:4x3", tmp_path / "l.csv", 2, tmp_path / "o", bundle=bundle, cache=trained.out / "features",
+                progress=False)
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed")
+def test_the_labelling_page_saves_labels_that_suggest_reads_back(suggested, trained, tmp_path):
+    """In headless Chromium: label two suggested clips (one a known genre, one a new genre typed
+    in), press Save labels; the CSV the page makes holds the old labels and the new ones, and
+    read_labels (what suggest and train --labels read) takes it."""
+    import httpx
+    from websockets.sync.client import connect
+
+    from test_predict_serve import _cdp_evaluate, _cdp_try, _free_port
+
+    o, given, _ = suggested
+    port = _free_port()
+    url = o.page.as_uri()
+    browser = subprocess.Popen(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                                f"--remote-debugging-port={port}", "--user-data-dir=" + str(tmp_path / "profile"),
+                                url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, page = time.time() + 60, None
+        while page is None and time.time() < deadline:
+            try:
+                page = next((t for t in httpx.get(f"http://127.0.0.1:{port}/json", timeout=2).json()
+                             if t.get("type") == "page" and t["url"].startswith("file:")), None)
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.3)
+        assert page is not None, "Chromium did not open the page"
+        with connect(page["webSocketDebuggerUrl"], max_size=None) as ws:
+            deadline = time.time() + 60
+            while not _cdp_try(ws, "document.readyState === 'complete' && !!document.getElementById('save')", 100):
+                assert time.time() < deadline, "the page never loaded"
+                time.sleep(0.2)
+            known = trained.classes[1]
+            csv_text = _cdp_evaluate(ws, f"""(() => {{
+                const rows = document.querySelectorAll('tr.clip');
+                const s0 = rows[0].querySelector('select'); s0.value = {json.dumps(known)};
+                s0.dispatchEvent(new Event('change'));
+                const s1 = rows[1].querySelector('select'); s1.value = '__new__'; s1.dispatchEvent(new Event('change'));
+                rows[1].querySelector('input.other').value = 'field, "recording"';
+                document.getElementById('save').click();
+                return document.getElementById('csv').value; }})()""", 2)
+            shown = _cdp_evaluate(ws, "!document.querySelectorAll('tr.clip')[1].querySelector('input.other').hidden", 3)
+    finally:
+        browser.terminate()
+        browser.wait(timeout=10)
+    assert shown, "choosing 'new genre' did not show the box to type it"
+    path = tmp_path / "labels.csv"
+    path.write_text(csv_text)
+    back = read_labels(path, trained.corpus.clip_ids)
+    assert back == {**given, o.rows[0]["clip_id"]: trained.classes[1], o.rows[1]["clip_id"]: 'field, "recording"'}
+
+
+def test_an_unlabelled_audio_folder_is_a_pool(tmp_path):
+    from graham.data.spec import open_dataset
+
+    for i, sub in enumerate(["Album A/1.wav", "Album A/2.wav", "loose.wav"]):
+        write(tmp_path / "music" / sub, tone(1.0, freq=200 + 50 * i))
+    (tmp_path / "music" / "bad.wav").write_bytes(b"RIFF")
+    c = open_dataset(f"audio:{tmp_path / 'music'}")
+    assert c.clip_ids == ["Album A/1", "Album A/2", "loose"] and c.groups == ["Album A", "Album A", "loose"]
+    assert set(c.labels) == {""} and any("bad.wav" in s.path for s in c.skipped)

@@ -89,14 +89,14 @@ def _training_recipe(bundle: Bundle, seed: int | None) -> GNNTrainConfig:
                                epochs=min(cfg.epochs, REFIT_EPOCHS), val_fraction=0.0, patience=None)
 
 
-def _imprinted(bundle: Bundle, x: np.ndarray, labels: np.ndarray, graph, n_classes: int) -> GrahamGNN:
+def _imprinted(bundle: Bundle, x: np.ndarray, labels: np.ndarray, graph, n_classes: int, config) -> GrahamGNN:
     """The bundle's GNN with a classifier of ``n_classes`` rows: the old rows as they are; each
     new class's row imprinted (Qi et al., "Low-shot learning with imprinted weights", CVPR 2018):
     the mean of its nodes' unit hidden states on the enlarged graph, scaled to the old rows' mean
     norm, its bias the old biases' mean. A new class then starts where its examples lie, and the
     short refit adjusts rather than finds it."""
     old = bundle.gnn
-    model = GrahamGNN(x.shape[1], n_classes, bundle.gnn_config)
+    model = GrahamGNN(x.shape[1], n_classes, config)
     own = model.state_dict()
     for k, v in old.state_dict().items():
         if k.startswith("classifier."):
@@ -133,6 +133,14 @@ def extend_bundle(bundle: Bundle, add: Mapping[str, Sequence], *, ids: Mapping[s
 
     dev = resolve_device(device)
     cfg = bundle.gnn_config
+    new_classes = [c for c in add if c not in bundle.classes]
+    if new_classes and cfg.smooth:
+        # Correct & smooth spreads labels along the embedding's kNN graph, which the Siamese network
+        # made homophilous for the classes it trained on only: a genre it never saw has other genres'
+        # clips for neighbours, and smoothing drowned it (held-out genres of the development set:
+        # recall 0-7 % with it, 30-86 % without, the other genres unchanged). A bundle with a class
+        # added after training keeps the GNN's own probabilities.
+        cfg = dataclasses.replace(cfg, smooth=False)
     front = FrontEnd(bundle.mel, bundle.siamese, crop_frames=bundle.siamese_config.crop_frames, device=dev,
                      band_statistics=cfg.band_statistics)
     classes = list(bundle.classes) + [c for c in add if c not in bundle.classes]
@@ -165,13 +173,15 @@ def extend_bundle(bundle: Bundle, add: Mapping[str, Sequence], *, ids: Mapping[s
         graph = build_graph(cfg.graph, torch.as_tensor(reference, dtype=torch.float32, device=dev), k=cfg.k,
                             head=head).to("cpu")
     labelled = np.flatnonzero(ref_labels >= 0)
-    start = _imprinted(bundle, x, ref_labels, graph, len(classes))
+    start = _imprinted(bundle, x, ref_labels, graph, len(classes), cfg)
     res = train_gnn(x, ref_labels, labelled, len(classes), config=cfg, train=_training_recipe(bundle, seed),
                     graph=graph, device=device, init=start, standardisation=(bundle.mean, bundle.scale))
     gnn = res.model.cpu().eval()
     added = {label: len(clips) for label, clips in add.items()}
     info = {**bundle.info, "extended": list(bundle.info.get("extended", [])) + [added]}
-    return dataclasses.replace(bundle, classes=classes, gnn=gnn, mean=res.mean, scale=res.scale, reference=reference,
+    if cfg.smooth != bundle.gnn_config.smooth:
+        info["smooth_off"] = f"correct & smooth off: {', '.join(new_classes)} added after the Siamese network trained"
+    return dataclasses.replace(bundle, classes=classes, gnn_config=cfg, gnn=gnn, mean=res.mean, scale=res.scale, reference=reference,
                                reference_labels=ref_labels, reference_stats=ref_stats,
                                reference_ids=list(old_ids) + names, info=info)
 

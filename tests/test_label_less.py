@@ -258,3 +258,26 @@ def test_an_unlabelled_audio_folder_is_a_pool(tmp_path):
     c = open_dataset(f"audio:{tmp_path / 'music'}")
     assert c.clip_ids == ["Album A/1", "Album A/2", "loose"] and c.groups == ["Album A", "Album A", "loose"]
     assert set(c.labels) == {""} and any("bad.wav" in s.path for s in c.skipped)
+
+
+def test_the_service_extends_only_when_allowed(trained, new_genre):
+    from fastapi.testclient import TestClient
+
+    from graham.predict import load
+    from graham.serve import create_app
+
+    model = load(trained.out / "bundle")
+    files = [("files", (p.name, p.read_bytes(), "audio/wav")) for p in new_genre]
+    with TestClient(create_app(model)) as client:
+        assert client.post("/extend", data={"label": "tremolo"}, files=files).status_code in (404, 405)
+    with TestClient(create_app(model, allow_extend=True)) as client:
+        bad = [("files", ("x.wav", b"RIFF nothing", "audio/wav"))]
+        r = client.post("/extend", data={"label": "tremolo"}, files=bad)
+        assert r.status_code == 415 and "x.wav" in r.json()["detail"]
+        r = client.post("/extend", data={"label": "tremolo"}, files=files + bad)
+        assert r.status_code == 200, r.text
+        assert r.json()["added"] == 5 and r.json()["classes"][-1] == "tremolo" and len(r.json()["skipped"]) == 1
+        assert client.get("/health").json()["classes"][-1] == "tremolo"
+        r = client.post("/predict", files={"file": ("t.wav", new_genre[1].read_bytes(), "audio/wav")})
+        assert r.json()["label"] == "tremolo"
+    assert model.classes == trained.classes  # the classifier it started from is left as it was

@@ -673,9 +673,11 @@ def serve(
     max_upload_mb: float = typer.Option(50.0, help="Largest accepted upload [MB]."),
     max_in_flight: int = typer.Option(2, min=1, help="Uploads classified at once; the next ones wait for a slot."),
     queue_timeout: float = typer.Option(30.0, min=0, help="How long an upload waits for a slot before a 503 [s]."),
+    allow_extend: bool = typer.Option(False, "--allow-extend", help="Offer POST /extend (a label and audio files): "
+                                      "any client may then add reference clips to the served model (in memory)."),
     device: str = DEVICE_OPT,
 ) -> None:
-    """Serve the model over HTTP: POST /predict, GET /health, GET / (upload page)."""
+    """Serve the model over HTTP: POST /predict, GET /health, GET / (upload page); POST /extend with --allow-extend."""
     _check_first(device=device, bundle=bundle)
     from .checks import check_port
 
@@ -693,7 +695,8 @@ def serve(
     except GrahamError as exc:
         _fail(exc)
     uvicorn.run(create_app(model, max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_in_flight=max_in_flight,
-                           queue_timeout_s=queue_timeout), host=host, port=port, log_level="info")
+                           queue_timeout_s=queue_timeout, allow_extend=allow_extend), host=host, port=port,
+                log_level="info")
 
 
 @app.command()

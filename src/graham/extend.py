@@ -129,6 +129,9 @@ def extend_bundle(bundle: Bundle, add: Mapping[str, Sequence], *, ids: Mapping[s
     add = {str(k): list(v) for k, v in add.items() if len(v)}
     if not add:
         return bundle
+    if bundle.gnn_config.label_input:
+        raise ParameterError("this bundle's GNN reads labels as inputs (label_input): its input grows with the "
+                             "classes, so it cannot be extended; train it again with the new genre")
     from .devices import resolve_device
 
     dev = resolve_device(device)
@@ -181,8 +184,8 @@ def extend_bundle(bundle: Bundle, add: Mapping[str, Sequence], *, ids: Mapping[s
     info = {**bundle.info, "extended": list(bundle.info.get("extended", [])) + [added]}
     if cfg.smooth != bundle.gnn_config.smooth:
         info["smooth_off"] = f"correct & smooth off: {', '.join(new_classes)} added after the Siamese network trained"
-    return dataclasses.replace(bundle, classes=classes, gnn_config=cfg, gnn=gnn, mean=res.mean, scale=res.scale, reference=reference,
-                               reference_labels=ref_labels, reference_stats=ref_stats,
+    return dataclasses.replace(bundle, classes=classes, gnn_config=cfg, gnn=gnn, mean=res.mean, scale=res.scale,
+                               reference=reference, reference_labels=ref_labels, reference_stats=ref_stats,
                                reference_ids=list(old_ids) + names, info=info)
 
 

@@ -146,6 +146,18 @@ class GenreClassifier:
         emb, _ = self.window_embeddings(self.mel(audio, sr=sr))
         return emb.mean(0)
 
+    def extend(self, add, *, ids=None, seed: int | None = None) -> "GenreClassifier":
+        """A new classifier whose bundle has the clips of ``add`` (label -> files, or log-mels from
+        :meth:`mel`) as labelled reference clips: a new genre or more examples of an old one. The
+        Siamese network is kept; only the graph part is refit (:func:`graham.extend.extend_bundle`,
+        seconds on the CPU). This classifier is left as it is; save the new one's bundle with
+        :func:`graham.extend.save_extended`."""
+        from .extend import extend_bundle  # the one door into training code: the GNN's refit
+
+        bundle = extend_bundle(self.bundle, add, ids=ids, seed=seed, device=str(self.device))
+        return GenreClassifier(bundle, device=str(self.device), batch_size=self.front.batch_size,
+                               stream_seconds=self.stream_seconds)
+
     # -- the drivers -----------------------------------------------------------------------
     def predict(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None, top_k: int = 3,
                 per_window: bool = False, neighbours: int = 0) -> Prediction:

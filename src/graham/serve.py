@@ -22,8 +22,9 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 
-from fastapi import FastAPI, HTTPException, Request, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from .errors import AudioError, ParameterError
@@ -88,27 +89,69 @@ document.getElementById('f').addEventListener('submit', async (e) => {
 
 
 def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024 * 1024, top_k: int = 3,
-               max_in_flight: int = 2, queue_timeout_s: float = 30.0):
+               max_in_flight: int = 2, queue_timeout_s: float = 30.0, allow_extend: bool = False):
     """The FastAPI application serving ``classifier``; at most ``max_in_flight`` uploads are
-    handled at once, the others wait ``queue_timeout_s`` for a slot, then get 503."""
+    handled at once, the others wait ``queue_timeout_s`` for a slot, then get 503.
+    ``allow_extend``: ``POST /extend`` (a label and audio files) adds reference clips to the
+    served model (:meth:`GenreClassifier.extend`; the graph refit, the bundle on disk untouched);
+    off by default, since it lets any client change what everyone is served."""
     if max_in_flight < 1 or queue_timeout_s < 0:
         raise ParameterError("need max_in_flight >= 1 and queue_timeout_s >= 0")
     app = FastAPI(title="graham", description="music genre classification (GrahAM)")
     cam_lock = threading.Lock()
     slots = threading.BoundedSemaphore(max_in_flight)
-    classes = html.escape(", ".join(classifier.classes))  # class names are data, never markup
+    served = [classifier]  # the model every request reads; /extend swaps in a new one whole
+    extend_lock = threading.Lock()
 
     @app.get("/health")
     def health() -> dict:
+        classifier = served[0]
         return {"status": "ok", "classes": classifier.classes, "reference_nodes": int(classifier.graph.reference.shape[0])}
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
-        return _PAGE.replace("__CLASSES__", classes)
+        return _PAGE.replace("__CLASSES__", html.escape(", ".join(served[0].classes)))  # data, never markup
+
+    if allow_extend:
+        @app.post("/extend")
+        def extend(label: str = Form(...), files: list[UploadFile] = File(...)) -> dict:
+            label = label.strip()
+            if not label:
+                raise HTTPException(422, "a label is needed")
+            if not extend_lock.acquire(timeout=queue_timeout_s):
+                raise HTTPException(503, "another extension is running; retry shortly", headers={"Retry-After": "5"})
+            try:
+                classifier = served[0]
+                mels, names, skipped = [], [], []
+                for up in files:
+                    name = up.filename or "upload"
+                    fd, tmp = tempfile.mkstemp(prefix="graham-extend-")
+                    try:
+                        with os.fdopen(fd, "wb") as f:
+                            shutil.copyfileobj(up.file, f, 1024 * 1024)
+                            size = f.tell()
+                        if size > max_upload_bytes:
+                            raise HTTPException(413, f"{name}: upload larger than {max_upload_bytes} bytes")
+                        try:
+                            mels.append(classifier.mel(tmp))
+                            names.append(name)
+                        except AudioError as exc:
+                            skipped.append(f"{name}: {exc.reason}")
+                    finally:
+                        os.unlink(tmp)
+                if not mels:
+                    raise HTTPException(415, f"no readable audio for {label!r}: {'; '.join(skipped)}")
+                t0 = time.perf_counter()
+                served[0] = classifier.extend({label: mels}, ids={label: names})
+                return {"classes": served[0].classes, "added": len(mels), "skipped": skipped,
+                        "seconds": round(time.perf_counter() - t0, 2)}
+            finally:
+                extend_lock.release()
 
     @app.post("/predict")
     def predict(file: UploadFile, request: Request, top_k: int = top_k, per_window: bool = False,
                 explain: bool = False, neighbours: int = 0) -> dict:
+        classifier = served[0]
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_upload_bytes + 64 * 1024:
             raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")

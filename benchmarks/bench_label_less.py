@@ -211,6 +211,87 @@ def new_genre(args) -> None:
                   + ", ".join(f"{s} clips {100 * r:.0f} %" for s, r in rec.items()), flush=True)
 
 
+def _stratified_reference(path: str | None) -> dict:
+    """GrahAM's balanced accuracy at random (stratified) 30 % labels per (seed, split), from a
+    ``graham experiment`` folder run at 0.3 on the same folds (its runs/seed*.json)."""
+    out = {}
+    for f in sorted(Path(path).glob("runs/seed*.json")) if path else []:
+        d = json.loads(f.read_text())
+        if abs(d["fraction"] - 0.3) < 1e-9:
+            out[(d["seed"], d["split"])] = d["metrics"]["grahams_gnn"]["balanced_accuracy"]
+    return out
+
+
+def report(args) -> None:
+    """The figure, the tables (Markdown, printed and in report.html) from the saved results."""
+    from graham.report.figures import new_figure
+    from graham.report.html import Section, write_report
+
+    root = Path(args.out)
+    runs = [json.loads(f.read_text()) for f in sorted((root / "active").glob("*.json"))]
+    ref30 = _stratified_reference(args.reference)
+    lines, sections = [], []
+    methods = {"grahams_gnn": "GrahAM", "mlp_2layer": "2-layer NN", "label_spreading": "Label spreading"}
+    fig, ax = new_figure(figsize=(7, 4))
+    curves = {}
+    for strategy in sorted({r["strategy"] for r in runs}):
+        mine = [r for r in runs if r["strategy"] == strategy]
+        n_rounds = min(len(r["rounds"]) for r in mine)
+        for m, title in methods.items():
+            xs = [100 * np.mean([r["rounds"][k]["fraction"] for r in mine]) for k in range(n_rounds)]
+            ys = [[100 * r["rounds"][k]["balanced_accuracy"][m] for r in mine] for k in range(n_rounds)]
+            curves[(strategy, m)] = (xs, ys, [(r["seed"], r["split"]) for r in mine])
+            if m != "label_spreading":
+                ax.errorbar(xs, [np.mean(y) for y in ys], yerr=[np.std(y) / np.sqrt(len(y)) for y in ys], capsize=3,
+                            marker="o" if strategy != "random" else "s", ls="-" if m == "grahams_gnn" else "--",
+                            label=f"{title}, {strategy} ({len(mine)} runs)")
+    if ref30:
+        v = 100 * np.mean(list(ref30.values()))
+        ax.axhline(v, color="grey", ls=":", label=f"GrahAM, random stratified 30 % ({len(ref30)} runs): {v:.1f}")
+    ax.set_xlabel("training clips labelled, %")
+    ax.set_ylabel("test balanced accuracy, %")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(root / "active.png", dpi=110)
+    lines.append("| strategy | method | " + " | ".join(f"{x:.0f} %" for x in curves[next(iter(curves))][0]) + " |")
+    for (strategy, m), (xs, ys, keys) in curves.items():
+        lines.append(f"| {strategy} | {methods[m]} | " + " | ".join(f"{np.mean(y):.1f} ± {np.std(y):.1f} ({len(y)})"
+                                                                 for y in ys) + " |")
+    if ref30 and ("uncertain-cover", "grahams_gnn") in curves:
+        xs, ys, keys = curves[("uncertain-cover", "grahams_gnn")]
+        paired = [ys[-1][j] - 100 * ref30[k] for j, k in enumerate(keys) if k in ref30]
+        if paired:
+            lines.append(f"\nGrahAM, uncertain-cover at {xs[-1]:.0f} % minus GrahAM at random stratified 30 %, paired "
+                         f"over {len(paired)} runs: {np.mean(paired):+.1f} ± {np.std(paired) / np.sqrt(len(paired)):.1f} "
+                         f"(mean ± s.e.)")
+    table = "\n".join(lines)
+    print(table)
+    sections.append(Section("Active labelling", pre=[table],
+                            figures=[(root / "active.png", "test balanced accuracy against labels spent")]))
+    rows = [json.loads(f.read_text()) for f in sorted((root / "new-genre").glob("*.json"))]
+    if rows:
+        ng = ["| held out | runs | shots | recall of it | other classes' recall, change (points) | extend s |",
+              "| --- | --- | --- | --- | --- | --- |"]
+        for name in sorted({r["held_out"] for r in rows}):
+            mine = [r for r in rows if r["held_out"] == name]
+            for shots in sorted({s for r in mine for s in r["shots"]}, key=int):
+                rec, delta, secs = [], [], []
+                for r in mine:
+                    v = r["shots"][shots]
+                    rec.append(np.mean([a == t for a, t in zip(v["after"], r["truth"]) if t == name]))
+                    for c in set(r["truth"]) - {name}:
+                        before = np.mean([a == c for a, t in zip(r["before"], r["truth"]) if t == c])
+                        after = np.mean([a == c for a, t in zip(v["after"], r["truth"]) if t == c])
+                        delta.append(after - before)
+                    secs.append(v["extend_seconds"])
+                ng.append(f"| {name} | {len(mine)} | {shots} | {100 * np.mean(rec):.0f} % | {100 * np.mean(delta):+.1f} "
+                          f"(worst {100 * min(delta):+.1f}) | {np.median(secs):.1f} |")
+        text = "\n".join(ng)
+        print(text)
+        sections.append(Section("A new genre from a few clips", pre=[text]))
+    print(f"report: {write_report(root / 'report.html', 'Label less: active labelling and new genres', sections)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("part", choices=("active", "new-genre", "report"))
@@ -222,13 +303,13 @@ def main() -> None:
     ap.add_argument("--until", type=float, default=0.2)
     ap.add_argument("--per-group", type=int, default=2)
     ap.add_argument("--shots", type=int, nargs="+", default=[5, 10])
+    ap.add_argument("--reference", default=None, help="report: a graham experiment folder at 30 %% on the same folds")
     ap.add_argument("--re-extend", action="store_true", help="new-genre: extend the saved bundles again")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="runs/label-less")
     args = ap.parse_args()
     set_threads(args.threads)
-    {"active": active, "new-genre": new_genre, "report": lambda a: __import__("label_less_report").write(a)}[
-        args.part](args)
+    {"active": active, "new-genre": new_genre, "report": report}[args.part](args)
 
 
 if __name__ == "__main__":

@@ -403,3 +403,58 @@ def test_the_readmes_three_commands_run_on_a_folder_of_music(tmp_path):
     assert (tmp_path / "runs" / "mine" / "report.html").exists()
     doc = json.loads((tmp_path / "runs" / "mine" / "metrics.json").read_text())
     assert doc["protocol"]["split"].startswith("grouped")
+
+
+def test_the_readmes_label_less_loop_runs_on_an_unlabelled_collection(tmp_path):
+    """Issue 29: the README's loop as written, on a collection with no genre folders
+    (``<recording>/<clip>.wav``): suggest from two labelled clips, the labels saved as the page
+    saves them, train --labels; then extend the bundle with a new genre and predict with it."""
+    import shlex
+    from pathlib import Path
+
+    from graham.labelling.labels_file import labels_csv, read_labels
+
+    labelled_root = _grouped_folder(tmp_path / "sorted")
+    coll = tmp_path / "collection"
+    for f in labelled_root.rglob("*.wav"):  # the same audio, no genre folders: <recording>/<clip>.wav
+        (coll / f.parent.name).mkdir(parents=True, exist_ok=True)
+        (coll / f.parent.name / f.name).write_bytes(f.read_bytes())
+    truth = {f"{f.parent.name}/{f.stem}": f.parent.parent.name for f in labelled_root.rglob("*.wav")}
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Few labels"):]
+    blocks = section.split("```")
+    loop = [line for line in blocks[1].strip().splitlines() if line.startswith("graham")]
+    extend = [line for line in blocks[3].strip().splitlines() if line.startswith("graham")]
+    assert [c.split()[:2] for c in loop + extend] == [["graham", "suggest"], ["graham", "train"],
+                                                      ["graham", "extend"], ["graham", "predict"]]
+    (tmp_path / "labels.csv").write_text(labels_csv({"jazz-rec0/jazz-rec0-0": "jazz", "rock-rec0/rock-rec0-0": "rock"}))
+
+    def run(command):
+        command = (command.split("#")[0].replace("~/collection", str(coll)).replace("labels.csv", str(tmp_path / "labels.csv"))
+                   .replace("runs/", f"{tmp_path}/runs/").replace("--budget 20", "--budget 4"))
+        tiny = ["--epochs", "2"] if command.split()[1] in ("suggest", "train") else []
+        res = runner.invoke(app, shlex.split(command)[1:] + tiny)
+        assert res.exit_code == 0, (command, res.output)
+        return res
+
+    run(loop[0])
+    rows = (tmp_path / "runs" / "next" / "suggestions.csv").read_text().splitlines()[1:]
+    picked = [r.split(",")[1] for r in rows]
+    assert len(picked) == 4 and not {"jazz-rec0/jazz-rec0-0", "rock-rec0/rock-rec0-0"} & set(picked)
+    assert len({p.split("/")[0] for p in picked}) >= 2  # at most two clips of one recording
+    given = read_labels(tmp_path / "labels.csv")
+    (tmp_path / "labels.csv").write_text(labels_csv({**given, **{p: truth[p] for p in picked}}))
+    res = run(loop[1])
+    assert "6 labelled clips, 18 unlabelled" in res.output and "balanced accuracy" not in res.output  # audio: no truth
+    pred = (tmp_path / "runs" / "mine" / "predictions.csv").read_text().splitlines()
+    assert len(pred) == 1 + 18 and all(line.split(",")[1] in ("jazz", "rock") for line in pred[1:])
+    bossa = tmp_path / "clips" / "bossa"
+    from conftest import tone, write
+
+    for i in range(5):
+        write(bossa / f"b{i}.wav", tone(1.0, freq=600 + 40 * i))
+    song = bossa / "b1.wav"
+    run(extend[0].replace("~/clips/bossa/", str(bossa)))
+    res = run(extend[1].replace("song.mp3", str(song)))
+    line = next(x for x in res.stdout.splitlines() if x.startswith(str(song)))
+    assert line.split(")")[1].split()[0] == "bossa", line  # the new genre first, for a copy of its example

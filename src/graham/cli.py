@@ -373,7 +373,7 @@ def train(
         from .label_less import train_on_labels
 
         try:
-            doc = train_on_labels(dataset, labels, out, seed=seed, preset=preset, cache=features_dir,
+            doc = train_on_labels(dataset, labels, out, seed=seed, preset=preset, epochs=epochs, cache=features_dir,
                                   clips=str(clips) if clips else None, device=device)
         except GrahamError as exc:
             _fail(exc)
@@ -437,6 +437,8 @@ def suggest(
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="Use this bundle's model (no Siamese training; "
                                           "the labels given join its graph) instead of a fresh training."),
     strategy: str = typer.Option("uncertain-cover", help="uncertain-cover (default), margin, cover or random."),
+    preset: str = PRESET_OPT,
+    epochs: Optional[int] = EPOCHS_OPT,
     per_group: int = typer.Option(2, "--per-group", help="At most this many clips of one group (album, track)."),
     seed: int = typer.Option(0),
     clips: Optional[Path] = CLIPS_OPT,
@@ -445,11 +447,14 @@ def suggest(
 ) -> None:
     """Which clips to label next: the graph's least certain clips, spread over the collection; a
     page to label them by ear that saves the labels CSV the next call reads."""
-    _check_first(dataset=dataset, clips=clips, device=device, out=out, bundle=bundle)
+    _check_first(dataset=dataset, clips=clips, device=device, out=out, bundle=bundle, preset=preset)
+    from .checks import check_choice
     from .label_less import suggest as run_suggest
 
     try:
+        check_choice("--strategy", strategy, ("uncertain-cover", "margin", "cover", "random"))
         o = run_suggest(dataset, labels, budget, out, bundle=bundle, strategy=strategy, per_group=per_group, seed=seed,
+                        preset=preset, epochs=epochs,
                         cache=features_dir, clips=str(clips) if clips else None, device=device)
     except GrahamError as exc:
         _fail(exc)

@@ -88,8 +88,8 @@ class PoolModel:
     seconds: float = 0.0
 
 
-def fit_pool(pool: LabelledPool, *, seed: int = 0, preset: str = "cpu", device: str | None = None,
-             progress: bool = True) -> PoolModel:
+def fit_pool(pool: LabelledPool, *, seed: int = 0, preset: str = "cpu", epochs: int | None = None,
+             device: str | None = None, progress: bool = True) -> PoolModel:
     """A fresh training on the labelled clips: the Siamese network on them, the GNN over every
     clip of the pool (the unlabelled ones unlabelled nodes), correct & smooth."""
     from .evaluate.methods import RunData, run_gnn
@@ -102,7 +102,8 @@ def fit_pool(pool: LabelledPool, *, seed: int = 0, preset: str = "cpu", device: 
                            f"{', '.join(f'{c} {n}' for c, n in zip(pool.classes, counts)) or 'none'}")
     t0 = time.perf_counter()
     split = Split(np.arange(len(pool.labels)), pool.unlabelled, f"the labels given: {len(labelled)} clips labelled")
-    d = RunData(pool.mels, pool.labels, pool.classes, split, labelled, siamese_config(preset, seed=seed),
+    sia = siamese_config(preset, seed=seed, **({"epochs": epochs} if epochs else {}))
+    d = RunData(pool.mels, pool.labels, pool.classes, split, labelled, sia,
                 gnn_config(preset), gnn_train_config(preset, seed=seed), seed=seed, device=device, progress=progress,
                 groups=pool.groups)
     g = run_gnn(d)
@@ -168,8 +169,8 @@ def _nearest_labelled(emb: np.ndarray, labelled: np.ndarray, i: int, k: int = 3)
 
 def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str | os.PathLike, *,
             bundle: str | os.PathLike | None = None, strategy: str = DEFAULT_STRATEGY, per_group: int = 2,
-            seed: int = 0, cache=None, clips: str | None = None, device: str | None = None, progress: bool = True,
-            audio_seconds: float = 10.0) -> SuggestOutcome:
+            seed: int = 0, preset: str = "cpu", epochs: int | None = None, cache=None, clips: str | None = None,
+            device: str | None = None, progress: bool = True, audio_seconds: float = 10.0) -> SuggestOutcome:
     """``graham suggest``: rank ``budget`` unlabelled clips of ``dataset`` to label next; writes
     ``out/suggestions.csv`` (rank, clip, its current guess, margin, nearest labelled clips),
     ``out/label.html`` (the page to label them by ear, which saves a labels CSV) and
@@ -185,7 +186,7 @@ def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str |
     if budget > len(pool.unlabelled):
         raise ParameterError(f"--budget {budget} is larger than the unlabelled pool ({len(pool.unlabelled)} clips)")
     model = (pool_from_bundle(pool, bundle, seed=seed, device=device) if bundle
-             else fit_pool(pool, seed=seed, device=device, progress=progress))
+             else fit_pool(pool, seed=seed, preset=preset, epochs=epochs, device=device, progress=progress))
     picks = select_batch(model.embeddings, model.proba, pool.labelled, pool.unlabelled, budget, groups=pool.groups,
                          per_group=per_group, strategy=strategy, seed=seed)
     ids = pool.corpus.clip_ids
@@ -220,7 +221,7 @@ def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str |
 
 
 def train_on_labels(dataset: str, labels_csv: str | os.PathLike, out: str | os.PathLike, *, seed: int = 0,
-                    preset: str = "cpu", cache=None, clips: str | None = None, device: str | None = None,
+                    preset: str = "cpu", epochs: int | None = None, cache=None, clips: str | None = None, device: str | None = None,
                     progress: bool = True) -> dict:
     """``graham train --labels``: the Siamese network on the labelled clips, the GNN over every
     clip of the data set (the others unlabelled nodes), a bundle whose reference nodes are every
@@ -235,7 +236,7 @@ def train_on_labels(dataset: str, labels_csv: str | os.PathLike, out: str | os.P
 
     out = writable_folder(out)
     pool = labelled_pool(dataset, labels_csv, cache=cache, clips=clips, progress=progress)
-    model = fit_pool(pool, seed=seed, preset=preset, device=device, progress=progress)
+    model = fit_pool(pool, seed=seed, preset=preset, epochs=epochs, device=device, progress=progress)
     d, g = model.run, model.gnn
     stats = d.node_features[:, model.embeddings.shape[1]:] if d.gnn_config.band_statistics else None
     save_bundle(out / "bundle", mel=pool.mel_config, siamese_config=d.siamese_config, gnn_config=d.gnn_config,

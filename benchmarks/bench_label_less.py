@@ -253,10 +253,11 @@ def report(args) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(root / "active.png", dpi=110)
-    lines.append("| strategy | method | " + " | ".join(f"{x:.0f} %" for x in curves[next(iter(curves))][0]) + " |")
-    for (strategy, m), (xs, ys, keys) in curves.items():
-        lines.append(f"| {strategy} | {methods[m]} | " + " | ".join(f"{np.mean(y):.1f} ± {np.std(y):.1f} ({len(y)})"
-                                                                 for y in ys) + " |")
+    lines.append("| strategy | method | balanced accuracy % by round: mean ± std at the labelled % (runs) |")
+    lines.append("| --- | --- | --- |")
+    for (strategy, m), (xs, ys, _) in curves.items():
+        lines.append(f"| {strategy} | {methods[m]} | " + "; ".join(f"{np.mean(y):.1f} ± {np.std(y):.1f} at {x:.0f} % "
+                                                                 f"({len(y)})" for x, y in zip(xs, ys)) + " |")
     if ref30 and ("uncertain-cover", "grahams_gnn") in curves:
         xs, ys, keys = curves[("uncertain-cover", "grahams_gnn")]
         paired = [ys[-1][j] - 100 * ref30[k] for j, k in enumerate(keys) if k in ref30]

@@ -221,7 +221,8 @@ def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str |
 
 
 def train_on_labels(dataset: str, labels_csv: str | os.PathLike, out: str | os.PathLike, *, seed: int = 0,
-                    preset: str = "cpu", epochs: int | None = None, cache=None, clips: str | None = None, device: str | None = None,
+                    preset: str = "cpu", epochs: int | None = None, cache=None, clips: str | None = None,
+                    device: str | None = None,
                     progress: bool = True) -> dict:
     """``graham train --labels``: the Siamese network on the labelled clips, the GNN over every
     clip of the data set (the others unlabelled nodes), a bundle whose reference nodes are every

@@ -16,15 +16,22 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence, cast
 
 import numpy as np
 
+from .audio.mel import MelConfig
+from .data.corpus import Corpus
 from .data.folder import UNLABELLED
 from .errors import BundleError, DatasetError, ParameterError
 from .evaluate.splits import Split
 from .files import writable_folder, write_json, write_text
 from .labelling.labels_file import read_labels
 from .labelling.select import DEFAULT_STRATEGY, Candidate, select_batch
+
+if TYPE_CHECKING:
+    from .evaluate.methods import RunData
+    from .train.loop import TrainResult
 
 __all__ = ["LabelledPool", "PoolModel", "labelled_pool", "fit_pool", "pool_from_bundle", "suggest", "SuggestOutcome",
            "train_on_labels"]
@@ -37,9 +44,9 @@ class LabelledPool:
     for ``audio:``), never used for training."""
 
     dataset: str
-    corpus: object
-    mels: object
-    mel_config: object
+    corpus: Corpus
+    mels: Sequence[np.ndarray]
+    mel_config: MelConfig
     classes: list[str]
     labels: np.ndarray
     truth: list[str]
@@ -83,8 +90,8 @@ class PoolModel:
     proba: np.ndarray
     embeddings: np.ndarray
     how: str
-    run: object = None  # the RunData of a fresh training (its Siamese network, settings)
-    gnn: object = None  # the GNN's TrainResult of a fresh training
+    run: "RunData | None" = None  # the RunData of a fresh training (its Siamese network, settings)
+    gnn: "TrainResult | None" = None  # the GNN's TrainResult of a fresh training
     seconds: float = 0.0
 
 
@@ -108,7 +115,8 @@ def fit_pool(pool: LabelledPool, *, seed: int = 0, preset: str = "cpu", epochs: 
                 groups=pool.groups)
     g = run_gnn(d)
     return PoolModel(g.extras["proba"], d.embeddings, f"a fresh training ({preset} preset, seed {seed}) on "
-                     f"{len(labelled)} labelled clips", d, g.model, time.perf_counter() - t0)
+                     f"{len(labelled)} labelled clips", d, cast("TrainResult", g.model),
+                     time.perf_counter() - t0)
 
 
 def pool_from_bundle(pool: LabelledPool, bundle_dir: str | os.PathLike, *, seed: int = 0,
@@ -239,9 +247,13 @@ def train_on_labels(dataset: str, labels_csv: str | os.PathLike, out: str | os.P
     pool = labelled_pool(dataset, labels_csv, cache=cache, clips=clips, progress=progress)
     model = fit_pool(pool, seed=seed, preset=preset, epochs=epochs, device=device, progress=progress)
     d, g = model.run, model.gnn
+    assert d is not None and g is not None and g.mean is not None and g.scale is not None  # a fresh training's
+    from .nn.gnn import GrahamGNN
+    from .nn.siamese import SiameseNet
     stats = d.node_features[:, model.embeddings.shape[1]:] if d.gnn_config.band_statistics else None
     save_bundle(out / "bundle", mel=pool.mel_config, siamese_config=d.siamese_config, gnn_config=d.gnn_config,
-                classes=pool.classes, siamese=d.siamese.model, gnn=g.model, mean=g.mean, scale=g.scale,
+                classes=pool.classes, siamese=cast(SiameseNet, d.siamese.model), gnn=cast(GrahamGNN, g.model),
+                mean=g.mean, scale=g.scale,
                 reference=model.embeddings, reference_labels=pool.labels, reference_stats=stats,
                 reference_ids=list(pool.corpus.clip_ids),
                 info={"dataset": dataset, "split": "the labels given", "labels": str(labels_csv),

@@ -24,7 +24,8 @@ Results differ with the thread count: the default is one thread.
         --seeds 0 1 2 --strategy uncertain-cover --until 0.2 --out runs/label-less
     python benchmarks/bench_label_less.py active ... --strategy random --until 0.3
     python benchmarks/bench_label_less.py new-genre --dataset folder:DEVSET --features FEATURES --out runs/label-less
-    python benchmarks/bench_label_less.py report --out runs/label-less
+    python benchmarks/bench_label_less.py report --out runs/label-less --reference runs/dev-30
+    python benchmarks/bench_label_less.py extend-time --bundle runs/demo/bundle --to 300
 """
 
 from __future__ import annotations
@@ -293,9 +294,50 @@ def report(args) -> None:
     print(f"report: {write_report(root / 'report.html', 'Label less: active labelling and new genres', sections)}")
 
 
+def extend_time(args) -> None:
+    """Seconds :func:`graham.extend.extend_bundle` takes to bring ``--bundle`` to ``--to``
+    reference clips (the new ones: clips of ``--dataset`` as a new genre), median of 3, against
+    the seconds its GNN took to train from scratch on the same graph (the reference: what a
+    refit without the warm start costs)."""
+    import dataclasses
+
+    import torch
+
+    from graham.bundle import load_bundle
+    from graham.extend import extend_bundle
+    from graham.nn.graphs import build_graph
+    from graham.nn.node_features import node_features
+    from graham.pipeline import dataset_features
+    from graham.presets import gnn_train_config
+    from graham.train.gnn import train_gnn
+
+    b = load_bundle(args.bundle)
+    fr = dataset_features(args.dataset, cache=args.features, progress=False)
+    n = max(1, args.to - len(b.reference))
+    mels = [np.asarray(fr.features.mels[i]) for i in range(min(n, len(fr.features.mels)))]
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        ext = extend_bundle(b, {"added": mels})
+        times.append(time.perf_counter() - t0)
+    x = node_features(ext.reference, ext.reference_stats)
+    graph = build_graph(ext.gnn_config.graph, torch.as_tensor(ext.reference), k=ext.gnn_config.k,
+                        head=ext.siamese.head)
+    recipe = dataclasses.replace(gnn_train_config("cpu"), balanced=True)
+    t0 = time.perf_counter()
+    train_gnn(x, ext.reference_labels, np.flatnonzero(ext.reference_labels >= 0), len(ext.classes),
+              config=ext.gnn_config, train=recipe, graph=graph)
+    scratch = time.perf_counter() - t0
+    print(f"extend to {len(ext.reference)} reference clips ({len(mels)} added, {torch.get_num_threads()} thread(s)): "
+          f"median {np.median(times):.2f} s (runs {', '.join(f'{t:.2f}' for t in times)}); the GNN trained from "
+          f"scratch on the same graph: {scratch:.2f} s, {scratch / np.median(times):.1f}x the extension")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=("active", "new-genre", "report"))
+    ap.add_argument("part", choices=("active", "new-genre", "report", "extend-time"))
+    ap.add_argument("--bundle", default="runs/demo/bundle", help="extend-time: the bundle to extend")
+    ap.add_argument("--to", type=int, default=300, help="extend-time: reference clips after extending")
     ap.add_argument("--dataset", default="synthetic:artists")
     ap.add_argument("--features", default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -310,7 +352,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/label-less")
     args = ap.parse_args()
     set_threads(args.threads)
-    {"active": active, "new-genre": new_genre, "report": report}[args.part](args)
+    {"active": active, "new-genre": new_genre, "report": report, "extend-time": extend_time}[args.part](args)
 
 
 if __name__ == "__main__":

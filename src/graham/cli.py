@@ -40,6 +40,10 @@ PRESET_OPT = typer.Option("cpu", help="Backbone preset: cpu (narrow, minutes on 
 EPOCHS_OPT = typer.Option(None, min=1, help="Siamese epochs (default: the preset's).")
 CONTRASTIVE_OPT = typer.Option(None, min=0.0, help="Weight of the Siamese network's contrastive loss, which also "
                                "learns from the unlabelled training clips' audio (0: off; default: the preset's).")
+CROSS_FIT_OPT = typer.Option(None, "--cross-fit", min=0, help="K >= 2: each labelled clip's embedding comes from one of K "
+                             "more Siamese networks that did not train on it (its tracks held out), so the GNN and the "
+                             "baselines learn from labelled nodes that look like test nodes; K+1 trainings in all "
+                             "(0: off; default: the preset's).")
 SPLIT_LIST_OPT = typer.Option(None, "--split-list", help=SPLIT_LIST_HELP)
 GRAPH_OPT = typer.Option(None, help="GNN graph: complete (the paper's), knn (k most similar clips) or similarity "
                                     "(complete, each edge weighted by the pair head's s_ij). Default: the preset's.")
@@ -248,23 +252,24 @@ def features(
     typer.echo(f"index: {run.out / 'corpus.csv'}; skipped list: {run.out / 'skipped.txt'}")
 
 
-def _siamese_config(preset: str, epochs: Optional[int], seed: int, contrastive: Optional[float] = None):
+def _siamese_config(preset: str, epochs: Optional[int], seed: int, contrastive: Optional[float] = None,
+                    cross_fit: Optional[int] = None):
     from .presets import siamese_config
 
-    given = {"epochs": epochs, "contrastive": contrastive}
+    given = {"epochs": epochs, "contrastive": contrastive, "cross_fit": cross_fit}
     return siamese_config(preset, seed=seed, **{k: v for k, v in given.items() if v is not None})
 
 
 def _model_settings(preset: str, epochs: Optional[int], seed: int, graph: Optional[str], k: int,
                     band_statistics: Optional[bool], label_input: bool, gnn_epochs: int,
-                    contrastive: Optional[float]) -> dict:
+                    contrastive: Optional[float], cross_fit: Optional[int] = None) -> dict:
     """The settings train and experiment build from the options they share: the preset's
     configurations with what was given on top (``siamese``, ``gnn``, ``gnn_train``)."""
     from .presets import gnn_config, gnn_train_config
 
     gnn = {"k": k, "label_input": label_input, **({"graph": graph} if graph else {}),
            **({"band_statistics": band_statistics} if band_statistics is not None else {})}
-    return {"siamese": _siamese_config(preset, epochs, seed, contrastive), "gnn": gnn_config(preset, **gnn),
+    return {"siamese": _siamese_config(preset, epochs, seed, contrastive, cross_fit), "gnn": gnn_config(preset, **gnn),
             "gnn_train": gnn_train_config(preset, epochs=gnn_epochs, seed=seed)}
 
 
@@ -346,6 +351,7 @@ def train(
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
     contrastive: Optional[float] = CONTRASTIVE_OPT,
+    cross_fit: Optional[int] = CROSS_FIT_OPT,
     gnn_epochs: int = GNN_EPOCHS_OPT,
     protocol: str = typer.Option("auto", help="Split: auto, paper (= random, the paper's 70:30), random, grouped "
                                  "(70:30, no group on both sides) or given. " + _AUTO_WHY),
@@ -396,7 +402,7 @@ def train(
         o = train_model(dataset, out, clips=str(clips) if clips else None, cache=features_dir, protocol=protocol, seed=seed,
                         fraction=fraction, device=device,
                         **_model_settings(preset, epochs, seed, graph, k_neighbours, band_statistics, label_input,
-                                          gnn_epochs, contrastive),
+                                          gnn_epochs, contrastive, cross_fit),
                         resume=resume, split_lists=_split_lists(split_list), exclude=exclusions, notify=_notify,
                         methods=tuple(methods) if methods else METHOD_KEYS)
         if report:
@@ -506,6 +512,7 @@ def experiment(
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
     contrastive: Optional[float] = CONTRASTIVE_OPT,
+    cross_fit: Optional[int] = CROSS_FIT_OPT,
     gnn_epochs: int = GNN_EPOCHS_OPT,
     resume: bool = typer.Option(False, "--resume", help="Reuse the finished runs of an interrupted experiment."),
     split_list: Optional[List[str]] = SPLIT_LIST_OPT,
@@ -535,7 +542,7 @@ def experiment(
                              methods=tuple(methods) if methods else METHOD_KEYS)
         res = run_experiment(dataset, out, cfg, clips=str(clips) if clips else None, cache=features_dir,
                              **_model_settings(preset, epochs, 0, graph, k_neighbours, band_statistics, label_input,
-                                               gnn_epochs, contrastive),
+                                               gnn_epochs, contrastive, cross_fit),
                              device=device, resume=resume, split_lists=_split_lists(split_list), exclude=exclusions,
                              notify=_notify)
     except (GrahamError, ValueError) as exc:

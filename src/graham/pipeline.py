@@ -274,7 +274,8 @@ def train_model(
         train_idx=split.train, test_idx=split.test, labelled_idx=labelled, metrics=metrics, embeddings=emb,
         hidden=hidden, models=models, skipped=fr.skipped, mel=fr.features.config, siamese_config=siamese,
         gnn_config=gnn, timings={"features_s": round(t_feat, 1), "training_s": round(t_train, 1),
-                                 "siamese_s": round(models["siamese"].seconds, 1), "gnn_s": round(g.seconds, 1)},
+                                 "siamese_s": round(models["siamese"].seconds, 1), "gnn_s": round(g.seconds, 1),
+                                 **({"cross_fit_s": round(data.cross_fit.seconds, 1)} if data.cross_fit else {})},
         gnn_train=gnn_train, classifier=shipped, excluded=prep.excluded, protocol_why=prep.protocol_why,
         leakage=prep.leakage)
     write_json(out / "metrics.json", _metrics_doc(outcome, gnn_train))

@@ -96,6 +96,10 @@ class SiameseConfig:
     none of which trained, instead of clips drawn at random (which put segments of one track on
     both sides). Off by default: measured on real music it chose worse epochs for the
     embedding (docs/how-defaults-were-chosen.md); the validation set is a handful of tracks.
+    ``cross_fit`` (K >= 2; 0: off): the labelled clips' embeddings that the second stage learns
+    from come from K more networks, each trained without one grouped part of the labelled clips
+    and mapped into the main network's space (:mod:`graham.train.cross_fit`), so that a
+    labelled node looks like a test node rather than a clip the embedding has already fit.
     The ``paper`` preset keeps the paper's settings (lr 3e-4, plain epochs, no augmentation,
     the pair loss alone)."""
 
@@ -118,6 +122,7 @@ class SiameseConfig:
     contrastive_clips: int = 16
     temperature: float = 0.1
     grouped_validation: bool = False
+    cross_fit: int = 0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -133,6 +138,8 @@ class SiameseConfig:
             object.__setattr__(self, "backbone", PRESETS[self.preset])
         if self.crop_frames < 32 or self.epochs < 1 or not 0 <= self.val_fraction < 1:
             raise ParameterError("need crop_frames >= 32, epochs >= 1 and 0 <= val_fraction < 1")
+        if self.cross_fit == 1 or self.cross_fit < 0:
+            raise ParameterError(f"cross_fit is 0 (off) or the number of parts K >= 2, got {self.cross_fit}")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence, cast
 
 import numpy as np
@@ -22,6 +23,7 @@ from ..nn.graphs import attach_graph, build_graph
 from ..nn.node_features import clip_node_features, standardise
 from ..nn.propagate import SmoothConfig, attach_smoothed, correct_and_smooth, normalise_scores, smooth_reference
 from ..nn.siamese import SiameseNet
+from ..train.cross_fit import CrossFit, cross_fit_embeddings
 from ..train.gnn import GNNTrainConfig, known_labels, train_gnn
 from ..train.siamese import SiameseConfig, SiameseResult, embed_clips, train_siamese
 from ..train.supervised import predict_proba_clips, train_supervised_cnn
@@ -76,18 +78,54 @@ class RunData:
         return clip_node_features(self.embeddings, self.mels, self.gnn_config.band_statistics)
 
     @functools.cached_property
-    def embeddings(self) -> np.ndarray:
-        """Every clip's 128-d embedding (mean over windows) [shape=(N, 128)]."""
+    def full_embeddings(self) -> np.ndarray:
+        """Every clip's 128-d embedding (mean over windows) by the network trained on every
+        labelled clip [shape=(N, 128)]: what a new clip gets from the bundle."""
         return embed_clips(cast(SiameseNet, self.siamese.model), self.mels, crop_frames=self.siamese_config.crop_frames,
                            device=self.device)
+
+    @functools.cached_property
+    def cross_fit(self) -> CrossFit | None:
+        """With the Siamese setting ``cross_fit`` K: the labelled clips' out-of-fold embeddings
+        (:mod:`graham.train.cross_fit`), aligned on the graph's other nodes (every clip in a
+        transductive run, the training clips in an inductive one); None when off."""
+        k = self.siamese_config.cross_fit
+        if k < 2:
+            return None
+        unlabelled = np.setdiff1d(self.split.train, self.labelled)
+        crop = self.siamese_config.crop_frames
+
+        def train_and_embed(j: int, fit: np.ndarray, embed: np.ndarray) -> tuple[object, np.ndarray]:
+            out = None if self.siamese_out is None else Path(str(self.siamese_out) + f"-part{j + 1}")
+            res = train_siamese(take(self.mels, fit), self.labels[fit], self.siamese_config,
+                                unlabelled=take(self.mels, unlabelled),
+                                groups=None if self.groups is None else np.asarray(self.groups)[fit],
+                                device=self.device, progress=self.progress, out=out, resume=self.resume)
+            model = cast(SiameseNet, res.model)
+            return model, embed_clips(model, take(self.mels, embed), crop_frames=crop, device=self.device)
+
+        anchors = np.arange(len(self.mels)) if self.mode == "transductive" else np.sort(self.split.train)
+        return cross_fit_embeddings(self.full_embeddings, self.labelled, self.labels, self.groups, anchors, k,
+                                    self.siamese_config.seed, train_and_embed)
+
+    @functools.cached_property
+    def embeddings(self) -> np.ndarray:
+        """Every clip's 128-d embedding [shape=(N, 128)], the nodes' and every baseline's: the
+        main network's (:attr:`full_embeddings`), with the labelled rows out of fold when
+        cross-fitting (:attr:`cross_fit`)."""
+        cf = self.cross_fit
+        return self.full_embeddings if cf is None else cf.embeddings
 
 
 def siamese_sources(config: SiameseConfig, n_labelled: int, n_train: int) -> str:
     """Which training clips the Siamese network of a run learned from, and how, in words (for
     metrics.json and the report)."""
-    if config.contrastive > 0 and n_labelled < n_train:
-        return "labelled training clips (labels); unlabelled training clips (audio alone, contrastive loss)"
-    return "labelled training clips only"
+    what = ("labelled training clips (labels); unlabelled training clips (audio alone, contrastive loss)"
+            if config.contrastive > 0 and n_labelled < n_train else "labelled training clips only")
+    if config.cross_fit:
+        what += (f"; each labelled clip's embedding from one of {config.cross_fit} more networks that did not train on "
+                 "it (cross-fitted, grouped parts)")
+    return what
 
 
 @dataclass

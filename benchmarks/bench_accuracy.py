@@ -57,6 +57,11 @@ def _variants():
             return run_gnn(v).pred
         return run
 
+    def balanced_gnn(d):
+        v = dataclasses.replace(d, gnn_train=dataclasses.replace(d.gnn_train, balanced=True))
+        v.__dict__.update(siamese=d.siamese, embeddings=d.embeddings)
+        return run_gnn(v).pred
+
     def on_node_features(kind):
         def run(d):
             x = clip_node_features(d.embeddings, d.mels, True)
@@ -67,6 +72,7 @@ def _variants():
         "GrahAM of graham 0.1: complete graph, embedding only": gnn("complete", False, False, "labelled"),
         "GrahAM of graham 0.2: kNN graph, embedding + band statistics standardised with the labelled nodes' "
         "statistics, + correct & smooth": gnn("knn", True, True, "labelled"),
+        "GrahAM, class-balanced GNN loss (each labelled node weighs 1 / its class's count)": balanced_gnn,
         "Random Forest on [embedding, band statistics]": on_node_features("random_forest"),
         "2-layer NN on [embedding, band statistics]": on_node_features("mlp_2layer"),
     }

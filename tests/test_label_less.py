@@ -68,6 +68,25 @@ def test_margin_and_cover_pick_what_their_definitions_say():
     assert [p.index for p in select_batch(emb, proba, labelled, np.arange(40), 6, strategy="cover")] == got
 
 
+def test_typical_takes_the_medoid_of_each_unlabelled_cluster_largest_first():
+    """TypiClust on four blobs (sizes 30, 20, 15, 10; the first holds the labelled clip): three
+    picks, the medoids (densest clips) of the other blobs, largest blob first. k-center would
+    take each blob's rim; margin (all equal here) the lowest indices."""
+    rng = np.random.default_rng(5)
+    sizes = (30, 20, 15, 10)
+    emb = np.concatenate([c + rng.normal(0, 0.6, (n, 8)) for c, n in zip(np.eye(8)[:4] * 10, sizes)])
+    blob = np.concatenate([np.full(n, b) for b, n in enumerate(sizes)])
+    proba = np.full((len(emb), 2), 0.5)
+    picks = select_batch(emb, proba, np.array([0]), np.arange(len(emb)), 3, strategy="typical")
+    assert [blob[p.index] for p in picks] == [1, 2, 3]
+    z = emb - emb.mean(0)  # the strategy's space: cosine distances between centred embeddings
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    for p in picks:
+        members = np.flatnonzero(blob == blob[p.index])
+        mean_dist = [np.mean([1 - z[i] @ z[j] for j in members if j != i]) for i in members]
+        assert p.index == members[int(np.argmin(mean_dist))]  # each blob < 21 clips: typicality is the medoid's
+
+
 def test_a_budget_larger_than_the_pool_is_one_clear_error():
     emb, proba, _ = _pool(10)
     with pytest.raises(ParameterError, match="larger than the unlabelled pool"):

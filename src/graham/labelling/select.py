@@ -11,6 +11,11 @@ of clips from one track teaches what one clip does). The strategies:
   everything labelled; a second clip beside one already picked scores near zero.
 - ``margin``: the smallest margins first (uncertainty alone: picks pile up on one boundary).
 - ``cover``: k-center greedy on the embedding (coverage alone: ignores what the graph knows).
+- ``typical``: TypiClust (Hacohen, Dekel & Weinshall, ICML 2022), made for the cold start
+  where the model knows little: k-means of the clips into (labelled + budget) clusters; from
+  each cluster with no labelled clip, largest first, its most typical clip (the highest inverse
+  mean distance to its nearest neighbours in the cluster). Dense, representative clips, one per
+  region; once every cluster has one, the ``uncertain-cover`` score takes over.
 - ``random``: a uniform draw, the reference every strategy is measured against.
 """
 
@@ -24,7 +29,7 @@ from ..errors import ParameterError
 
 __all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "Candidate", "margins", "select_batch"]
 
-STRATEGIES = ("uncertain-cover", "margin", "cover", "random")
+STRATEGIES = ("uncertain-cover", "margin", "cover", "typical", "random")
 DEFAULT_STRATEGY = "uncertain-cover"
 
 
@@ -84,15 +89,20 @@ def select_batch(embeddings: np.ndarray, proba: np.ndarray, labelled: np.ndarray
     open_ = np.ones(len(z), dtype=bool)
     rng = np.random.default_rng([seed, 29])
     order = rng.permutation(pool) if strategy == "random" else None
+    typical = _typical_clusters(z, labelled, pool, len(labelled) + budget, seed) if strategy == "typical" else []
     picks: list[Candidate] = []
     while len(picks) < budget:
         allowed = pool[open_[pool]]
         if not len(allowed):
             break
+        while typical and not any(open_[j] for j, _ in typical[0]):
+            typical.pop(0)  # a cluster whose clips the group cap has closed
         if strategy == "random":
             assert order is not None
             i = int(next(j for j in order if open_[j]))
             score = 0.0
+        elif typical:
+            i, score = next((j, t) for j, t in typical.pop(0) if open_[j])
         else:
             if strategy == "margin":
                 scores = 1.0 - marg[allowed]
@@ -112,3 +122,29 @@ def select_batch(embeddings: np.ndarray, proba: np.ndarray, labelled: np.ndarray
             open_[group == g] = False
         nearest = np.minimum(nearest, np.clip(1.0 - z @ z[i], 0.0, 2.0))
     return picks
+
+
+
+def _typical_clusters(z: np.ndarray, labelled: np.ndarray, pool: np.ndarray, clusters: int,
+                      seed: int, neighbours: int = 20) -> list[list[tuple[int, float]]]:
+    """TypiClust's candidates: for each k-means cluster of the labelled and pool clips that
+    holds no labelled clip, largest first, its pool clips as (clip, typicality), most typical
+    first (typicality: 1 / mean cosine distance to the ``neighbours`` nearest clips of the
+    cluster), so that a clip the group cap refuses falls to its cluster's next one."""
+    from sklearn.cluster import KMeans
+
+    nodes = np.union1d(labelled, pool)
+    clusters = int(min(clusters, len(nodes)))
+    assign = KMeans(n_clusters=clusters, n_init=3, random_state=seed).fit_predict(z[nodes])
+    has_label = set(assign[np.isin(nodes, labelled)].tolist())
+    sizes = np.bincount(assign, minlength=clusters)
+    out: list[list[tuple[int, float]]] = []
+    for c in sorted(range(clusters), key=lambda c: (-sizes[c], c)):
+        members = nodes[(assign == c) & np.isin(nodes, pool)]
+        if c in has_label or not len(members):
+            continue
+        d = np.clip(1.0 - z[members] @ z[members].T, 0.0, 2.0)
+        k = min(neighbours, len(members) - 1)
+        typ = 1.0 / (np.sort(d, axis=1)[:, 1:k + 1].mean(1) + 1e-12) if k > 0 else np.ones(len(members))
+        out.append([(int(members[j]), float(typ[j])) for j in np.argsort(-typ, kind="stable")])
+    return out

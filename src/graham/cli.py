@@ -442,7 +442,7 @@ def suggest(
     out: Path = typer.Option(..., "--out", help="Folder: suggestions.csv, label.html, suggest.json."),
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="Use this bundle's model (no Siamese training; "
                                           "the labels given join its graph) instead of a fresh training."),
-    strategy: str = typer.Option("uncertain-cover", help="uncertain-cover (default), margin, cover or random."),
+    strategy: str = typer.Option("uncertain-cover", help="uncertain-cover (default), typical, margin, cover or random."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
     per_group: int = typer.Option(2, "--per-group", help="At most this many clips of one group (album, track)."),
@@ -456,9 +456,10 @@ def suggest(
     _check_first(dataset=dataset, clips=clips, device=device, out=out, bundle=bundle, preset=preset)
     from .checks import check_choice
     from .label_less import suggest as run_suggest
+    from .labelling.select import STRATEGIES
 
     try:
-        check_choice("--strategy", strategy, ("uncertain-cover", "margin", "cover", "random"))
+        check_choice("--strategy", strategy, STRATEGIES)
         o = run_suggest(dataset, labels, budget, out, bundle=bundle, strategy=strategy, per_group=per_group, seed=seed,
                         preset=preset, epochs=epochs,
                         cache=features_dir, clips=str(clips) if clips else None, device=device)

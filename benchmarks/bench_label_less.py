@@ -21,7 +21,7 @@ Each round or run is saved as soon as it is done (``--out``), so a killed benchm
 Results differ with the thread count: the default is one thread.
 
     python benchmarks/bench_label_less.py active --dataset folder:DEVSET --features FEATURES \
-        --seeds 0 1 2 --strategy uncertain-cover --until 0.2 --out runs/label-less
+        --seeds 0 1 2 --strategy typical --until 0.2 --out runs/label-less
     python benchmarks/bench_label_less.py active ... --strategy random --until 0.3
     python benchmarks/bench_label_less.py new-genre --dataset folder:DEVSET --features FEATURES --out runs/label-less
     python benchmarks/bench_label_less.py report --out runs/label-less --reference runs/dev-30
@@ -347,7 +347,7 @@ def main() -> None:
     ap.add_argument("--features", default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--k", type=int, default=5)
-    ap.add_argument("--strategy", default="uncertain-cover")
+    ap.add_argument("--strategy", default="typical")
     ap.add_argument("--until", type=float, default=0.2)
     ap.add_argument("--per-group", type=int, default=2)
     ap.add_argument("--shots", type=int, nargs="+", default=[5, 10])

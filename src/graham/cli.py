@@ -442,7 +442,8 @@ def suggest(
     out: Path = typer.Option(..., "--out", help="Folder: suggestions.csv, label.html, suggest.json."),
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="Use this bundle's model (no Siamese training; "
                                           "the labels given join its graph) instead of a fresh training."),
-    strategy: str = typer.Option("uncertain-cover", help="uncertain-cover (default), typical, margin, cover or random."),
+    strategy: str = typer.Option("typical", help="typical (default: the densest clip of each region with no label), "
+                                 "uncertain-cover, margin, cover or random."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
     per_group: int = typer.Option(2, "--per-group", help="At most this many clips of one group (album, track)."),

@@ -5,17 +5,19 @@ Every strategy returns clip indices in the order a person should label them, nev
 clip, and never more than ``per_group`` clips of one group (album, artist, source track: a batch
 of clips from one track teaches what one clip does). The strategies:
 
-- ``uncertain-cover`` (the default): greedy; each pick maximises the graph's uncertainty
+- ``typical`` (the default): TypiClust (Hacohen, Dekel & Weinshall, ICML 2022), made for the
+  cold start where the model knows little: k-means of the clips into (labelled + budget)
+  clusters; from each cluster with no labelled clip, largest first, its most typical clip (the
+  highest inverse mean distance to its nearest neighbours in the cluster). Dense,
+  representative clips, one per region; once every cluster has one, the ``uncertain-cover``
+  score takes over. On real music (benchmarks/README.md) it beat random batches by 4-5 points
+  at 10-15 % of the clips labelled and tied at 20 %; ``uncertain-cover`` tied random throughout.
+- ``uncertain-cover``: greedy; each pick maximises the graph's uncertainty
   (1 - margin of its two best classes, after correct & smooth) times the clip's distance to
   the nearest labelled-or-already-picked clip in the embedding. Uncertain clips far from
   everything labelled; a second clip beside one already picked scores near zero.
 - ``margin``: the smallest margins first (uncertainty alone: picks pile up on one boundary).
 - ``cover``: k-center greedy on the embedding (coverage alone: ignores what the graph knows).
-- ``typical``: TypiClust (Hacohen, Dekel & Weinshall, ICML 2022), made for the cold start
-  where the model knows little: k-means of the clips into (labelled + budget) clusters; from
-  each cluster with no labelled clip, largest first, its most typical clip (the highest inverse
-  mean distance to its nearest neighbours in the cluster). Dense, representative clips, one per
-  region; once every cluster has one, the ``uncertain-cover`` score takes over.
 - ``random``: a uniform draw, the reference every strategy is measured against.
 """
 
@@ -29,8 +31,8 @@ from ..errors import ParameterError
 
 __all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "Candidate", "margins", "select_batch"]
 
-STRATEGIES = ("uncertain-cover", "margin", "cover", "typical", "random")
-DEFAULT_STRATEGY = "uncertain-cover"
+STRATEGIES = ("typical", "uncertain-cover", "margin", "cover", "random")
+DEFAULT_STRATEGY = "typical"
 
 
 @dataclass(frozen=True)

@@ -452,7 +452,8 @@ def suggest(
     features_dir: Optional[Path] = FEATURES_OPT,
     device: str = DEVICE_OPT,
 ) -> None:
-    """Which clips to label next: the graph's least certain clips, spread over the collection; a
+    """Which clips to label next: the clips that stand for the most unlabelled music (or the graph's
+    least certain ones), spread over the collection; a
     page to label them by ear that saves the labels CSV the next call reads."""
     _check_first(dataset=dataset, clips=clips, device=device, out=out, bundle=bundle, preset=preset)
     from .checks import check_choice

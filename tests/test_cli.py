@@ -174,12 +174,16 @@ def test_train_names_every_skipped_file_and_ctrl_c_says_how_to_resume(gtzan_dir,
         assert f"{name}" in res.output and res.output.count(name) == 1, name
     assert res.output.count("skipped: ") == 4
 
-    run = tmp_path / "run2"
-    proc = subprocess.Popen([sys.executable, "-m", "graham.cli", "--threads", "1", "train-siamese", "synthetic:3x2",
-                             "--out", str(run), "--epochs", "200"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "GRAHAM_CACHE": str(tmp_path / "cache")})
     import signal
     import time
+
+    run = tmp_path / "run2"
+    # Ctrl-C's default action: a shell's background job (`make test &`) starts with SIGINT ignored, and Python
+    # installs its KeyboardInterrupt handler only where the signal is not ignored
+    proc = subprocess.Popen([sys.executable, "-m", "graham.cli", "--threads", "1", "train-siamese", "synthetic:3x2",
+                             "--out", str(run), "--epochs", "200"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "GRAHAM_CACHE": str(tmp_path / "cache")},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None and not (run / "last.safetensors").exists():

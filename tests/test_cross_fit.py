@@ -8,10 +8,10 @@ import pytest
 
 from graham.errors import ParameterError
 from graham.evaluate import methods as methods_mod
+from graham.evaluate.cross_fit import cross_fit_embeddings, cross_fit_folds, similarity_map
 from graham.evaluate.methods import RunData
 from graham.evaluate.splits import Split
 from graham.nn.gnn import GNNConfig
-from graham.train.cross_fit import cross_fit_embeddings, cross_fit_folds, similarity_map
 from graham.train.gnn import GNNTrainConfig
 
 from tiny import tiny_siamese, toy_mels

@@ -98,7 +98,7 @@ class SiameseConfig:
     embedding (docs/how-defaults-were-chosen.md); the validation set is a handful of tracks.
     ``cross_fit`` (K >= 2; 0: off): the labelled clips' embeddings that the second stage learns
     from come from K more networks, each trained without one grouped part of the labelled clips
-    and mapped into the main network's space (:mod:`graham.train.cross_fit`), so that a
+    and mapped into the main network's space (:mod:`graham.evaluate.cross_fit`), so that a
     labelled node looks like a test node rather than a clip the embedding has already fit.
     The ``paper`` preset keeps the paper's settings (lr 3e-4, plain epochs, no augmentation,
     the pair loss alone)."""

@@ -23,11 +23,11 @@ from ..nn.graphs import attach_graph, build_graph
 from ..nn.node_features import clip_node_features, standardise
 from ..nn.propagate import SmoothConfig, attach_smoothed, correct_and_smooth, normalise_scores, smooth_reference
 from ..nn.siamese import SiameseNet
-from ..train.cross_fit import CrossFit, cross_fit_embeddings
 from ..train.gnn import GNNTrainConfig, known_labels, train_gnn
 from ..train.siamese import SiameseConfig, SiameseResult, embed_clips, train_siamese
 from ..train.supervised import predict_proba_clips, train_supervised_cnn
 from .baselines import fit_baseline, fit_mel_floor, label_spreading, mel_band_statistics
+from .cross_fit import CrossFit, cross_fit_embeddings
 from .splits import Split
 
 __all__ = ["RunData", "MethodRun", "Method", "METHODS", "METHOD_NAMES", "DEFAULT_METHODS", "run_gnn", "siamese_sources",

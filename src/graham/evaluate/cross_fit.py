@@ -13,12 +13,15 @@ maps the anchor clips: the clips of the graph outside part ``k``, audio only, no
 from __future__ import annotations
 
 import logging
+import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..errors import ParameterError
+from .splits import kfold_splits
 
 log = logging.getLogger(__name__)
 
@@ -26,30 +29,19 @@ __all__ = ["CrossFit", "cross_fit_folds", "similarity_map", "cross_fit_embedding
 
 
 def cross_fit_folds(labels: np.ndarray, groups: Sequence | np.ndarray | None, k: int, seed: int) -> list[np.ndarray]:
-    """``k`` disjoint, sorted position arrays covering ``0..len(labels)-1``: stratified by
-    label, and with ``groups`` no group in two parts (``StratifiedGroupKFold``). A
-    :class:`ParameterError` when ``k`` < 2 or there are fewer groups (clips) than ``k``."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
+    """``k`` disjoint, sorted position arrays covering ``0..len(labels)-1``: the test folds of
+    :func:`~graham.evaluate.splits.kfold_splits` (stratified by label; with ``groups``, no group
+    in two parts). A :class:`ParameterError` when ``k`` < 2 or there are fewer groups (clips)
+    than ``k``."""
     labels = np.asarray(labels)
-    n = len(labels)
     if k < 2:
         raise ParameterError(f"cross-fitting needs K >= 2 parts, got {k}")
-    g = np.arange(n) if groups is None else np.asarray(groups)
-    if len(np.unique(g)) < k:
-        raise ParameterError(f"cross-fitting in {k} parts needs at least {k} groups of labelled clips, "
-                             f"got {len(np.unique(g))}")
-    idx = np.arange(n)
-    import warnings
-
+    n_groups = len(np.unique(np.arange(len(labels)) if groups is None else np.asarray(groups)))
+    if n_groups < k:
+        raise ParameterError(f"cross-fitting in {k} parts needs at least {k} groups of labelled clips, got {n_groups}")
     with warnings.catch_warnings():  # "the least populated class has only m members": expected at few labels
         warnings.simplefilter("ignore", UserWarning)
-        if groups is None:
-            # a class with fewer than k clips cannot be stratified: those clips still land in some part
-            split = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(idx, labels)
-        else:
-            split = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(idx, labels, g)
-        return [np.sort(test) for _, test in split]
+        return [split.test for split in kfold_splits(labels, k=k, seed=seed, groups=groups)]
 
 
 @dataclass(frozen=True)
@@ -86,8 +78,7 @@ def similarity_map(src: np.ndarray, dst: np.ndarray) -> SimilarityMap:
 @dataclass
 class CrossFit:
     """What cross-fitting made: the embeddings with every labelled row out of fold, the parts
-    (as positions among the labelled clips and as clip indices), each part's network, and the
-    seconds spent training the extra networks."""
+    (clip indices), each part's network, and the seconds spent training the extra networks."""
 
     embeddings: np.ndarray
     parts: list[np.ndarray]  # clip indices of each part (subsets of the labelled clips)
@@ -109,8 +100,6 @@ def cross_fit_embeddings(full: np.ndarray, labelled: np.ndarray, labels: np.ndar
     never do. ``train_and_embed(k, fit, embed)`` trains network ``k`` on the clip indices
     ``fit`` and returns (model, embeddings of the clip indices ``embed``). Only the labels of
     ``labelled`` are read."""
-    import time
-
     t0 = time.perf_counter()
     labelled = np.sort(np.asarray(labelled))
     g = None if groups is None else np.asarray(groups)[labelled]

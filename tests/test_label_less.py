@@ -87,6 +87,38 @@ def test_typical_takes_the_medoid_of_each_unlabelled_cluster_largest_first():
         assert p.index == members[int(np.argmin(mean_dist))]  # each blob < 21 clips: typicality is the medoid's
 
 
+def test_new_groups_come_first_then_the_group_cap():
+    """Against a loop written from the rule: while an open pool clip's group has no labelled or
+    picked clip, only such clips compete (here by margin); then every open clip under the cap.
+    A version that forgot the labelled groups, or this batch's own picks, picks otherwise."""
+    emb, proba, groups = _pool(30, groups_of=3)  # groups g0..g9
+    labelled = np.array([0, 3, 6])  # g0, g1, g2 are known
+    srt = np.sort(proba, axis=1)
+    margin = srt[:, -1] - srt[:, -2]
+    seen, count, want = {groups[i] for i in labelled}, {}, []
+    for _ in range(12):
+        open_ = [i for i in range(30) if i not in labelled and i not in want and count.get(groups[i], 0) < 2]
+        new = [i for i in open_ if groups[i] not in seen]
+        cands = new or open_
+        i = min(cands, key=lambda j: (margin[j], j))
+        want.append(i)
+        seen.add(groups[i])
+        count[groups[i]] = count.get(groups[i], 0) + 1
+    got = select_batch(emb, proba, labelled, np.arange(30), 12, groups=groups, strategy="margin")
+    assert [p.index for p in got] == want
+    assert len({groups[i] for i in want[:7]} - {"g0", "g1", "g2"}) == 7  # the seven new groups first
+    for strategy in ("typical", "uncertain-cover", "cover"):
+        gs = [groups[p.index] for p in select_batch(emb, proba, labelled, np.arange(30), 9, groups=groups,
+                                                    strategy=strategy)]
+        assert len(set(gs[:7]) - {"g0", "g1", "g2"}) == 7, strategy
+    off = select_batch(emb, proba, labelled, np.arange(30), 12, groups=groups, strategy="margin",
+                       new_groups_first=False)
+    assert [p.index for p in off] != want  # the rule changes something here, so the test can tell
+    rand = [select_batch(emb, proba, labelled, np.arange(30), 12, groups=groups, strategy="random", seed=3,
+                         new_groups_first=flag) for flag in (True, False)]
+    assert [p.index for p in rand[0]] == [p.index for p in rand[1]]  # the reference stays uniform
+
+
 def test_a_budget_larger_than_the_pool_is_one_clear_error():
     emb, proba, _ = _pool(10)
     with pytest.raises(ParameterError, match="larger than the unlabelled pool"):

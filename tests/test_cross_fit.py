@@ -75,6 +75,37 @@ def test_no_labelled_clip_is_embedded_by_a_network_that_trained_on_it():
     np.testing.assert_allclose(cf.embeddings, full, atol=1e-9)  # a pure scaling is mapped back
 
 
+def test_others_mean_gives_each_unlabelled_clip_the_mean_of_the_part_networks():
+    """``others="mean"``: each part network sees the unlabelled clips a little differently (its
+    own offset ``delta_j``) through its own similarity transform; the anchors (labelled clips of
+    the other parts) recover each transform exactly, so every unlabelled row must be ``full +
+    mean_j delta_j`` (the reference, from the definition), every labelled row out of fold as
+    before. Rows taken in the wrong order, or one network's map used for another's, would not."""
+    rng = np.random.default_rng(4)
+    labels = np.repeat(np.arange(2), 12)
+    groups = np.repeat(np.arange(8), 3)
+    labelled = np.arange(24)[np.arange(24) % 4 != 3]
+    rest = np.setdiff1d(np.arange(24), labelled)
+    full = rng.normal(size=(24, 4))
+    deltas, transforms = [], []
+
+    def train_and_embed(j, fit, embed):
+        q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+        delta = np.zeros_like(full)
+        delta[rest] = rng.normal(size=(len(rest), 4))
+        deltas.append(delta)
+        transforms.append(q)
+        return f"net{j}", (full + delta)[embed] @ q * (1.5 + j) - j
+
+    cf = cross_fit_embeddings(full, labelled, labels, groups, labelled, 3, 0, train_and_embed, others="mean")
+    np.testing.assert_allclose(cf.embeddings[rest], full[rest] + np.mean(deltas, axis=0)[rest], atol=1e-8)
+    np.testing.assert_allclose(cf.embeddings[labelled], full[labelled], atol=1e-8)
+    main = cross_fit_embeddings(full, labelled, labels, groups, labelled, 3, 0, train_and_embed)
+    np.testing.assert_array_equal(main.embeddings[rest], full[rest])  # the default keeps the main network's
+    with pytest.raises(ParameterError, match="main, mean"):
+        cross_fit_embeddings(full, labelled, labels, groups, labelled, 3, 0, train_and_embed, others="max")
+
+
 def _data(labels, cross_fit=3, mels=None):
     mels = mels if mels is not None else toy_mels(n_per_class=9, classes=3, n_mels=32, frames=40)[0]
     split = Split(np.arange(0, 27)[np.arange(27) % 3 != 0], np.arange(0, 27, 3), "toy")
@@ -153,3 +184,15 @@ def test_a_cross_fitted_bundle_serves_new_clips_the_runs_features(tmp_path):
     row = int(np.searchsorted(o.train_idx, first))
     gap = np.linalg.norm(served(first) - b.reference[row]) / np.linalg.norm(served(first))
     assert gap > 1e-3, gap  # exactly 0 were the rows not replaced
+
+
+def test_train_refuses_a_bundle_whose_nodes_it_could_not_serve(tmp_path):
+    """A bundle embeds new clips with the main network, so ``cross_fit_others="mean"`` (test
+    nodes from the part networks) would train the GNN on features the bundle never serves."""
+    from graham.pipeline import train_model
+    from graham.presets import siamese_config
+
+    with pytest.raises(ParameterError, match="cross_fit_others"):
+        train_model("synthetic:2x2", tmp_path, siamese=siamese_config("cpu", cross_fit=2, cross_fit_others="mean"),
+                    progress=False)
+    assert not any(tmp_path.iterdir())  # refused before any work

@@ -228,6 +228,9 @@ def train_model(
     if protocol == "kfold":
         raise ParameterError("train uses one split: protocol auto, random (paper), grouped or given (k-fold: graham "
                              "experiment)")
+    if siamese is not None and siamese.cross_fit and siamese.cross_fit_others != "main":
+        raise ParameterError("a bundle serves new clips the main network's embedding, so train needs cross_fit_others "
+                             "main; mean is for experiment")
     from .evaluate.methods import METHODS
 
     unknown = [m for m in methods if m not in METHODS]

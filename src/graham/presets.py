@@ -100,6 +100,9 @@ class SiameseConfig:
     from come from K more networks, each trained without one grouped part of the labelled clips
     and mapped into the main network's space (:mod:`graham.evaluate.cross_fit`), so that a
     labelled node looks like a test node rather than a clip the embedding has already fit.
+    ``cross_fit_others``: what the other clips get, ``main`` (the main network's embedding, what
+    a bundle serves) or ``mean`` (the mean of the K part networks', none of which trained on
+    them: every node then comes from networks that did not see its clip; evaluation only).
     The ``paper`` preset keeps the paper's settings (lr 3e-4, plain epochs, no augmentation,
     the pair loss alone)."""
 
@@ -123,6 +126,7 @@ class SiameseConfig:
     temperature: float = 0.1
     grouped_validation: bool = False
     cross_fit: int = 0
+    cross_fit_others: str = "main"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -140,6 +144,8 @@ class SiameseConfig:
             raise ParameterError("need crop_frames >= 32, epochs >= 1 and 0 <= val_fraction < 1")
         if self.cross_fit == 1 or self.cross_fit < 0:
             raise ParameterError(f"cross_fit is 0 (off) or the number of parts K >= 2, got {self.cross_fit}")
+        if self.cross_fit_others not in ("main", "mean"):
+            raise ParameterError(f"cross_fit_others is main or mean, got {self.cross_fit_others!r}")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -25,7 +25,7 @@ from .splits import kfold_splits
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CrossFit", "cross_fit_folds", "similarity_map", "cross_fit_embeddings"]
+__all__ = ["CrossFit", "OTHERS", "cross_fit_folds", "similarity_map", "cross_fit_embeddings"]
 
 
 def cross_fit_folds(labels: np.ndarray, groups: Sequence | np.ndarray | None, k: int, seed: int) -> list[np.ndarray]:
@@ -90,29 +90,54 @@ class CrossFit:
         return {int(i): k for k, part in enumerate(self.parts) for i in part}
 
 
+#: What the clips outside the labelled set get: the main network's embedding, or the mean of the K
+#: part networks' (mapped into the main network's space; none of them trained on such a clip).
+OTHERS = ("main", "mean")
+
+
 def cross_fit_embeddings(full: np.ndarray, labelled: np.ndarray, labels: np.ndarray, groups: np.ndarray | None,
                          anchors: np.ndarray, k: int, seed: int,
-                         train_and_embed: Callable[[int, np.ndarray, np.ndarray], tuple[object, np.ndarray]]) -> CrossFit:
+                         train_and_embed: Callable[[int, np.ndarray, np.ndarray], tuple[object, np.ndarray]],
+                         others: str = "main") -> CrossFit:
     """``full`` [shape=(N, d)], every clip embedded by the network trained on all ``labelled``
     clips, with each labelled row replaced by its out-of-fold embedding mapped into ``full``'s
     space. ``anchors``: the clips whose audio may align the spaces (the graph's nodes: all
     clips in a transductive run, the training clips in an inductive one); part ``k``'s own clips
     never do. ``train_and_embed(k, fit, embed)`` trains network ``k`` on the clip indices
-    ``fit`` and returns (model, embeddings of the clip indices ``embed``). Only the labels of
-    ``labelled`` are read."""
+    ``fit`` and returns (model, embeddings of the clip indices ``embed``). ``others``: ``main``
+    keeps ``full``'s rows of the unlabelled clips; ``mean`` gives each the mean of the K part
+    networks' mapped embeddings, so that no row, labelled or not, comes from a network that
+    trained on its clip. Only the labels of ``labelled`` are read."""
+    if others not in OTHERS:
+        raise ParameterError(f"cross-fit others must be one of {', '.join(OTHERS)}, got {others!r}")
     t0 = time.perf_counter()
+    full = np.asarray(full)
     labelled = np.sort(np.asarray(labelled))
     g = None if groups is None else np.asarray(groups)[labelled]
     parts = [labelled[p] for p in cross_fit_folds(np.asarray(labels)[labelled], g, k, seed)]
     out = np.array(full, dtype=np.float64, copy=True)
+    rest = np.setdiff1d(np.arange(len(full)), labelled) if others == "mean" else np.zeros(0, dtype=np.int64)
+    mean = np.zeros((len(rest), full.shape[1]))
     models = []
     for j, part in enumerate(parts):
         fit = np.setdiff1d(labelled, part)
         anchor = np.setdiff1d(np.asarray(anchors), part)
-        model, emb = train_and_embed(j, fit, np.concatenate([part, anchor]))
+        extra = np.setdiff1d(rest, anchor)
+        model, emb = train_and_embed(j, fit, np.concatenate([part, anchor, extra]))
         emb = np.asarray(emb, dtype=np.float64)
-        mapping = similarity_map(emb[len(part):], np.asarray(full, dtype=np.float64)[anchor])
-        out[part] = mapping(emb[:len(part)])
+        a, b = len(part), len(part) + len(anchor)
+        mapping = similarity_map(emb[a:b], full[anchor].astype(np.float64))
+        out[part] = mapping(emb[:a])
+        if len(rest):
+            mean += mapping(emb[_rows(np.concatenate([part, anchor, extra]), rest)])
         models.append(model)
         log.info("cross-fit part %d/%d: %d held-out clips, %d anchors", j + 1, k, len(part), len(anchor))
-    return CrossFit(out.astype(np.asarray(full).dtype), parts, models, time.perf_counter() - t0)
+    if len(rest):
+        out[rest] = mean / len(parts)
+    return CrossFit(out.astype(full.dtype), parts, models, time.perf_counter() - t0)
+
+
+def _rows(where: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Positions in ``where`` (distinct clip indices, any order) of the clip indices ``wanted``."""
+    order = np.argsort(where)
+    return order[np.searchsorted(where[order], wanted)]

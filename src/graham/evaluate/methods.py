@@ -106,7 +106,8 @@ class RunData:
 
         anchors = np.arange(len(self.mels)) if self.mode == "transductive" else np.sort(self.split.train)
         return cross_fit_embeddings(self.full_embeddings, self.labelled, self.labels, self.groups, anchors, k,
-                                    self.siamese_config.seed, train_and_embed)
+                                    self.siamese_config.seed, train_and_embed,
+                                    others=self.siamese_config.cross_fit_others)
 
     @functools.cached_property
     def embeddings(self) -> np.ndarray:

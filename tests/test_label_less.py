@@ -221,6 +221,7 @@ def test_suggest_never_returns_a_labelled_clip_and_caps_each_group(suggested, tr
     text = (o.out / "suggestions.csv").read_text().splitlines()
     assert text[0].startswith("rank,clip_id,guess") and len(text) == 9
     assert all(r["nearest_labelled"] and r["nearest_labelled"][0][0] in given for r in o.rows)
+    assert json.loads((o.out / "suggest.json").read_text())["new_groups_first"] is True
 
 
 def test_suggest_errors_are_one_line(trained, tmp_path):

@@ -447,6 +447,8 @@ def suggest(
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
     per_group: int = typer.Option(2, "--per-group", help="At most this many clips of one group (album, track)."),
+    new_groups_first: bool = typer.Option(True, "--new-groups-first/--any-group",
+                                          help="Clips of groups with no labelled clip first (default), or any group."),
     seed: int = typer.Option(0),
     clips: Optional[Path] = CLIPS_OPT,
     features_dir: Optional[Path] = FEATURES_OPT,
@@ -462,7 +464,8 @@ def suggest(
 
     try:
         check_choice("--strategy", strategy, STRATEGIES)
-        o = run_suggest(dataset, labels, budget, out, bundle=bundle, strategy=strategy, per_group=per_group, seed=seed,
+        o = run_suggest(dataset, labels, budget, out, bundle=bundle, strategy=strategy, per_group=per_group,
+                        new_groups_first=new_groups_first, seed=seed,
                         preset=preset, epochs=epochs,
                         cache=features_dir, clips=str(clips) if clips else None, device=device)
     except GrahamError as exc:

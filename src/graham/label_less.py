@@ -177,7 +177,8 @@ def _nearest_labelled(emb: np.ndarray, labelled: np.ndarray, i: int, k: int = 3)
 
 def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str | os.PathLike, *,
             bundle: str | os.PathLike | None = None, strategy: str = DEFAULT_STRATEGY, per_group: int = 2,
-            seed: int = 0, preset: str = "cpu", epochs: int | None = None, cache=None, clips: str | None = None,
+            new_groups_first: bool = True, seed: int = 0, preset: str = "cpu", epochs: int | None = None, cache=None,
+            clips: str | None = None,
             device: str | None = None, progress: bool = True, audio_seconds: float = 10.0) -> SuggestOutcome:
     """``graham suggest``: rank ``budget`` unlabelled clips of ``dataset`` to label next; writes
     ``out/suggestions.csv`` (rank, clip, its current guess, margin, nearest labelled clips),
@@ -196,7 +197,7 @@ def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str |
     model = (pool_from_bundle(pool, bundle, seed=seed, device=device) if bundle
              else fit_pool(pool, seed=seed, preset=preset, epochs=epochs, device=device, progress=progress))
     picks = select_batch(model.embeddings, model.proba, pool.labelled, pool.unlabelled, budget, groups=pool.groups,
-                         per_group=per_group, strategy=strategy, seed=seed)
+                         per_group=per_group, strategy=strategy, new_groups_first=new_groups_first, seed=seed)
     ids = pool.corpus.clip_ids
     rows = []
     for p in picks:
@@ -222,7 +223,8 @@ def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str |
     page = write_label_page(out / "label.html", rows, pool.mels, [p.index for p in picks], classes=pool.classes,
                             given=given, audio_seconds=audio_seconds)
     write_json(out / "suggest.json", {"dataset": dataset, "labels": str(labels_csv), "budget": budget,
-                                      "strategy": strategy, "per_group": per_group, "seed": seed, "model": model.how,
+                                      "strategy": strategy, "per_group": per_group,
+                                      "new_groups_first": new_groups_first, "seed": seed, "model": model.how,
                                       "labelled": int(len(pool.labelled)), "pool": int(len(pool.unlabelled)),
                                       "suggestions": rows, "skipped": [str(s) for s in pool.skipped]})
     return SuggestOutcome(out, picks, rows, model.how, page)

@@ -95,9 +95,13 @@ def active(args) -> None:
         seed, split = planned.seed, planned.split
         tag = hashlib.sha1(split.name.encode()).hexdigest()[:6]
         path = out / f"{args.strategy}-seed{seed}-{tag}.json"
+        rule = args.strategy != "random" and not args.any_group  # new groups first (random ignores it)
         doc = json.loads(path.read_text()) if path.exists() else {
             "strategy": args.strategy, "seed": seed, "split": split.name, "pool": int(len(split.train)),
-            "test": int(len(split.test)), "rounds": []}
+            "test": int(len(split.test)), "new_groups_first": rule, "rounds": []}
+        if doc.get("new_groups_first", False) != rule:  # files from before the rule have no key
+            raise SystemExit(f"{path} was made with new groups first {'on' if not rule else 'off'}; this run has it "
+                             f"{'on' if rule else 'off'}: use another --out")
         pool = np.sort(split.train)
         labelled = (np.asarray(doc["rounds"][-1]["next"], dtype=np.int64) if doc["rounds"]
                     else _start(pool, labels, seed))
@@ -118,7 +122,8 @@ def active(args) -> None:
                 want = int(round(targets[n_round] * len(pool)))
                 budget = max(1, want - len(labelled))
                 picks = select_batch(d.embeddings, g.extras["proba"], labelled, pool, budget, groups=groups,
-                                       per_group=args.per_group, strategy=args.strategy, seed=seed * 100 + n_round)
+                                       per_group=args.per_group, strategy=args.strategy,
+                                       new_groups_first=not args.any_group, seed=seed * 100 + n_round)
                 row["next"] = [int(i) for i in np.sort(np.concatenate([labelled, [p.index for p in picks]]))]
                 labelled = np.asarray(row["next"], dtype=np.int64)
             row["seconds"] = round(time.perf_counter() - t0, 1)
@@ -350,6 +355,8 @@ def main() -> None:
     ap.add_argument("--strategy", default="typical")
     ap.add_argument("--until", type=float, default=0.2)
     ap.add_argument("--per-group", type=int, default=2)
+    ap.add_argument("--any-group", action="store_true",
+                    help="turn off new groups first (the runs of 2026-12-05 before it: write them to another --out)")
     ap.add_argument("--shots", type=int, nargs="+", default=[5, 10])
     ap.add_argument("--reference", default=None, help="report: a graham experiment folder at 30 %% on the same folds "
                     "(default: the random strategy's 30 %% round)")

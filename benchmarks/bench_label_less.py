@@ -123,7 +123,7 @@ def active(args) -> None:
                 budget = max(1, want - len(labelled))
                 picks = select_batch(d.embeddings, g.extras["proba"], labelled, pool, budget, groups=groups,
                                        per_group=args.per_group, strategy=args.strategy,
-                                       new_groups_first=not args.any_group, seed=seed * 100 + n_round)
+                                       new_groups_first=rule, seed=seed * 100 + n_round)
                 row["next"] = [int(i) for i in np.sort(np.concatenate([labelled, [p.index for p in picks]]))]
                 labelled = np.asarray(row["next"], dtype=np.int64)
             row["seconds"] = round(time.perf_counter() - t0, 1)

@@ -87,14 +87,13 @@ def test_others_mean_gives_each_unlabelled_clip_the_mean_of_the_part_networks():
     labelled = np.arange(24)[np.arange(24) % 4 != 3]
     rest = np.setdiff1d(np.arange(24), labelled)
     full = rng.normal(size=(24, 4))
-    deltas, transforms = [], []
+    deltas = []
 
     def train_and_embed(j, fit, embed):
         q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
         delta = np.zeros_like(full)
         delta[rest] = rng.normal(size=(len(rest), 4))
         deltas.append(delta)
-        transforms.append(q)
         return f"net{j}", (full + delta)[embed] @ q * (1.5 + j) - j
 
     cf = cross_fit_embeddings(full, labelled, labels, groups, labelled, 3, 0, train_and_embed, others="mean")

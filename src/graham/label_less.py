@@ -178,8 +178,8 @@ def _nearest_labelled(emb: np.ndarray, labelled: np.ndarray, i: int, k: int = 3)
 def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str | os.PathLike, *,
             bundle: str | os.PathLike | None = None, strategy: str = DEFAULT_STRATEGY, per_group: int = 2,
             new_groups_first: bool = True, seed: int = 0, preset: str = "cpu", epochs: int | None = None, cache=None,
-            clips: str | None = None,
-            device: str | None = None, progress: bool = True, audio_seconds: float = 10.0) -> SuggestOutcome:
+            clips: str | None = None, device: str | None = None, progress: bool = True,
+            audio_seconds: float = 10.0) -> SuggestOutcome:
     """``graham suggest``: rank ``budget`` unlabelled clips of ``dataset`` to label next; writes
     ``out/suggestions.csv`` (rank, clip, its current guess, margin, nearest labelled clips),
     ``out/label.html`` (the page to label them by ear, which saves a labels CSV) and

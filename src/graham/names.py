@@ -7,7 +7,7 @@ equal to these tuples). No import beyond the standard library: the CLI checks be
 from __future__ import annotations
 
 __all__ = ["DATASET_KINDS", "PROTOCOLS", "PROTOCOL_CHOICES", "ONE_SPLIT_PROTOCOLS", "MODES", "GRAPH_KINDS", "PRESETS",
-           "METHOD_KEYS"]
+           "METHOD_KEYS", "CROSS_FIT_OTHERS"]
 
 #: The kinds of data set, as ``KIND:PATH`` names them (:func:`graham.data.spec.parse_dataset`).
 DATASET_KINDS = ("gtzan", "audioset", "folder", "audio", "csv", "synthetic")
@@ -27,3 +27,6 @@ PRESETS = ("cpu", "paper")
 #: The methods of Table 1, by key, in the order tables list them (the registry
 #: :data:`graham.evaluate.methods.METHODS` holds the same keys; a test keeps them equal).
 METHOD_KEYS = ("grahams_gnn", "random_forest", "mlp_2layer", "label_spreading", "supervised_cnn", "mel_floor")
+#: What cross-fitting gives the clips outside the labelled set: the main network's embedding, or
+#: the mean of the K part networks' (:func:`graham.evaluate.cross_fit.cross_fit_embeddings`).
+CROSS_FIT_OTHERS = ("main", "mean")

@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .errors import ParameterError
+from .names import CROSS_FIT_OTHERS
 from .nn.gnn import GNNConfig
 from .nn.xception import PRESETS, XceptionConfig
 
@@ -144,7 +145,7 @@ class SiameseConfig:
             raise ParameterError("need crop_frames >= 32, epochs >= 1 and 0 <= val_fraction < 1")
         if self.cross_fit == 1 or self.cross_fit < 0:
             raise ParameterError(f"cross_fit is 0 (off) or the number of parts K >= 2, got {self.cross_fit}")
-        if self.cross_fit_others not in ("main", "mean"):
+        if self.cross_fit_others not in CROSS_FIT_OTHERS:
             raise ParameterError(f"cross_fit_others is main or mean, got {self.cross_fit_others!r}")
 
     def to_dict(self) -> dict:

@@ -21,11 +21,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import ParameterError
+from ..names import CROSS_FIT_OTHERS
 from .splits import kfold_splits
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CrossFit", "OTHERS", "cross_fit_folds", "similarity_map", "cross_fit_embeddings"]
+__all__ = ["CrossFit", "cross_fit_folds", "similarity_map", "cross_fit_embeddings"]
 
 
 def cross_fit_folds(labels: np.ndarray, groups: Sequence | np.ndarray | None, k: int, seed: int) -> list[np.ndarray]:
@@ -90,11 +91,6 @@ class CrossFit:
         return {int(i): k for k, part in enumerate(self.parts) for i in part}
 
 
-#: What the clips outside the labelled set get: the main network's embedding, or the mean of the K
-#: part networks' (mapped into the main network's space; none of them trained on such a clip).
-OTHERS = ("main", "mean")
-
-
 def cross_fit_embeddings(full: np.ndarray, labelled: np.ndarray, labels: np.ndarray, groups: np.ndarray | None,
                          anchors: np.ndarray, k: int, seed: int,
                          train_and_embed: Callable[[int, np.ndarray, np.ndarray], tuple[object, np.ndarray]],
@@ -108,8 +104,8 @@ def cross_fit_embeddings(full: np.ndarray, labelled: np.ndarray, labels: np.ndar
     keeps ``full``'s rows of the unlabelled clips; ``mean`` gives each the mean of the K part
     networks' mapped embeddings, so that no row, labelled or not, comes from a network that
     trained on its clip. Only the labels of ``labelled`` are read."""
-    if others not in OTHERS:
-        raise ParameterError(f"cross-fit others must be one of {', '.join(OTHERS)}, got {others!r}")
+    if others not in CROSS_FIT_OTHERS:
+        raise ParameterError(f"cross-fit others must be one of {', '.join(CROSS_FIT_OTHERS)}, got {others!r}")
     t0 = time.perf_counter()
     full = np.asarray(full)
     labelled = np.sort(np.asarray(labelled))
@@ -122,14 +118,14 @@ def cross_fit_embeddings(full: np.ndarray, labelled: np.ndarray, labels: np.ndar
     for j, part in enumerate(parts):
         fit = np.setdiff1d(labelled, part)
         anchor = np.setdiff1d(np.asarray(anchors), part)
-        extra = np.setdiff1d(rest, anchor)
-        model, emb = train_and_embed(j, fit, np.concatenate([part, anchor, extra]))
+        where = np.concatenate([part, anchor, np.setdiff1d(rest, anchor)])
+        model, emb = train_and_embed(j, fit, where)
         emb = np.asarray(emb, dtype=np.float64)
         a, b = len(part), len(part) + len(anchor)
         mapping = similarity_map(emb[a:b], full[anchor].astype(np.float64))
         out[part] = mapping(emb[:a])
         if len(rest):
-            mean += mapping(emb[_rows(np.concatenate([part, anchor, extra]), rest)])
+            mean += mapping(emb[_rows(where, rest)])
         models.append(model)
         log.info("cross-fit part %d/%d: %d held-out clips, %d anchors", j + 1, k, len(part), len(anchor))
     if len(rest):

@@ -104,7 +104,8 @@ def select_batch(embeddings: np.ndarray, proba: np.ndarray, labelled: np.ndarray
     typical = _typical_clusters(z, labelled, pool, len(labelled) + budget, seed) if strategy == "typical" else []
     picks: list[Candidate] = []
     while len(picks) < budget:
-        usable = open_ & fresh if (open_ & fresh)[pool].any() else open_
+        new = open_ & fresh
+        usable = new if new[pool].any() else open_
         allowed = pool[usable[pool]]
         if not len(allowed):
             break

@@ -87,6 +87,23 @@ def test_typical_takes_the_medoid_of_each_unlabelled_cluster_largest_first():
         assert p.index == members[int(np.argmin(mean_dist))]  # each blob < 21 clips: typicality is the medoid's
 
 
+def test_typical_doubt_ranks_the_clusters_by_summed_doubt_not_size():
+    """The same four blobs, the graph certain in the blob of 20, half sure in the blob of 15
+    (summed doubt 7.5) and unsure in the blob of 10 (10): ``typical-doubt`` visits them in the
+    order 10, 15, 20 (``typical``: by size), each time taking the blob's medoid. A version that
+    ranked by size, by mean doubt alone or by margin instead of 1 - margin orders them otherwise."""
+    rng = np.random.default_rng(5)
+    sizes = (30, 20, 15, 10)
+    emb = np.concatenate([c + rng.normal(0, 0.6, (n, 8)) for c, n in zip(np.eye(8)[:4] * 10, sizes)])
+    blob = np.concatenate([np.full(n, b) for b, n in enumerate(sizes)])
+    p_top = np.array([1.0, 1.0, 0.75, 0.5])[blob]  # margins 1, 1, 0.5, 0: doubts 0, 0, 0.5, 1
+    proba = np.stack([p_top, 1.0 - p_top], axis=1)
+    picks = select_batch(emb, proba, np.array([0]), np.arange(len(emb)), 3, strategy="typical-doubt")
+    assert [blob[p.index] for p in picks] == [3, 2, 1]
+    size_order = select_batch(emb, proba, np.array([0]), np.arange(len(emb)), 3, strategy="typical")
+    assert sorted(p.index for p in picks) == sorted(p.index for p in size_order)  # the same medoids, another order
+
+
 def test_new_groups_come_first_then_the_group_cap():
     """Against a loop written from the rule: while an open pool clip's group has no labelled or
     picked clip, only such clips compete (here by margin); then every open clip under the cap.

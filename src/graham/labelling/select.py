@@ -18,6 +18,9 @@ loses 2.3 (benchmarks/README.md). The strategies:
   representative clips, one per region; once every cluster has one, the ``uncertain-cover``
   score takes over. On real music (benchmarks/README.md) it beat random batches by 4-5 points
   at 10-15 % of the clips labelled and tied at 20 %; ``uncertain-cover`` tied random throughout.
+- ``typical-doubt``: TypiClust's clusters and clips, the clusters ranked by the graph's doubt
+  summed over their pool clips (the sum of 1 - margin: how many clips a label there could
+  correct, density weighted by uncertainty, Settles & Craven 2008) in place of their size.
 - ``uncertain-cover``: greedy; each pick maximises the graph's uncertainty
   (1 - margin of its two best classes, after correct & smooth) times the clip's distance to
   the nearest labelled-or-already-picked clip in the embedding. Uncertain clips far from
@@ -37,7 +40,7 @@ from ..errors import ParameterError
 
 __all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "Candidate", "margins", "select_batch"]
 
-STRATEGIES = ("typical", "uncertain-cover", "margin", "cover", "random")
+STRATEGIES = ("typical", "typical-doubt", "uncertain-cover", "margin", "cover", "random")
 DEFAULT_STRATEGY = "typical"
 
 
@@ -101,7 +104,9 @@ def select_batch(embeddings: np.ndarray, proba: np.ndarray, labelled: np.ndarray
     fresh = ~np.isin(group, group[labelled]) if prefer_new else np.ones(len(z), dtype=bool)
     rng = np.random.default_rng([seed, 29])
     order = rng.permutation(pool) if strategy == "random" else None
-    typical = _typical_clusters(z, labelled, pool, len(labelled) + budget, seed) if strategy == "typical" else []
+    typical = (_typical_clusters(z, labelled, pool, len(labelled) + budget, seed,
+                                 weight=1.0 - marg if strategy == "typical-doubt" else None)
+               if strategy.startswith("typical") else [])
     picks: list[Candidate] = []
     while len(picks) < budget:
         new = open_ & fresh
@@ -142,21 +147,25 @@ def select_batch(embeddings: np.ndarray, proba: np.ndarray, labelled: np.ndarray
 
 
 def _typical_clusters(z: np.ndarray, labelled: np.ndarray, pool: np.ndarray, clusters: int,
-                      seed: int, neighbours: int = 20) -> list[list[tuple[int, float]]]:
+                      seed: int, neighbours: int = 20, weight: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
     """TypiClust's candidates: for each k-means cluster of the labelled and pool clips that
-    holds no labelled clip, largest first, its pool clips as (clip, typicality), most typical
-    first (typicality: 1 / mean cosine distance to the ``neighbours`` nearest clips of the
-    cluster), so that a clip the group cap refuses falls to its cluster's next one."""
+    holds no labelled clip, largest first (or, with ``weight`` [shape=(N,)], the largest sum of
+    its pool clips' weights first), its pool clips as (clip, typicality), most typical first
+    (typicality: 1 / mean cosine distance to the ``neighbours`` nearest clips of the cluster),
+    so that a clip the group cap refuses falls to its cluster's next one."""
     from sklearn.cluster import KMeans
 
     nodes = np.union1d(labelled, pool)
     clusters = int(min(clusters, len(nodes)))
     assign = KMeans(n_clusters=clusters, n_init=3, random_state=seed).fit_predict(z[nodes])
     has_label = set(assign[np.isin(nodes, labelled)].tolist())
-    sizes = np.bincount(assign, minlength=clusters)
+    in_pool = np.isin(nodes, pool)
+    sizes = (np.bincount(assign, minlength=clusters).astype(np.float64) if weight is None
+             else np.bincount(assign[in_pool], weights=np.asarray(weight, dtype=np.float64)[nodes[in_pool]],
+                              minlength=clusters))
     out: list[list[tuple[int, float]]] = []
     for c in sorted(range(clusters), key=lambda c: (-sizes[c], c)):
-        members = nodes[(assign == c) & np.isin(nodes, pool)]
+        members = nodes[(assign == c) & in_pool]
         if c in has_label or not len(members):
             continue
         d = np.clip(1.0 - z[members] @ z[members].T, 0.0, 2.0)

@@ -3,6 +3,7 @@ pairs from the batch, Adam, validation pair accuracy and ROC-AUC, checkpoints an
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -351,6 +352,13 @@ def train_siamese(
         if out is not None and (out / "best.safetensors").exists():  # the best epoch came before a resume
             model = load_siamese(out / "best.safetensors", device=dev)
     model.eval()
+    if config.refit and len(va_idx) and best.epoch >= 0:  # validation chose the epochs; now every clip trains
+        again = train_siamese(mels, labels, dataclasses.replace(config, refit=False, val_fraction=0.0,
+                                                                epochs=best.epoch + 1),
+                              unlabelled=unlabelled, groups=groups, out=None if out is None else out / "refit",
+                              resume=resume, device=device, progress=progress)
+        return TrainResult(again.model, history + [{**row, "refit": True} for row in again.history], best.epoch,
+                           seconds + again.seconds)
     return TrainResult(model, history, best.epoch, seconds)
 
 

@@ -207,6 +207,25 @@ def test_resume_extends_a_finished_run_as_if_it_had_run_longer(tmp_path, contras
                       **kw)
 
 
+def test_refit_trains_every_clip_for_the_epochs_validation_chose():
+    """``refit``: the validated run picks the epoch; the returned network is, bit for bit, a run
+    on every clip (no validation) for that many epochs from the same seed. Fails if the refit
+    keeps the held-out clips out, trains the wrong number of epochs or returns the first run."""
+    mels, labels = toy_mels(n_per_class=6)
+    kw = dict(epochs=4, val_fraction=0.25, lr=2e-3, seed=3)
+    chosen = train_siamese(mels, labels, tiny_siamese(**kw), progress=False)
+    refit = train_siamese(mels, labels, tiny_siamese(**kw, refit=True), progress=False)
+    assert refit.best_epoch == chosen.best_epoch >= 0
+    assert sum(bool(r.get("refit")) for r in refit.history) == chosen.best_epoch + 1
+    every = train_siamese(mels, labels, tiny_siamese(**{**kw, "val_fraction": 0.0, "epochs": chosen.best_epoch + 1}),
+                          progress=False)
+    for (name, a), b, c in zip(refit.model.state_dict().items(), every.model.state_dict().values(),
+                               chosen.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    assert any(not torch.equal(a, c) for a, c in zip(refit.model.state_dict().values(),
+                                                     chosen.model.state_dict().values()))
+
+
 def test_nt_xent_is_simclrs_loss_written_as_a_loop():
     """Against the formula of SimCLR (Chen et al. 2020, eq. 1) written per row: catches a wrong
     partner, the row itself left in the denominator, or similarities not taken on unit vectors."""

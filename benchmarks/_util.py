@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import time
@@ -15,6 +16,12 @@ def set_threads(n: int) -> None:
     import torch
 
     torch.set_num_threads(n)
+
+
+def setting_changes(pairs) -> dict:
+    """``KEY=VALUE`` arguments as a dict, each value read as JSON (``refit=true``, ``contrastive=0.5``,
+    ``cross_fit_others="mean"``)."""
+    return {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in pairs)}
 
 
 def median_time(fn, *, repeats: int = 7, warmup: int = 1) -> float:

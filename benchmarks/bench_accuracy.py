@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _util import set_threads
+from _util import set_threads, setting_changes
 
 
 def _variants():
@@ -216,7 +216,7 @@ def main() -> None:
     unknown = set(chosen) - set(variants)
     if unknown:
         ap.error(f"unknown variants {sorted(unknown)}; known: {list(variants)}")
-    siamese_changes = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.siamese)}
+    siamese_changes = setting_changes(args.siamese)
     if args.dataset:
         settings_ = {args.protocol: (args.dataset, args.protocol)}
     else:

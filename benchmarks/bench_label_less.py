@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _util import set_threads
+from _util import set_threads, setting_changes
 
 #: The labelled fractions of the training clips each round reaches, after the start of 2 a class.
 ROUNDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
@@ -58,13 +58,13 @@ def _setting(dataset: str, features, seeds, k: int):
     return corpus, fr.features.mels, labels, runs
 
 
-def _run_data(mels, labels, classes, split, labelled, seed, groups):
+def _run_data(mels, labels, classes, split, labelled, seed, groups, siamese_changes=None):
     from graham.evaluate.methods import RunData
     from graham.presets import gnn_config, gnn_train_config, siamese_config
     from graham.train.gnn import GNNTrainConfig
     from graham.train.siamese import SiameseConfig
 
-    sia = SiameseConfig.from_dict({**siamese_config("cpu").to_dict(), "seed": seed})
+    sia = SiameseConfig.from_dict({**siamese_config("cpu", **(siamese_changes or {})).to_dict(), "seed": seed})
     g_train = GNNTrainConfig(**{**gnn_train_config("cpu").to_dict(), "seed": seed})
     return RunData(mels, labels, list(classes), split, np.sort(np.asarray(labelled)), sia, gnn_config("cpu"), g_train,
                    seed=seed, groups=groups)
@@ -91,6 +91,7 @@ def active(args) -> None:
     classes = corpus.classes
     out = Path(args.out) / "active"
     out.mkdir(parents=True, exist_ok=True)
+    changes = setting_changes(args.siamese)
     for planned in runs:
         seed, split = planned.seed, planned.split
         tag = hashlib.sha1(split.name.encode()).hexdigest()[:6]
@@ -98,10 +99,13 @@ def active(args) -> None:
         rule = args.strategy != "random" and not args.any_group  # new groups first (random ignores it)
         doc = json.loads(path.read_text()) if path.exists() else {
             "strategy": args.strategy, "seed": seed, "split": split.name, "pool": int(len(split.train)),
-            "test": int(len(split.test)), "new_groups_first": rule, "rounds": []}
+            "test": int(len(split.test)), "new_groups_first": rule, "siamese": changes, "rounds": []}
         if doc.get("new_groups_first", False) != rule:  # files from before the rule have no key
             raise SystemExit(f"{path} was made with new groups first {'on' if not rule else 'off'}; this run has it "
                              f"{'on' if rule else 'off'}: use another --out")
+        if doc.get("siamese", {}) != changes:
+            raise SystemExit(f"{path} was made with Siamese settings {doc.get('siamese', {})}, this run has {changes}: "
+                             "use another --out")
         pool = np.sort(split.train)
         labelled = (np.asarray(doc["rounds"][-1]["next"], dtype=np.int64) if doc["rounds"]
                     else _start(pool, labels, seed))
@@ -111,7 +115,7 @@ def active(args) -> None:
             if n_round > len(targets):
                 break
             t0 = time.perf_counter()
-            d = _run_data(mels, labels, classes, split, labelled, seed, groups)
+            d = _run_data(mels, labels, classes, split, labelled, seed, groups, changes)
             g = run_gnn(d)
             row = {"labelled": [int(i) for i in labelled], "n_labelled": int(len(labelled)),
                    "fraction": len(labelled) / len(pool),
@@ -357,6 +361,8 @@ def main() -> None:
     ap.add_argument("--per-group", type=int, default=2)
     ap.add_argument("--any-group", action="store_true",
                     help="turn off new groups first (the runs of 2026-12-05 before it: write them to another --out)")
+    ap.add_argument("--siamese", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="active: Siamese settings over the cpu preset's (e.g. refit=true); use another --out")
     ap.add_argument("--shots", type=int, nargs="+", default=[5, 10])
     ap.add_argument("--reference", default=None, help="report: a graham experiment folder at 30 %% on the same folds "
                     "(default: the random strategy's 30 %% round)")

@@ -443,7 +443,8 @@ def suggest(
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="Use this bundle's model (no Siamese training; "
                                           "the labels given join its graph) instead of a fresh training."),
     strategy: str = typer.Option("typical", help="typical (default: the densest clip of each region with no label), "
-                                 "typical-doubt (its regions ranked by the graph's doubt), uncertain-cover, margin, cover or random."),
+                                 "typical-doubt (its regions ranked by the graph's doubt), uncertain-cover, margin, "
+                                 "cover or random."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
     per_group: int = typer.Option(2, "--per-group", help="At most this many clips of one group (album, track)."),

@@ -107,7 +107,7 @@ class SiameseConfig:
     ``refit``: the validation clips only choose the number of epochs; the network is then
     trained afresh, from the same seed, on every labelled clip for that many epochs, so that no
     label is spent on validation alone (with 30 % of the labels, 15 % of them is a handful of
-    clips the embedding never learns from). Twice the training time.
+    clips the embedding never learns from). Up to twice the training time.
     The ``paper`` preset keeps the paper's settings (lr 3e-4, plain epochs, no augmentation,
     the pair loss alone)."""
 

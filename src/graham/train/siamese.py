@@ -3,10 +3,9 @@ pairs from the batch, Adam, validation pair accuracy and ROC-AUC, checkpoints an
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -299,7 +298,8 @@ def train_siamese(
     sampler and RNG states) and ``out/best.safetensors`` keeps the best validation epoch
     (:func:`_epoch_score`); the returned model is that epoch's in any case;
     ``resume=True`` continues from ``last`` and ends with the same weights as an uninterrupted
-    run.
+    run. With ``config.refit``, a second run on every clip for the chosen epochs follows
+    (checkpoints under ``out/refit``) and is what is returned.
 
     Under ``torchrun --nproc_per_node=N`` the same call trains data-parallel (DDP; see
     :mod:`graham.train.distributed`) and gives the single-process result up to rounding;
@@ -353,8 +353,7 @@ def train_siamese(
             model = load_siamese(out / "best.safetensors", device=dev)
     model.eval()
     if config.refit and len(va_idx) and best.epoch >= 0:  # validation chose the epochs; now every clip trains
-        again = train_siamese(mels, labels, dataclasses.replace(config, refit=False, val_fraction=0.0,
-                                                                epochs=best.epoch + 1),
+        again = train_siamese(mels, labels, replace(config, refit=False, val_fraction=0.0, epochs=best.epoch + 1),
                               unlabelled=unlabelled, groups=groups, out=None if out is None else out / "refit",
                               resume=resume, device=device, progress=progress)
         return TrainResult(again.model, history + [{**row, "refit": True} for row in again.history], best.epoch,

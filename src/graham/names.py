@@ -7,7 +7,8 @@ equal to these tuples). No import beyond the standard library: the CLI checks be
 from __future__ import annotations
 
 __all__ = ["DATASET_KINDS", "PROTOCOLS", "PROTOCOL_CHOICES", "ONE_SPLIT_PROTOCOLS", "MODES", "GRAPH_KINDS", "PRESETS",
-           "METHOD_KEYS", "CROSS_FIT_OTHERS"]
+           "METHOD_KEYS", "CROSS_FIT_OTHERS",
+           "VALIDATION_EMBEDDINGS"]
 
 #: The kinds of data set, as ``KIND:PATH`` names them (:func:`graham.data.spec.parse_dataset`).
 DATASET_KINDS = ("gtzan", "audioset", "folder", "audio", "csv", "synthetic")
@@ -30,3 +31,6 @@ METHOD_KEYS = ("grahams_gnn", "random_forest", "mlp_2layer", "label_spreading", 
 #: What cross-fitting gives the clips outside the labelled set: the main network's embedding, or
 #: the mean of the K part networks' (:func:`graham.evaluate.cross_fit.cross_fit_embeddings`).
 CROSS_FIT_OTHERS = ("main", "mean")
+#: What the Siamese network's validation embeds each clip by (``SiameseConfig.validation_embedding``):
+#: its middle crop, or the mean over its windows (what the graph's nodes and the baselines read).
+VALIDATION_EMBEDDINGS = ("centre", "clip")

@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .errors import ParameterError
-from .names import CROSS_FIT_OTHERS
+from .names import CROSS_FIT_OTHERS, VALIDATION_EMBEDDINGS
 from .nn.gnn import GNNConfig
 from .nn.xception import PRESETS, XceptionConfig
 
@@ -97,6 +97,10 @@ class SiameseConfig:
     none of which trained, instead of clips drawn at random (which put segments of one track on
     both sides). Off by default: measured on real music it chose worse epochs for the
     embedding (docs/how-defaults-were-chosen.md); the validation set is a handful of tracks.
+    ``validation_embedding``: what the epoch is chosen on. ``centre``: each validation and
+    training clip's middle crop (one 3-s crop of a 30-s clip); ``clip``: the mean of the
+    embeddings of its windows, the quantity the graph's nodes and every baseline read (issue 27),
+    at the cost of embedding every labelled clip's windows each epoch.
     ``cross_fit`` (K >= 2; 0: off): the labelled clips' embeddings that the second stage learns
     from come from K more networks, each trained without one grouped part of the labelled clips
     and mapped into the main network's space (:mod:`graham.evaluate.cross_fit`), so that a
@@ -130,6 +134,7 @@ class SiameseConfig:
     contrastive_clips: int = 16
     temperature: float = 0.1
     grouped_validation: bool = False
+    validation_embedding: str = "centre"
     cross_fit: int = 0
     cross_fit_others: str = "main"
     refit: bool = False
@@ -150,6 +155,8 @@ class SiameseConfig:
             raise ParameterError("need crop_frames >= 32, epochs >= 1 and 0 <= val_fraction < 1")
         if self.cross_fit == 1 or self.cross_fit < 0:
             raise ParameterError(f"cross_fit is 0 (off) or the number of parts K >= 2, got {self.cross_fit}")
+        if self.validation_embedding not in VALIDATION_EMBEDDINGS:
+            raise ParameterError(f"validation_embedding is one of {VALIDATION_EMBEDDINGS}, got {self.validation_embedding!r}")
         if self.cross_fit_others not in CROSS_FIT_OTHERS:
             raise ParameterError(f"cross_fit_others is main or mean, got {self.cross_fit_others!r}")
 

@@ -78,19 +78,24 @@ def split_validation(labels: np.ndarray, fraction: float, seed: int,
 
 @torch.no_grad()
 def _validate(model: SiameseNet, crops: MelCrops, idx: np.ndarray, ref: np.ndarray, labels: np.ndarray, device,
-              seed: int) -> dict:
+              seed: int, embedding: str = "centre") -> dict:
     """Validation of the embedding on held-out clips ``idx``: nearest-class-centroid accuracy
     against the training clips ``ref`` (what a classifier on the embedding needs; defined
     even with one validation clip per class) and, where the clips form positive pairs, pair
-    accuracy and ROC-AUC of the pair head."""
+    accuracy and ROC-AUC of the pair head. ``embedding``: every clip embedded by its middle
+    crop (``centre``) or by the mean over its windows end to end (``clip``, :func:`embed_clips`)."""
     from sklearn.metrics import roc_auc_score
 
     model.eval()
 
-    def embed(ix):
-        return torch.cat([model.embed(crops.center(ix[k:k + 64]).to(device)) for k in range(0, len(ix), 64)])
-
-    emb, ref_emb = embed(idx), embed(ref)
+    both = np.concatenate([idx, ref])
+    if embedding == "clip":  # one pass over both sets; windows end to end: half the graph's half-overlapping ones
+        clips = [crops.mels[int(i)] for i in both]
+        every = torch.from_numpy(embed_clips(model, clips, crop_frames=crops.frames, hop=crops.frames,
+                                             device=device)).to(device)
+    else:
+        every = torch.cat([model.embed(crops.center(both[k:k + 64]).to(device)) for k in range(0, len(both), 64)])
+    emb, ref_emb = every[:len(idx)], every[len(idx):]
     classes = np.unique(labels[ref])
     centroids = torch.stack([ref_emb[torch.from_numpy(labels[ref] == c).to(device)].mean(0) for c in classes])
     nearest = classes[torch.cdist(emb, centroids).argmin(1).cpu().numpy()]
@@ -327,7 +332,7 @@ def train_siamese(
     def epoch_step(epoch: int) -> dict:
         row = _train_epoch(run, epoch, config, crops, labels, tr_idx, pool, dev, progress)
         if len(va_idx):
-            row.update(_validate(run.model, crops, va_idx, tr_idx, labels, dev, config.seed))
+            row.update(_validate(run.model, crops, va_idx, tr_idx, labels, dev, config.seed, config.validation_embedding))
         log.info("siamese epoch %d: %s", epoch, row)
         if progress:  # every epoch's validation on screen, not only with -v
             from tqdm.auto import tqdm

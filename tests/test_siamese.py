@@ -382,3 +382,40 @@ def test_the_run_hands_the_labelled_clips_groups_to_both_trainings(monkeypatch):
         METHODS["supervised_cnn"].run(d)
         _ = d.siamese
         assert seen == [list(groups[labelled]) if grouped else None] * 2
+
+
+def test_validation_can_embed_whole_clips_as_the_graph_does():
+    """``validation_embedding="clip"`` scores the epoch on the mean over each clip's windows.
+    Clips whose middle crop is the same in both classes, and whose class shows only before and
+    after it: the middle crop can tell nothing (every clip lands on one centroid), the whole
+    clip tells all. Fails if the setting is ignored or the windows miss the clip's ends; and
+    the clip embedding is checked against the windows embedded one by one."""
+    from graham.errors import ParameterError
+    from graham.train.crops import MelCrops
+    from graham.train.siamese import _validate
+
+    frames, n = 32, 160
+    mels, labels = [], []
+    for c in (0, 1):
+        for _ in range(4):
+            m = np.full((32, n), -40.0, dtype=np.float32)
+            m[4 + 20 * c:8 + 20 * c, :48] += 30  # the class before the middle ...
+            m[4 + 20 * c:8 + 20 * c, -48:] += 30  # ... and after it; the middle 64 frames alike
+            mels.append(m)
+            labels.append(c)
+    labels = np.array(labels)
+    torch.manual_seed(0)
+    model = SiameseNet(TINY, head_hidden=16).eval()
+    crops = MelCrops(mels, frames)
+    val, ref = np.array([0, 4]), np.array([1, 2, 3, 5, 6, 7])
+    centre = _validate(model, crops, val, ref, labels, "cpu", 0, "centre")
+    clip = _validate(model, crops, val, ref, labels, "cpu", 0, "clip")
+    assert centre["val_centroid_acc"] == 0.5 and clip["val_centroid_acc"] == 1.0
+    with torch.no_grad():  # the clip embedding: its windows end to end, the last flush with the end
+        starts = list(range(0, n - frames + 1, frames))
+        windows = torch.stack([torch.from_numpy(mels[0][:, s:s + frames]) for s in starts])
+        expected = model.embed(windows).mean(0).numpy()
+    got = embed_clips(model, [mels[0]], crop_frames=frames, hop=frames)[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ParameterError, match="validation_embedding"):
+        tiny_siamese(validation_embedding="windows")

@@ -100,7 +100,9 @@ class SiameseConfig:
     ``validation_embedding``: what the epoch is chosen on. ``centre``: each validation and
     training clip's middle crop (one 3-s crop of a 30-s clip); ``clip``: the mean of the
     embeddings of its windows, the quantity the graph's nodes and every baseline read (issue 27),
-    at the cost of embedding every labelled clip's windows each epoch.
+    at the cost of embedding every labelled clip's windows each epoch (1.8x the run's time at
+    30 % labels, 2.8x at 100 %). Off by default: on real music it left 6 of 15 runs unchanged at
+    30 % labels (3 at 100 %) and moved every method within noise (docs/how-defaults-were-chosen.md).
     ``cross_fit`` (K >= 2; 0: off): the labelled clips' embeddings that the second stage learns
     from come from K more networks, each trained without one grouped part of the labelled clips
     and mapped into the main network's space (:mod:`graham.evaluate.cross_fit`), so that a

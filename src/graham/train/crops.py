@@ -55,7 +55,7 @@ class MelCrops:
             out.append(self._crop(int(i), start))
         return torch.from_numpy(np.stack(out).astype(np.float32, copy=False))
 
-    def center(self, indices: Sequence[int]) -> torch.Tensor:
+    def center(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
         """The middle crop of each clip [shape=(len(indices), n_mels, frames)]."""
         out = [self._crop(int(i), max(np.asarray(self.mels[i]).shape[-1] - self.frames, 0) // 2) for i in indices]
         return torch.from_numpy(np.stack(out).astype(np.float32, copy=False))

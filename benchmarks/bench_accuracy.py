@@ -44,7 +44,7 @@ def _variants():
     meaning whatever the defaults of the day. The variants measured and dropped (window nodes,
     labels as inputs, GNN ensembles, graphs over the node features, cross-fitted residuals, ...)
     are gone from the code; their figures stay in docs/benchmarks-archive.md."""
-    from graham.evaluate.baselines import fit_baseline
+    from graham.evaluate.baselines import fit_baseline, label_spreading
     from graham.evaluate.methods import run_gnn
     from graham.nn.node_features import clip_node_features
 
@@ -62,6 +62,14 @@ def _variants():
         v.__dict__.update(siamese=d.siamese, embeddings=d.embeddings)
         return run_gnn(v).pred
 
+    def balanced_baseline(kind):
+        def run(d):
+            if kind == "label_spreading":  # transductive, as bench runs are
+                return label_spreading(d.embeddings, d.labels, d.labelled, d.split.test, balanced=True)
+            clf = fit_baseline(kind, d.embeddings[d.labelled], d.labels[d.labelled], seed=d.seed, balanced=True)
+            return clf.predict(d.embeddings[d.split.test])
+        return run
+
     def on_node_features(kind):
         def run(d):
             x = clip_node_features(d.embeddings, d.mels, True)
@@ -73,6 +81,9 @@ def _variants():
         "GrahAM of graham 0.2: kNN graph, embedding + band statistics standardised with the labelled nodes' "
         "statistics, + correct & smooth": gnn("knn", True, True, "labelled"),
         "GrahAM, class-balanced GNN loss (each labelled node weighs 1 / its class's count)": balanced_gnn,
+        "Random Forest, class-balanced": balanced_baseline("random_forest"),
+        "2-layer NN, class-balanced (sample weights)": balanced_baseline("mlp_2layer"),
+        "Label spreading, class-balanced (mass / labelled share)": balanced_baseline("label_spreading"),
         "Random Forest on [embedding, band statistics]": on_node_features("random_forest"),
         "2-layer NN on [embedding, band statistics]": on_node_features("mlp_2layer"),
     }

@@ -198,3 +198,29 @@ def test_augmentation_reaches_siamese_training():
     assert not torch.allclose(plain.model.state_dict()[k], aug.model.state_dict()[k])
     assert AugmentConfig.preset("paper") == AugmentConfig() and not AugmentConfig().active
 
+
+
+def test_class_balanced_baselines_give_a_rare_class_its_share():
+    """``balanced=True``: the weights are scikit-learn's ``compute_sample_weight("balanced")``,
+    and with 60 labelled clips of one class and 6 of an overlapping other, every baseline
+    predicts the rare class more often on a test set where both are equally common. Fails if a
+    baseline ignores the flag, or weighs the frequent class up."""
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    from graham.evaluate.baselines import class_balance_weights, fit_baseline
+
+    rng = np.random.default_rng(0)
+    y_lab = np.array([0] * 60 + [1] * 6)
+    np.testing.assert_allclose(class_balance_weights(y_lab), compute_sample_weight("balanced", y_lab))
+    np.testing.assert_allclose(class_balance_weights(np.array([2, 2, 5])), compute_sample_weight("balanced", [2, 2, 5]))
+    y_test = np.array([0] * 100 + [1] * 100)
+    y = np.concatenate([y_lab, y_test])
+    x = rng.normal(0, 1, (len(y), 2)) + 1.2 * y[:, None]  # the classes overlap
+    lab, test = np.arange(len(y_lab)), np.arange(len(y_lab), len(y))
+    for name in ("random_forest", "mlp_2layer"):
+        plain = fit_baseline(name, x[lab], y[lab], seed=0).predict(x[test])
+        fair = fit_baseline(name, x[lab], y[lab], seed=0, balanced=True).predict(x[test])
+        assert (fair == 1).sum() > (plain == 1).sum(), name
+    plain = label_spreading(x, y, lab, test, n_neighbors=10)
+    fair = label_spreading(x, y, lab, test, n_neighbors=10, balanced=True)
+    assert (fair == 1).sum() > (plain == 1).sum()

@@ -88,14 +88,14 @@ def _validate(model: SiameseNet, crops: MelCrops, idx: np.ndarray, ref: np.ndarr
 
     model.eval()
 
-    both = np.concatenate([idx, ref])
     if embedding == "clip":  # one pass over both sets; windows end to end: half the graph's half-overlapping ones
-        clips = [crops.mels[int(i)] for i in both]
+        clips = [crops.mels[int(i)] for i in np.concatenate([idx, ref])]
         every = torch.from_numpy(embed_clips(model, clips, crop_frames=crops.frames, hop=crops.frames,
                                              device=device)).to(device)
-    else:
-        every = torch.cat([model.embed(crops.center(both[k:k + 64]).to(device)) for k in range(0, len(both), 64)])
-    emb, ref_emb = every[:len(idx)], every[len(idx):]
+        emb, ref_emb = every[:len(idx)], every[len(idx):]
+    else:  # each set on its own, in batches of 64, as before the option
+        emb, ref_emb = (torch.cat([model.embed(crops.center(ix[k:k + 64]).to(device)) for k in range(0, len(ix), 64)])
+                        for ix in (idx, ref))
     classes = np.unique(labels[ref])
     centroids = torch.stack([ref_emb[torch.from_numpy(labels[ref] == c).to(device)].mean(0) for c in classes])
     nearest = classes[torch.cdist(emb, centroids).argmin(1).cpu().numpy()]

@@ -199,20 +199,14 @@ def test_augmentation_reaches_siamese_training():
     assert AugmentConfig.preset("paper") == AugmentConfig() and not AugmentConfig().active
 
 
-
 def test_class_balanced_baselines_give_a_rare_class_its_share():
-    """``balanced=True``: the weights are scikit-learn's ``compute_sample_weight("balanced")``,
-    and with 60 labelled clips of one class and 6 of an overlapping other, every baseline
+    """``balanced=True``: with 60 labelled clips of one class and 6 of an overlapping other, every baseline
     predicts the rare class more often on a test set where both are equally common. Fails if a
     baseline ignores the flag, or weighs the frequent class up."""
-    from sklearn.utils.class_weight import compute_sample_weight
-
-    from graham.evaluate.baselines import class_balance_weights, fit_baseline
+    from graham.evaluate.baselines import fit_baseline
 
     rng = np.random.default_rng(0)
     y_lab = np.array([0] * 60 + [1] * 6)
-    np.testing.assert_allclose(class_balance_weights(y_lab), compute_sample_weight("balanced", y_lab))
-    np.testing.assert_allclose(class_balance_weights(np.array([2, 2, 5])), compute_sample_weight("balanced", [2, 2, 5]))
     y_test = np.array([0] * 100 + [1] * 100)
     y = np.concatenate([y_lab, y_test])
     x = rng.normal(0, 1, (len(y), 2)) + 1.2 * y[:, None]  # the classes overlap

@@ -7,8 +7,7 @@ equal to these tuples). No import beyond the standard library: the CLI checks be
 from __future__ import annotations
 
 __all__ = ["DATASET_KINDS", "PROTOCOLS", "PROTOCOL_CHOICES", "ONE_SPLIT_PROTOCOLS", "MODES", "GRAPH_KINDS", "PRESETS",
-           "METHOD_KEYS", "CROSS_FIT_OTHERS",
-           "VALIDATION_EMBEDDINGS"]
+           "METHOD_KEYS", "CROSS_FIT_OTHERS", "VALIDATION_EMBEDDINGS"]
 
 #: The kinds of data set, as ``KIND:PATH`` names them (:func:`graham.data.spec.parse_dataset`).
 DATASET_KINDS = ("gtzan", "audioset", "folder", "audio", "csv", "synthetic")

@@ -11,27 +11,21 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelSpreading
+from sklearn.utils.class_weight import compute_sample_weight
 
 from ..audio.bandstats import mel_band_statistics
 from ..errors import ParameterError
 
-__all__ = ["BASELINES", "class_balance_weights", "fit_baseline", "label_spreading", "mel_band_statistics", "fit_mel_floor"]
+__all__ = ["BASELINES", "fit_baseline", "label_spreading", "mel_band_statistics", "fit_mel_floor"]
 
 BASELINES = ("random_forest", "mlp_2layer")
-
-
-def class_balance_weights(y: np.ndarray) -> np.ndarray:
-    """Each sample's weight n / (C n_c), scikit-learn's ``class_weight="balanced"``: every class
-    weighs the same in a loss, however many labelled clips it has [shape=(n,)]."""
-    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    return (len(y) / (len(classes) * counts))[inverse]
 
 
 def fit_baseline(name: str, x: np.ndarray, y: np.ndarray, *, seed: int = 0, balanced: bool = False):
     """A fitted scikit-learn classifier: ``random_forest`` (500 trees) or ``mlp_2layer`` (one
     hidden layer of 128 ReLU units and the output layer, Adam, standardised inputs).
     ``balanced``: every class weighs the same (the forest's ``class_weight="balanced"``, the
-    network's sample weights), as the GNN's ``GNNTrainConfig(balanced=True)``; balanced accuracy
+    network's sample weights n / (C n_c)), as the GNN's ``GNNTrainConfig(balanced=True)``; balanced accuracy
     is what the tables report."""
     if name == "random_forest":
         forest = RandomForestClassifier(n_estimators=500, random_state=seed, n_jobs=1,
@@ -40,7 +34,7 @@ def fit_baseline(name: str, x: np.ndarray, y: np.ndarray, *, seed: int = 0, bala
     if name == "mlp_2layer":
         model = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-3, max_iter=2000,
                                                               learning_rate_init=1e-3, random_state=seed))
-        weights = {"mlpclassifier__sample_weight": class_balance_weights(y)} if balanced else {}
+        weights = {"mlpclassifier__sample_weight": compute_sample_weight("balanced", y)} if balanced else {}
         return model.fit(x, y, **weights)
     raise ParameterError(f"unknown baseline {name!r}; known: {BASELINES}")
 

@@ -157,16 +157,27 @@ def new_genre(args) -> None:
     from graham.pipeline import dataset_features
 
     fr_config = dataset_features(args.dataset, cache=args.features, progress=False).features.config
+    changes = setting_changes(args.siamese)
     for planned in runs:
         seed, split = planned.seed, planned.split
         tag = hashlib.sha1(split.name.encode()).hexdigest()[:6]
         for held, name in enumerate(classes):
             path = out / f"seed{seed}-{tag}-{name}.json"
             bdir = out / "bundles" / path.stem  # kept: --re-extend extends them again, training nothing
-            if path.exists() and not args.re_extend:
+            if args.held_out and name not in args.held_out:
                 continue
+            if path.exists():
+                made = json.loads(path.read_text())
+                if (made.get("siamese", {}), made.get("held_out_unlabelled", False)) != (changes, args.held_out_unlabelled):
+                    raise SystemExit(f"{path} was made with other settings (Siamese {made.get('siamese', {})}, held "
+                                     f"out unlabelled {made.get('held_out_unlabelled', False)}): use another --out")
+                if not args.re_extend:
+                    continue
             t0 = time.perf_counter()
-            keep = np.flatnonzero(labels != held)
+            # without --held-out-unlabelled the held-out class is not in the collection at all; with it,
+            # its training clips are unlabelled nodes (and contrastive audio) of the training graph
+            keep = (np.flatnonzero((labels != held) | np.isin(np.arange(len(labels)), split.train))
+                    if args.held_out_unlabelled else np.flatnonzero(labels != held))
             others = [c for c in classes if c != name]
             remap = np.array([others.index(c) if c != name else -1 for c in classes])
             train_k = np.intersect1d(split.train, keep)
@@ -175,15 +186,16 @@ def new_genre(args) -> None:
             pos = {int(i): j for j, i in enumerate(keep)}
             sub_split = Split(np.array([pos[i] for i in train_k]), np.array([pos[i] for i in test_k]), split.name)
             sub_labels = remap[labels[keep]]
+            known = sub_split.train[sub_labels[sub_split.train] >= 0]  # the labelled clips: the known classes'
             if not (bdir / "config.json").exists():
-                d = _run_data(sub, sub_labels, others, sub_split, sub_split.train, seed, groups[keep])
+                d = _run_data(sub, sub_labels, others, sub_split, known, seed, groups[keep], changes)
                 g = run_gnn(d)
-                # the bundle train_model saves: the training clips as reference nodes
+                # the bundle train_model saves: the labelled training clips as reference nodes
                 save_bundle(bdir, mel=fr_config, siamese_config=d.siamese_config, gnn_config=d.gnn_config, classes=others,
                             siamese=d.siamese.model, gnn=g.model.model, mean=g.model.mean, scale=g.model.scale,
-                            reference=d.embeddings[sub_split.train], reference_labels=sub_labels[sub_split.train],
-                            reference_ids=[corpus.clip_ids[keep[i]] for i in sub_split.train],
-                            reference_stats=(d.node_features[sub_split.train, d.embeddings.shape[1]:]
+                            reference=d.embeddings[known], reference_labels=sub_labels[known],
+                            reference_ids=[corpus.clip_ids[keep[i]] for i in known],
+                            reference_stats=(d.node_features[known, d.embeddings.shape[1]:]
                                              if d.gnn_config.band_statistics else None),
                             info={"gnn_training": d.gnn_train.to_dict()})
             train_seconds = time.perf_counter() - t0
@@ -191,6 +203,7 @@ def new_genre(args) -> None:
             test = np.sort(split.test)
             before = [base.predict_mel(np.asarray(mels[i]), top_k=1).label for i in test]
             row = {"seed": seed, "split": split.name, "held_out": name, "train_seconds": round(train_seconds, 1),
+                   "siamese": changes, "held_out_unlabelled": bool(args.held_out_unlabelled),
                    "before": before, "test": [int(i) for i in test], "truth": [classes[labels[i]] for i in test],
                    "shots": {}}
             rng = np.random.default_rng([seed, held, 5])
@@ -362,7 +375,12 @@ def main() -> None:
     ap.add_argument("--any-group", action="store_true",
                     help="turn off new groups first (the runs of 2026-12-05 before it: write them to another --out)")
     ap.add_argument("--siamese", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="active: Siamese settings over the cpu preset's (e.g. refit=true); use another --out")
+                    help="active, new-genre: Siamese settings over the cpu preset's (e.g. refit=true); use another --out")
+    ap.add_argument("--held-out", nargs="*", default=[], metavar="CLASS",
+                    help="new-genre: hold out only these classes (default: each in turn); to share the work between cores")
+    ap.add_argument("--held-out-unlabelled", action="store_true",
+                    help="new-genre: the held-out class's training clips stay in the training graph, unlabelled "
+                    "(a collection where the new genre was there all along); use another --out")
     ap.add_argument("--shots", type=int, nargs="+", default=[5, 10])
     ap.add_argument("--reference", default=None, help="report: a graham experiment folder at 30 %% on the same folds "
                     "(default: the random strategy's 30 %% round)")

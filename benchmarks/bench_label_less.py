@@ -44,7 +44,7 @@ from _util import set_threads, setting_changes
 ROUNDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
 
 
-def _setting(dataset: str, features, seeds, k: int):
+def _setting(dataset: str, features, seeds, k: int, only=()):
     from graham.evaluate.protocol import ProtocolConfig, plan_runs
     from graham.evaluate.splits import choose_protocol
     from graham.pipeline import dataset_features
@@ -55,7 +55,7 @@ def _setting(dataset: str, features, seeds, k: int):
     chosen, _ = choose_protocol("auto", corpus.groups, grouped="kfold")
     config = ProtocolConfig(protocol=chosen, seeds=tuple(seeds), fractions=(1.0,), k=k)
     runs = plan_runs(config, labels, groups=corpus.groups, classes=corpus.classes)
-    return corpus, fr.features.mels, labels, runs
+    return corpus, fr.features.mels, labels, [r for i, r in enumerate(runs) if not only or i in only]
 
 
 def _run_data(mels, labels, classes, split, labelled, seed, groups, siamese_changes=None):
@@ -86,7 +86,7 @@ def active(args) -> None:
     from graham.evaluate.methods import METHODS, run_gnn
     from graham.labelling.select import select_batch
 
-    corpus, mels, labels, runs = _setting(args.dataset, args.features, args.seeds, args.k)
+    corpus, mels, labels, runs = _setting(args.dataset, args.features, args.seeds, args.k, args.runs)
     groups = np.asarray(corpus.groups)
     classes = corpus.classes
     out = Path(args.out) / "active"
@@ -149,7 +149,7 @@ def new_genre(args) -> None:
     from graham.extend import extend_bundle
     from graham.predict import GenreClassifier
 
-    corpus, mels, labels, runs = _setting(args.dataset, args.features, args.seeds, args.k)
+    corpus, mels, labels, runs = _setting(args.dataset, args.features, args.seeds, args.k, args.runs)
     groups = np.asarray(corpus.groups)
     classes = corpus.classes
     out = Path(args.out) / "new-genre"
@@ -369,6 +369,8 @@ def main() -> None:
     ap.add_argument("--features", default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--runs", type=int, nargs="*", default=[], metavar="I",
+                    help="only these of the planned runs (0 to seeds x k - 1, seed-major): to share them between cores")
     ap.add_argument("--strategy", default="typical")
     ap.add_argument("--until", type=float, default=0.2)
     ap.add_argument("--per-group", type=int, default=2)

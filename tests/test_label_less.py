@@ -350,3 +350,37 @@ def test_the_service_extends_only_when_allowed(trained, new_genre):
         r = client.post("/predict", files={"file": ("t.wav", new_genre[1].read_bytes(), "audio/wav")})
         assert r.json()["label"] == "tremolo"
     assert model.classes == trained.classes  # the classifier it started from is left as it was
+
+
+def test_a_fresh_training_on_the_labels_learns_from_every_clips_audio_when_asked(trained, tmp_path):
+    """``contrastive`` reaches the Siamese network of ``train --labels`` and ``suggest``: with it,
+    replacing the unlabelled clips' audio by noise changes the labelled clips' embeddings (their
+    audio trained the network). Catches the setting dropped on its way (it was, before
+    2026-12-06). That no label of theirs is read: test_experiment.py's
+    test_unlabelled_training_clips_lend_their_audio_to_the_embedding_but_no_label."""
+    import dataclasses
+
+    from graham.label_less import fit_pool, labelled_pool
+
+    ids = trained.corpus.clip_ids
+    (tmp_path / "l.csv").write_text(labels_csv({ids[i]: trained.corpus.labels[i] for i in trained.labelled_idx[::2]}))
+    pool = labelled_pool("synthetic:4x3", tmp_path / "l.csv", cache=trained.out / "features", progress=False)
+    rng = np.random.default_rng(0)
+    noisy = dataclasses.replace(pool, mels=[np.asarray(m) if y >= 0 else rng.normal(size=np.shape(m)).astype(np.float32)
+                                            for m, y in zip(pool.mels, pool.labels)])
+    lab = pool.labelled
+    assert 0 < len(lab) < len(pool.labels)
+    a, b = (fit_pool(p, epochs=1, contrastive=0.5, progress=False) for p in (pool, noisy))
+    assert "contrastive loss (weight 0.5)" in a.how and a.run is not None and a.run.siamese_config.contrastive == 0.5
+    assert not np.allclose(a.embeddings[lab], b.embeddings[lab], atol=1e-4)
+
+
+def test_options_that_train_labels_does_not_use_are_refused(trained, tmp_path):
+    (tmp_path / "l.csv").write_text(f"clip_id,label\n{trained.corpus.clip_ids[0]},rock\n")
+    common = ["synthetic:4x3", "--features", str(trained.out / "features"), "--labels", str(tmp_path / "l.csv"),
+              "--out", str(tmp_path / "o")]
+    res = CliRunner().invoke(app, ["train", *common, "--fraction", "0.5", "--method", "random_forest"])
+    assert res.exit_code != 0 and "does not take --fraction, --method" in res.output
+    assert not (tmp_path / "o").exists()  # refused before any work
+    res = CliRunner().invoke(app, ["suggest", *common, "--bundle", str(trained.out / "bundle"), "--contrastive", "1"])
+    assert res.exit_code != 0 and "--contrastive" in res.output and "trains none" in res.output

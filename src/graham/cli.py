@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import GrahamError
+from .errors import GrahamError, ParameterError
 from .names import METHOD_KEYS, MODES, ONE_SPLIT_PROTOCOLS, PROTOCOL_CHOICES
 
 # rich_markup_mode=None: help texts are plain text, so units such as "[s]" and "[Hz]" are shown
@@ -375,12 +375,20 @@ def train(
 ) -> None:
     """The whole path: features, Siamese, GNN, baselines, test metrics, bundle and report."""
     if labels is not None:
+        unused = {"--cross-fit": cross_fit is not None, "--protocol": protocol != "auto", "--fraction": fraction != 1.0,
+                  "--resume": resume, "--split-list": bool(split_list), "--graph": graph is not None,
+                  "--k-neighbours": k_neighbours != 10, "--band-statistics": band_statistics is not None,
+                  "--label-input": label_input, "--gnn-epochs": gnn_epochs != 1000, "--method": bool(methods),
+                  "--exclude": exclude is not None}
+        if any(unused.values()):  # said, not silently ignored
+            _fail(ParameterError(f"train --labels trains on the labels given with the preset's graph and no split or "
+                                 f"baselines; it does not take {', '.join(k for k, v in unused.items() if v)}"))
         _check_first(dataset=dataset, clips=clips, preset=preset, device=device, out=out)
         from .label_less import train_on_labels
 
         try:
-            doc = train_on_labels(dataset, labels, out, seed=seed, preset=preset, epochs=epochs, cache=features_dir,
-                                  clips=str(clips) if clips else None, device=device)
+            doc = train_on_labels(dataset, labels, out, seed=seed, preset=preset, epochs=epochs, contrastive=contrastive,
+                                  cache=features_dir, clips=str(clips) if clips else None, device=device)
         except GrahamError as exc:
             _fail(exc)
         typer.echo(f"{doc['labelled']} labelled clips, {doc['unlabelled']} unlabelled: {doc['model']}")
@@ -447,6 +455,7 @@ def suggest(
                                  "cover or random."),
     preset: str = PRESET_OPT,
     epochs: Optional[int] = EPOCHS_OPT,
+    contrastive: Optional[float] = CONTRASTIVE_OPT,
     per_group: int = typer.Option(2, "--per-group", help="At most this many clips of one group (album, track)."),
     new_groups_first: bool = typer.Option(True, "--new-groups-first/--any-group",
                                           help="Clips of groups with no labelled clip first (default), or any group."),
@@ -459,6 +468,9 @@ def suggest(
     least certain ones), spread over the collection; a
     page to label them by ear that saves the labels CSV the next call reads."""
     _check_first(dataset=dataset, clips=clips, device=device, out=out, bundle=bundle, preset=preset)
+    if bundle is not None and (contrastive is not None or epochs is not None):
+        _fail(ParameterError("--bundle uses the bundle's Siamese network and trains none: --epochs and --contrastive "
+                             "are for a fresh training"))
     from .checks import check_choice
     from .label_less import suggest as run_suggest
     from .labelling.select import STRATEGIES
@@ -467,7 +479,7 @@ def suggest(
         check_choice("--strategy", strategy, STRATEGIES)
         o = run_suggest(dataset, labels, budget, out, bundle=bundle, strategy=strategy, per_group=per_group,
                         new_groups_first=new_groups_first, seed=seed,
-                        preset=preset, epochs=epochs,
+                        preset=preset, epochs=epochs, contrastive=contrastive,
                         cache=features_dir, clips=str(clips) if clips else None, device=device)
     except GrahamError as exc:
         _fail(exc)

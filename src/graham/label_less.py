@@ -96,9 +96,10 @@ class PoolModel:
 
 
 def fit_pool(pool: LabelledPool, *, seed: int = 0, preset: str = "cpu", epochs: int | None = None,
-             device: str | None = None, progress: bool = True) -> PoolModel:
-    """A fresh training on the labelled clips: the Siamese network on them, the GNN over every
-    clip of the pool (the unlabelled ones unlabelled nodes), correct & smooth."""
+             contrastive: float | None = None, device: str | None = None, progress: bool = True) -> PoolModel:
+    """A fresh training on the labelled clips: the Siamese network on them (with ``contrastive``
+    > 0, on every clip's audio too: its contrastive loss), the GNN over every clip of the pool
+    (the unlabelled ones unlabelled nodes), correct & smooth."""
     from .evaluate.methods import RunData, run_gnn
     from .presets import gnn_config, gnn_train_config, siamese_config
 
@@ -109,13 +110,16 @@ def fit_pool(pool: LabelledPool, *, seed: int = 0, preset: str = "cpu", epochs: 
                            f"{', '.join(f'{c} {n}' for c, n in zip(pool.classes, counts)) or 'none'}")
     t0 = time.perf_counter()
     split = Split(np.arange(len(pool.labels)), pool.unlabelled, f"the labels given: {len(labelled)} clips labelled")
-    sia = siamese_config(preset, seed=seed, **({"epochs": epochs} if epochs else {}))
+    given = {"epochs": epochs, "contrastive": contrastive}
+    sia = siamese_config(preset, seed=seed, **{k: v for k, v in given.items() if v is not None})
     d = RunData(pool.mels, pool.labels, pool.classes, split, labelled, sia,
                 gnn_config(preset), gnn_train_config(preset, seed=seed), seed=seed, device=device, progress=progress,
                 groups=pool.groups)
     g = run_gnn(d)
+    with_audio = (f", the contrastive loss (weight {sia.contrastive:g}) on every clip's audio" if sia.contrastive > 0
+                  else "")
     return PoolModel(g.extras["proba"], d.embeddings, f"a fresh training ({preset} preset, seed {seed}) on "
-                     f"{len(labelled)} labelled clips", d, cast("TrainResult", g.model),
+                     f"{len(labelled)} labelled clips{with_audio}", d, cast("TrainResult", g.model),
                      time.perf_counter() - t0)
 
 
@@ -177,8 +181,9 @@ def _nearest_labelled(emb: np.ndarray, labelled: np.ndarray, i: int, k: int = 3)
 
 def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str | os.PathLike, *,
             bundle: str | os.PathLike | None = None, strategy: str = DEFAULT_STRATEGY, per_group: int = 2,
-            new_groups_first: bool = True, seed: int = 0, preset: str = "cpu", epochs: int | None = None, cache=None,
-            clips: str | None = None, device: str | None = None, progress: bool = True,
+            new_groups_first: bool = True, seed: int = 0, preset: str = "cpu", epochs: int | None = None,
+            contrastive: float | None = None, cache=None, clips: str | None = None, device: str | None = None,
+            progress: bool = True,
             audio_seconds: float = 10.0) -> SuggestOutcome:
     """``graham suggest``: rank ``budget`` unlabelled clips of ``dataset`` to label next; writes
     ``out/suggestions.csv`` (rank, clip, its current guess, margin, nearest labelled clips),
@@ -195,7 +200,8 @@ def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str |
     if budget > len(pool.unlabelled):
         raise ParameterError(f"--budget {budget} is larger than the unlabelled pool ({len(pool.unlabelled)} clips)")
     model = (pool_from_bundle(pool, bundle, seed=seed, device=device) if bundle
-             else fit_pool(pool, seed=seed, preset=preset, epochs=epochs, device=device, progress=progress))
+             else fit_pool(pool, seed=seed, preset=preset, epochs=epochs, contrastive=contrastive, device=device,
+                           progress=progress))
     picks = select_batch(model.embeddings, model.proba, pool.labelled, pool.unlabelled, budget, groups=pool.groups,
                          per_group=per_group, strategy=strategy, new_groups_first=new_groups_first, seed=seed)
     ids = pool.corpus.clip_ids
@@ -231,9 +237,8 @@ def suggest(dataset: str, labels_csv: str | os.PathLike, budget: int, out: str |
 
 
 def train_on_labels(dataset: str, labels_csv: str | os.PathLike, out: str | os.PathLike, *, seed: int = 0,
-                    preset: str = "cpu", epochs: int | None = None, cache=None, clips: str | None = None,
-                    device: str | None = None,
-                    progress: bool = True) -> dict:
+                    preset: str = "cpu", epochs: int | None = None, contrastive: float | None = None, cache=None,
+                    clips: str | None = None, device: str | None = None, progress: bool = True) -> dict:
     """``graham train --labels``: the Siamese network on the labelled clips, the GNN over every
     clip of the data set (the others unlabelled nodes), a bundle whose reference nodes are every
     clip (labelled or not, as in training), ``predictions.csv`` of every unlabelled clip and
@@ -247,7 +252,8 @@ def train_on_labels(dataset: str, labels_csv: str | os.PathLike, out: str | os.P
 
     out = writable_folder(out)
     pool = labelled_pool(dataset, labels_csv, cache=cache, clips=clips, progress=progress)
-    model = fit_pool(pool, seed=seed, preset=preset, epochs=epochs, device=device, progress=progress)
+    model = fit_pool(pool, seed=seed, preset=preset, epochs=epochs, contrastive=contrastive, device=device,
+                     progress=progress)
     d, g = model.run, model.gnn
     assert d is not None and g is not None and g.mean is not None and g.scale is not None  # a fresh training's
     from .nn.gnn import GrahamGNN

@@ -106,6 +106,8 @@ def active(args) -> None:
         if doc.get("siamese", {}) != changes:
             raise SystemExit(f"{path} was made with Siamese settings {doc.get('siamese', {})}, this run has {changes}: "
                              "use another --out")
+        if doc["rounds"] and "next" not in doc["rounds"][-1]:
+            continue  # finished: its last round labelled nothing more
         pool = np.sort(split.train)
         labelled = (np.asarray(doc["rounds"][-1]["next"], dtype=np.int64) if doc["rounds"]
                     else _start(pool, labels, seed))

@@ -3,14 +3,17 @@ from a handful of clips against a full retrain. Accuracy, not a timed test.
 
 ``active``: on every grouped fold of every seed, start from 2 labelled training clips a class
 (drawn at random), then label in rounds of 5 % of the training clips up to ``--until``: each
-round trains what ``graham train --labels`` trains (Siamese network on the labelled clips, the
-GNN over every clip, correct & smooth), scores the test clips, and picks the next round's clips
+round trains what ``graham train --labels`` trains (the Siamese network on the labelled clips
+and, by its contrastive loss, on every training clip's audio; the GNN over every clip, correct &
+smooth; ``--siamese contrastive=0``: the labelled clips alone, as before 2026-12-06), scores the
+test clips, and picks the next round's clips
 by ``--strategy`` (:func:`graham.labelling.select.select_batch`, the function ``graham suggest``
 runs). The 2-layer NN and label spreading are scored on the same embeddings and labels.
 
 ``new-genre``: on every grouped fold, hold one class out of training (each class in turn), train
 the ``cpu`` preset on the other classes' training clips (the Siamese network, the GNN, the
-bundle), extend the bundle with ``--shots`` training clips of the held-out class
+bundle: what ``graham train`` makes; ``--siamese contrastive=1.0`` for the contrastive loss),
+extend the bundle with ``--shots`` training clips of the held-out class
 (:func:`graham.extend.extend_bundle`: only the graph part is refit) and score every test clip
 as ``graham predict`` does; the full retrain that saw every class is the same fold at 100 %
 labels.
@@ -91,7 +94,10 @@ def active(args) -> None:
     classes = corpus.classes
     out = Path(args.out) / "active"
     out.mkdir(parents=True, exist_ok=True)
-    changes = setting_changes(args.siamese)
+    from graham.label_less import LABELS_CONTRASTIVE
+
+    # what train --labels trains: its contrastive weight unless --siamese sets one (contrastive=0: the runs before it)
+    changes = {"contrastive": LABELS_CONTRASTIVE["cpu"], **setting_changes(args.siamese)}
     for planned in runs:
         seed, split = planned.seed, planned.split
         tag = hashlib.sha1(split.name.encode()).hexdigest()[:6]
@@ -103,8 +109,9 @@ def active(args) -> None:
         if doc.get("new_groups_first", False) != rule:  # files from before the rule have no key
             raise SystemExit(f"{path} was made with new groups first {'on' if not rule else 'off'}; this run has it "
                              f"{'on' if rule else 'off'}: use another --out")
-        if doc.get("siamese", {}) != changes:
-            raise SystemExit(f"{path} was made with Siamese settings {doc.get('siamese', {})}, this run has {changes}: "
+        made = doc.get("siamese", {})
+        if {"contrastive": 0.0, **made} != {"contrastive": 0.0, **changes}:  # files without the key: plain
+            raise SystemExit(f"{path} was made with Siamese settings {made}, this run has {changes}: "
                              "use another --out")
         if doc["rounds"] and "next" not in doc["rounds"][-1]:
             continue  # finished: its last round labelled nothing more
@@ -244,6 +251,9 @@ def _stratified_reference(path: str | None) -> dict:
         d = json.loads(f.read_text())
         if abs(d["fraction"] - 0.3) < 1e-9:
             out[(d["seed"], d["split"])] = d["metrics"]["grahams_gnn"]["balanced_accuracy"]
+    for f in sorted(Path(path).glob("*frac30.json")) if path else []:  # a bench_accuracy.py --out folder
+        d = json.loads(f.read_text())
+        out[(d["seed"], d["split"])] = d["scores"]["GrahAM (GNN)"]["balanced_accuracy"]
     return out
 
 
@@ -254,6 +264,9 @@ def report(args) -> None:
 
     root = Path(args.out)
     runs = [json.loads(f.read_text()) for f in sorted((root / "active").glob("*.json"))]
+    for r in runs:  # the curves: by strategy and Siamese settings (files without them: plain)
+        con = r.get("siamese", {}).get("contrastive", 0)
+        r["strategy"] += f" + contrastive {con:g}" if con else (" (labels alone)" if r["strategy"] != "random" else "")
     ref30 = _stratified_reference(args.reference)
     if not ref30:
         ref30 = {(r["seed"], r["split"]): r["rounds"][-1]["balanced_accuracy"]["grahams_gnn"] for r in runs
@@ -271,7 +284,7 @@ def report(args) -> None:
             curves[(strategy, m)] = (xs, ys, [(r["seed"], r["split"]) for r in mine])
             if m != "label_spreading":
                 ax.errorbar(xs, [np.mean(y) for y in ys], yerr=[np.std(y) / np.sqrt(len(y)) for y in ys], capsize=3,
-                            marker="o" if strategy != "random" else "s", ls="-" if m == "grahams_gnn" else "--",
+                            marker="o" if not strategy.startswith("random") else "s", ls="-" if m == "grahams_gnn" else "--",
                             label=f"{title}, {strategy} ({len(mine)} runs)")
     if ref30:
         v = 100 * np.mean(list(ref30.values()))
@@ -288,7 +301,7 @@ def report(args) -> None:
                                                                  f"({len(y)})" for x, y in zip(xs, ys)) + " |")
     # the target: GrahAM at random 30 % labels, paired by (seed, split); from --reference, else the random strategy's 30 % round
     for (strategy, m), (xs, ys, keys) in curves.items():
-        if strategy == "random" or m != "grahams_gnn" or not ref30:
+        if strategy.startswith("random") or m != "grahams_gnn" or not ref30:
             continue
         for j in range(len(xs)):
             paired = [ys[j][i] - 100 * ref30[k] for i, k in enumerate(keys) if k in ref30]
@@ -386,7 +399,8 @@ def main() -> None:
                     help="new-genre: the held-out class's training clips stay in the training graph, unlabelled "
                     "(a collection where the new genre was there all along); use another --out")
     ap.add_argument("--shots", type=int, nargs="+", default=[5, 10])
-    ap.add_argument("--reference", default=None, help="report: a graham experiment folder at 30 %% on the same folds "
+    ap.add_argument("--reference", default=None, help="report: a graham experiment (or bench_accuracy.py) folder at 30 %% "
+                    "on the same folds "
                     "(default: the random strategy's 30 %% round)")
     ap.add_argument("--re-extend", action="store_true", help="new-genre: extend the saved bundles again")
     ap.add_argument("--threads", type=int, default=1)

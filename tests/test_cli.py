@@ -450,6 +450,7 @@ def test_the_readmes_label_less_loop_runs_on_an_unlabelled_collection(tmp_path):
     (tmp_path / "labels.csv").write_text(labels_csv({**given, **{p: truth[p] for p in picked}}))
     res = run(loop[1])
     assert "6 labelled clips, 18 unlabelled" in res.output and "balanced accuracy" not in res.output  # audio: no truth
+    assert "contrastive loss (weight 1) on every clip's audio" in res.output  # the default of train --labels
     pred = (tmp_path / "runs" / "mine" / "predictions.csv").read_text().splitlines()
     assert len(pred) == 1 + 18 and all(line.split(",")[1] in ("jazz", "rock") for line in pred[1:])
     bossa = tmp_path / "clips" / "bossa"

@@ -39,7 +39,8 @@ DEVICE_OPT = typer.Option("auto", help="cpu, cuda, cuda:1 ... (auto: a GPU when 
 PRESET_OPT = typer.Option("cpu", help="Backbone preset: cpu (narrow, minutes on 2 cores) or paper (full Xception).")
 EPOCHS_OPT = typer.Option(None, min=1, help="Siamese epochs (default: the preset's).")
 CONTRASTIVE_OPT = typer.Option(None, min=0.0, help="Weight of the Siamese network's contrastive loss, which also "
-                               "learns from the unlabelled training clips' audio (0: off; default: the preset's).")
+                               "learns from the unlabelled training clips' audio (0: off; default: the preset's, and with "
+                               "--labels and in suggest 1 under the cpu preset).")
 CROSS_FIT_OPT = typer.Option(None, "--cross-fit", min=0, help="K >= 2: each labelled clip's embedding comes from one of K "
                              "more Siamese networks that did not train on it (its tracks held out), so the GNN and the "
                              "baselines learn from labelled nodes that look like test nodes; K+1 trainings in all "

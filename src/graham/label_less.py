@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 #: collection with few labels, so every clip's audio trains the embedding too. Measured on real
 #: music (benchmarks/README.md, "Label less"): suggest's batches then reach at 20 % of the clips
 #: labelled what random 30 % reach without it, and a bundle so trained gives a genre it never
-#: saw 15 points more recall from 10 clips; for 1.8x the training time. ``paper`` keeps its
+#: saw 10 points more recall from 10 clips; for 1.8x the training time. ``paper`` keeps its
 #: recipe (the pair loss alone).
 LABELS_CONTRASTIVE = {"cpu": 1.0}
 

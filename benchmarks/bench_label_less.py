@@ -185,8 +185,9 @@ def new_genre(args) -> None:
             t0 = time.perf_counter()
             # without --held-out-unlabelled the held-out class is not in the collection at all; with it,
             # its training clips are unlabelled nodes (and contrastive audio) of the training graph
-            keep = (np.flatnonzero((labels != held) | np.isin(np.arange(len(labels)), split.train))
-                    if args.held_out_unlabelled else np.flatnonzero(labels != held))
+            keep = np.flatnonzero(labels != held)
+            if args.held_out_unlabelled:
+                keep = np.union1d(keep, split.train)
             others = [c for c in classes if c != name]
             remap = np.array([others.index(c) if c != name else -1 for c in classes])
             train_k = np.intersect1d(split.train, keep)

@@ -378,8 +378,9 @@ def train(
     if labels is not None:
         unused = {"--cross-fit": cross_fit is not None, "--protocol": protocol != "auto", "--fraction": fraction != 1.0,
                   "--resume": resume, "--split-list": bool(split_list), "--graph": graph is not None,
-                  "--k-neighbours": k_neighbours != 10, "--band-statistics": band_statistics is not None,
-                  "--label-input": label_input, "--gnn-epochs": gnn_epochs != 1000, "--method": bool(methods),
+                  "--k-neighbours": k_neighbours != K_OPT.default, "--band-statistics": band_statistics is not None,
+                  "--label-input": label_input, "--gnn-epochs": gnn_epochs != GNN_EPOCHS_OPT.default,
+                  "--method": bool(methods),
                   "--exclude": exclude is not None}
         if any(unused.values()):  # said, not silently ignored
             _fail(ParameterError(f"train --labels trains on the labels given with the preset's graph and no split or "

@@ -94,9 +94,10 @@ def _setting_runs(dataset: str, protocol: str, k: int, seeds, fractions, feature
     features, the protocol resolved by its groups, and :func:`~graham.evaluate.protocol.plan_runs`."""
     from graham.evaluate.protocol import ProtocolConfig, plan_runs
     from graham.evaluate.splits import choose_protocol
-    from graham.pipeline import dataset_features
+    from graham.workflows.features import extract_features
+    from graham.workflows.requests import DataSource
 
-    fr = dataset_features(dataset, cache=features, clips=None, progress=False)
+    fr = extract_features(DataSource(dataset, cache=features), progress=False)
     corpus = fr.features.corpus
     labels = np.asarray(corpus.targets())
     chosen, _ = choose_protocol(protocol, corpus.groups, grouped="kfold")
@@ -135,9 +136,9 @@ def run_setting(setting: str, dataset: str, protocol: str, *, k: int = 5, seeds=
     from graham.evaluate.methods import METHODS
     from graham.evaluate.protocol import run_data, score_run
     from graham.nn.siamese import SiameseNet
-    from graham.provenance import code_version, same_code
-    from graham.train.checkpoint import load_checkpoint, save_checkpoint
     from graham.train.siamese import SiameseResult
+    from graham.utils.provenance import code_version, same_code
+    from graham.utils.tensorfile import load_checkpoint, save_checkpoint
 
     all_variants = _variants()
     methods = list(methods or METHODS)

@@ -87,7 +87,9 @@ def main() -> None:
     ap.add_argument("--out", default="runs/bench_audit")
     args = ap.parse_args()
     set_threads(args.threads)
-    from graham.pipeline import extract_features, run_audit
+    from graham.workflows.audit import run_audit
+    from graham.workflows.features import extract_features
+    from graham.workflows.requests import DataSource
 
     out = Path(args.out)
     root = out / f"corpus-{args.per_genre}x{args.seconds:g}-seed{args.seed}"
@@ -95,10 +97,11 @@ def main() -> None:
     pairs, flipped = build(root, args.per_genre, args.seconds, args.dup_rate, args.flip_rate, args.seed)
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    extract_features(f"folder:{root}", out / "features", progress=False)
+    source = DataSource(f"folder:{root}", cache=out / "features")
+    extract_features(source, progress=False)
     t_feat = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result, page = run_audit(f"folder:{root}", out / "audit", cache=out / "features", seed=args.seed, progress=False)
+    result, page = run_audit(source, out / "audit", seed=args.seed, progress=False)
     t_audit = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

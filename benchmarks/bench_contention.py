@@ -1,5 +1,5 @@
 """Two jobs on the same cores: how much each slows, with torch's thread defaults and with
-graham's (``graham.threads.configure_threads``: threads from the affinity mask and cgroup
+graham's (``graham.utils.threads.configure_threads``: threads from the affinity mask and cgroup
 quota, ``OMP_WAIT_POLICY=PASSIVE``).
 
 Each job is a child process doing a fixed amount of training work: Siamese steps of the
@@ -24,7 +24,7 @@ _CHILD = r"""
 import json, os, sys, time
 settings = sys.argv[1]
 if settings == "graham":
-    from graham.threads import configure_threads
+    from graham.utils.threads import configure_threads
     configure_threads()
 import numpy as np
 import torch

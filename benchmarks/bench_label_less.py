@@ -14,7 +14,7 @@ runs). The 2-layer NN and label spreading are scored on the same embeddings and 
 the ``cpu`` preset on the other classes' training clips (the Siamese network, the GNN, the
 bundle: what ``graham train`` makes; ``--siamese contrastive=1.0`` for the contrastive loss),
 extend the bundle with ``--shots`` training clips of the held-out class
-(:func:`graham.extend.extend_bundle`: only the graph part is refit) and score every test clip
+(:func:`graham.workflows.extend.extend_bundle`: only the graph part is refit) and score every test clip
 as ``graham predict`` does; the full retrain that saw every class is the same fold at 100 %
 labels.
 
@@ -50,9 +50,10 @@ ROUNDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
 def _setting(dataset: str, features, seeds, k: int, only=()):
     from graham.evaluate.protocol import ProtocolConfig, plan_runs
     from graham.evaluate.splits import choose_protocol
-    from graham.pipeline import dataset_features
+    from graham.workflows.features import extract_features
+    from graham.workflows.requests import DataSource
 
-    fr = dataset_features(dataset, cache=features, progress=False)
+    fr = extract_features(DataSource(dataset, cache=features), progress=False)
     corpus = fr.features.corpus
     labels = np.asarray(corpus.targets())
     chosen, _ = choose_protocol("auto", corpus.groups, grouped="kfold")
@@ -63,9 +64,7 @@ def _setting(dataset: str, features, seeds, k: int, only=()):
 
 def _run_data(mels, labels, classes, split, labelled, seed, groups, siamese_changes=None):
     from graham.evaluate.methods import RunData
-    from graham.presets import gnn_config, gnn_train_config, siamese_config
-    from graham.train.gnn import GNNTrainConfig
-    from graham.train.siamese import SiameseConfig
+    from graham.presets import GNNTrainConfig, SiameseConfig, gnn_config, gnn_train_config, siamese_config
 
     sia = SiameseConfig.from_dict({**siamese_config("cpu", **(siamese_changes or {})).to_dict(), "seed": seed})
     g_train = GNNTrainConfig(**{**gnn_train_config("cpu").to_dict(), "seed": seed})
@@ -94,7 +93,7 @@ def active(args) -> None:
     classes = corpus.classes
     out = Path(args.out) / "active"
     out.mkdir(parents=True, exist_ok=True)
-    from graham.label_less import LABELS_CONTRASTIVE
+    from graham.workflows.label_less import LABELS_CONTRASTIVE
 
     # what train --labels trains: its contrastive weight unless --siamese sets one (contrastive=0: the runs before it)
     changes = {"contrastive": LABELS_CONTRASTIVE["cpu"], **setting_changes(args.siamese)}
@@ -152,20 +151,22 @@ def active(args) -> None:
 
 def new_genre(args) -> None:
     """Hold each class out in turn; train without it; extend the bundle with ``shots`` clips."""
-    from graham.bundle import load_bundle, save_bundle
     from graham.evaluate.methods import run_gnn
     from graham.evaluate.splits import Split
-    from graham.extend import extend_bundle
-    from graham.predict import GenreClassifier
+    from graham.inference.bundle import load_bundle
+    from graham.inference.predict import GenreClassifier
+    from graham.workflows.extend import extend_bundle
+    from graham.workflows.train import bundle_from_run
 
     corpus, mels, labels, runs = _setting(args.dataset, args.features, args.seeds, args.k, args.runs)
     groups = np.asarray(corpus.groups)
     classes = corpus.classes
     out = Path(args.out) / "new-genre"
     out.mkdir(parents=True, exist_ok=True)
-    from graham.pipeline import dataset_features
+    from graham.workflows.features import extract_features
+    from graham.workflows.requests import DataSource
 
-    fr_config = dataset_features(args.dataset, cache=args.features, progress=False).features.config
+    fr_config = extract_features(DataSource(args.dataset, cache=args.features), progress=False).features.config
     changes = setting_changes(args.siamese)
     for planned in runs:
         seed, split = planned.seed, planned.split
@@ -201,13 +202,8 @@ def new_genre(args) -> None:
                 d = _run_data(sub, sub_labels, others, sub_split, known, seed, groups[keep], changes)
                 g = run_gnn(d)
                 # the bundle train_model saves: the labelled training clips as reference nodes
-                save_bundle(bdir, mel=fr_config, siamese_config=d.siamese_config, gnn_config=d.gnn_config, classes=others,
-                            siamese=d.siamese.model, gnn=g.model.model, mean=g.model.mean, scale=g.model.scale,
-                            reference=d.embeddings[known], reference_labels=sub_labels[known],
-                            reference_ids=[corpus.clip_ids[keep[i]] for i in known],
-                            reference_stats=(d.node_features[known, d.embeddings.shape[1]:]
-                                             if d.gnn_config.band_statistics else None),
-                            info={"gnn_training": d.gnn_train.to_dict()})
+                bundle_from_run(d, g.model, mel=fr_config, reference=known, reference_labels=sub_labels[known],
+                                clip_ids=[corpus.clip_ids[i] for i in keep], info={}).save(bdir)
             train_seconds = time.perf_counter() - t0
             base = GenreClassifier(load_bundle(bdir))
             test = np.sort(split.test)
@@ -260,8 +256,8 @@ def _stratified_reference(path: str | None) -> dict:
 
 def report(args) -> None:
     """The figure, the tables (Markdown, printed and in report.html) from the saved results."""
-    from graham.report.figures import new_figure
     from graham.report.html import Section, write_report
+    from graham.utils.figures import new_figure
 
     root = Path(args.out)
     runs = [json.loads(f.read_text()) for f in sorted((root / "active").glob("*.json"))]
@@ -338,7 +334,7 @@ def report(args) -> None:
 
 
 def extend_time(args) -> None:
-    """Seconds :func:`graham.extend.extend_bundle` takes to bring ``--bundle`` to ``--to``
+    """Seconds :func:`graham.workflows.extend.extend_bundle` takes to bring ``--bundle`` to ``--to``
     reference clips (the new ones: clips of ``--dataset`` as a new genre), median of 3, against
     the seconds its GNN took to train from scratch on the same graph (the reference: what a
     refit without the warm start costs)."""
@@ -346,16 +342,17 @@ def extend_time(args) -> None:
 
     import torch
 
-    from graham.bundle import load_bundle
-    from graham.extend import extend_bundle
+    from graham.inference.bundle import load_bundle
     from graham.nn.graphs import build_graph
     from graham.nn.node_features import node_features
-    from graham.pipeline import dataset_features
     from graham.presets import gnn_train_config
     from graham.train.gnn import train_gnn
+    from graham.workflows.extend import extend_bundle
+    from graham.workflows.features import extract_features
+    from graham.workflows.requests import DataSource
 
     b = load_bundle(args.bundle)
-    fr = dataset_features(args.dataset, cache=args.features, progress=False)
+    fr = extract_features(DataSource(args.dataset, cache=args.features), progress=False)
     n = max(1, args.to - len(b.reference))
     mels = [np.asarray(fr.features.mels[i]) for i in range(min(n, len(fr.features.mels)))]
     times = []

@@ -23,7 +23,7 @@ _SCRIPT = """
 import resource, sys, time
 import torch
 torch.set_num_threads(int(sys.argv[4]))
-from graham.predict import load
+from graham.inference.predict import load
 clf = load(sys.argv[1], device="cpu")
 clf.stream_seconds = float(sys.argv[3])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

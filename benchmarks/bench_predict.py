@@ -33,7 +33,7 @@ def main() -> None:
     import torch
 
     from graham.audio import load_audio
-    from graham.predict import load
+    from graham.inference.predict import load
     from graham.synth import GENRES, synthesize_clip
 
     if not Path(args.bundle, "config.json").exists():

@@ -142,7 +142,7 @@ def _predict(bundle: str, files: int, workers: int, threads: int, q) -> None:
     set_threads(threads)
     import soundfile as sf
 
-    from graham.predict import load
+    from graham.inference.predict import load
     from graham.synth import GENRES, synthesize_clip
 
     model = load(bundle, device="cpu")

@@ -39,11 +39,11 @@ def gtzan_dir(tmp_path):
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """A run of the whole path with a tiny network on a tiny synthetic corpus (40 clips)."""
-    from graham.pipeline import train_model
-    from graham.train.gnn import GNNTrainConfig
+    from graham.workflows.requests import DataSource
+    from graham.workflows.train import train_model
 
-    from tiny import tiny_siamese
+    from tiny import settings, tiny_siamese
 
     out = tmp_path_factory.mktemp("run")
-    return train_model("synthetic:4x3", out, siamese=tiny_siamese(epochs=2), gnn_train=GNNTrainConfig(epochs=30),
-                       cache=out / "features", progress=False)
+    return train_model(DataSource("synthetic:4x3", cache=out / "features"), out,
+                       settings(tiny_siamese(epochs=2), gnn_epochs=30), progress=False)

@@ -75,7 +75,7 @@ def test_an_unusable_device_is_a_clear_error(tmp_path):
     import torch
 
     from graham.errors import ParameterError
-    from graham.train.siamese import resolve_device
+    from graham.utils.devices import resolve_device
 
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ParameterError, match="unknown device"):
@@ -148,7 +148,7 @@ def test_an_unwritable_out_and_a_malformed_bundle_are_one_line_errors(tmp_path):
                              env={**os.environ, "GRAHAM_CACHE": str(tmp_path / "cache")})
         assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert not (tmp_path / "cache").exists()  # nothing was extracted: the check came first
-    from graham.bundle import BundleError, load_bundle
+    from graham.inference.bundle import BundleError, load_bundle
 
     bundle = tmp_path / "bundle"
     bundle.mkdir()
@@ -248,7 +248,7 @@ def test_the_names_table_is_what_the_code_implements():
     import torch
 
     from graham import names
-    from graham.checks import METHOD_KEYS
+    from graham.cli.checks import METHOD_KEYS
     from graham.data.spec import parse_dataset
     from graham.evaluate.methods import METHODS
     from graham.evaluate.splits import make_splits
@@ -283,7 +283,7 @@ def test_train_siamese_never_prints_nan(tmp_path):
 def test_inference_imports_no_training_code():
     """predict, bundle, serve and explain load without any module of graham.train (device
     resolution, windows, checkpoints and the settings live below training)."""
-    code = ("import sys, graham.predict, graham.bundle, graham.serve, graham.explain.gradcam\n"
+    code = ("import sys, graham.inference.predict, graham.inference.bundle, graham.inference.serve, graham.explain.gradcam\n"
             "print(sorted(m for m in sys.modules if m.startswith('graham.train')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -12,7 +12,7 @@ from graham.evaluate.cross_fit import cross_fit_embeddings, cross_fit_folds, sim
 from graham.evaluate.methods import RunData
 from graham.evaluate.splits import Split
 from graham.nn.gnn import GNNConfig
-from graham.train.gnn import GNNTrainConfig
+from graham.presets import GNNTrainConfig
 
 from tiny import tiny_siamese, toy_mels
 
@@ -158,20 +158,23 @@ def test_cross_fit_setting_is_checked():
 def test_a_cross_fitted_bundle_serves_new_clips_the_runs_features(tmp_path):
     """``graham train --cross-fit``: the bundle's reference nodes are the run's (cross-fitted)
     node features, and a test clip embedded by the bundle gets the run's test-node embedding."""
-    from graham.bundle import load_bundle
-    from graham.pipeline import train_model
+    from graham.inference.bundle import load_bundle
+    from graham.workflows.requests import DataSource
+    from graham.workflows.train import train_model
 
-    o = train_model("synthetic:4x3", tmp_path / "run", siamese=tiny_siamese(epochs=2, lr=3e-3, min_batches=6, cross_fit=2),
-                    gnn_train=GNNTrainConfig(epochs=5), cache=tmp_path / "features", progress=False,
-                    methods=("grahams_gnn",))
+    from tiny import settings
+
+    source = DataSource("synthetic:4x3", cache=tmp_path / "features")
+    o = train_model(source, tmp_path / "run", settings(tiny_siamese(epochs=2, lr=3e-3, min_batches=6, cross_fit=2),
+                                                       gnn_epochs=5), progress=False, methods=("grahams_gnn",))
     b = load_bundle(tmp_path / "run" / "bundle")
     assert b.siamese_config.cross_fit == 2
     np.testing.assert_array_equal(b.reference, o.embeddings[o.train_idx].astype(b.reference.dtype))
     assert "cross_fit_s" in o.timings
     clf = o.classifier  # the bundle as saved, loaded
-    from graham.pipeline import dataset_features
+    from graham.workflows.features import extract_features
 
-    fr = dataset_features("synthetic:4x3", cache=tmp_path / "features", progress=False)
+    fr = extract_features(source, progress=False)
 
     def served(i):
         return clf.window_embeddings(np.asarray(fr.features.mels[i]))[0].mean(0)
@@ -188,10 +191,13 @@ def test_a_cross_fitted_bundle_serves_new_clips_the_runs_features(tmp_path):
 def test_train_refuses_a_bundle_whose_nodes_it_could_not_serve(tmp_path):
     """A bundle embeds new clips with the main network, so ``cross_fit_others="mean"`` (test
     nodes from the part networks) would train the GNN on features the bundle never serves."""
-    from graham.pipeline import train_model
     from graham.presets import siamese_config
+    from graham.workflows.requests import DataSource
+    from graham.workflows.train import train_model
+
+    from tiny import settings
 
     with pytest.raises(ParameterError, match="cross_fit_others"):
-        train_model("synthetic:2x2", tmp_path, siamese=siamese_config("cpu", cross_fit=2, cross_fit_others="mean"),
-                    progress=False)
+        train_model(DataSource("synthetic:2x2"), tmp_path,
+                    settings(siamese_config("cpu", cross_fit=2, cross_fit_others="mean")), progress=False)
     assert not any(tmp_path.iterdir())  # refused before any work

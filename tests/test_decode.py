@@ -122,7 +122,7 @@ def test_written_files_follow_the_umask(tmp_path):
     import os as _os
     import stat
 
-    from graham.files import write_text
+    from graham.utils.files import write_text
 
     write_text(tmp_path / "a.txt", "x")
     mask = _os.umask(0o022)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from graham.train.checkpoint import load_checkpoint
+from graham.utils.tensorfile import load_checkpoint
 
 sys.path.insert(0, str(Path(__file__).parent))
 

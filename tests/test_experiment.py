@@ -7,18 +7,19 @@ from typer.testing import CliRunner
 from graham.cli import app
 from graham.evaluate.methods import METHOD_NAMES
 from graham.evaluate.protocol import ProtocolConfig
-from graham.pipeline import run_experiment
-from graham.train.gnn import GNNTrainConfig
+from graham.presets import GNNTrainConfig
+from graham.workflows.experiment import run_experiment
+from graham.workflows.requests import DataSource, ModelSettings
 
-from tiny import tiny_siamese
+from tiny import settings, tiny_siamese
 
 runner = CliRunner()
 
 
 def test_run_experiment_writes_tables_and_confusions(tmp_path):
     cfg = ProtocolConfig(seeds=(0, 1), fractions=(0.5, 1.0))
-    res = run_experiment("synthetic:4x2", tmp_path, cfg, siamese=tiny_siamese(epochs=1),
-                         gnn_train=GNNTrainConfig(epochs=10), cache=tmp_path / "feat", progress=False)
+    res = run_experiment(DataSource("synthetic:4x2", cache=tmp_path / "feat"), tmp_path, cfg,
+                         settings(tiny_siamese(epochs=1), gnn_epochs=10), progress=False)
     assert len(res.runs) == 4 and {r.n_test for r in res.runs} == {12}
     table = res.table()
     six = ("GrahAM (GNN)", "Random Forest", "2-layer NN", "Label spreading", "Supervised CNN", "Log-mel stats + LR")
@@ -52,17 +53,16 @@ def test_run_experiment_writes_tables_and_confusions(tmp_path):
 
 def test_inductive_grouped_protocol(tmp_path):
     cfg = ProtocolConfig(protocol="kfold", k=3, seeds=(0,), fractions=(1.0,), mode="inductive")
-    res = run_experiment("synthetic:3x2", tmp_path, cfg, siamese=tiny_siamese(epochs=1),
-                         gnn_train=GNNTrainConfig(epochs=5), cache=tmp_path / "feat", progress=False)
+    res = run_experiment(DataSource("synthetic:3x2", cache=tmp_path / "feat"), tmp_path, cfg,
+                         settings(tiny_siamese(epochs=1), gnn_epochs=5), progress=False)
     assert len(res.runs) == 3 and sum(r.n_test for r in res.runs) == 30
     assert "inductive" in json.loads((tmp_path / "results.json").read_text())["protocol"]
     md = (tmp_path / "table.md").read_text()
     assert "stratified 3-fold" in md and "grouped" not in md  # every clip its own group: not called grouped
     # One seed but three folds: a spread; with one run there would be none to show.
     assert "±" in md
-    single = run_experiment("synthetic:3x2", tmp_path / "one", ProtocolConfig(seeds=(0,), fractions=(1.0,),
-                                                                              methods=("mel_floor",)),
-                            cache=tmp_path / "feat", progress=False)
+    single = run_experiment(DataSource("synthetic:3x2", cache=tmp_path / "feat"), tmp_path / "one",
+                            ProtocolConfig(seeds=(0,), fractions=(1.0,), methods=("mel_floor",)), progress=False)
     assert "±" not in single.markdown() and len(single.runs) == 1
 
 
@@ -108,7 +108,8 @@ def test_experiment_resumes_from_saved_runs(tmp_path, monkeypatch):
     import graham.evaluate.protocol as protocol
 
     cfg = ProtocolConfig(seeds=(0,), fractions=(0.5, 1.0))
-    kw = dict(siamese=tiny_siamese(epochs=1), gnn_train=GNNTrainConfig(epochs=5), cache=tmp_path / "feat", progress=False)
+    source, kw = DataSource("synthetic:3x2", cache=tmp_path / "feat"), dict(settings=settings(tiny_siamese(epochs=1),
+                                                                                         gnn_epochs=5), progress=False)
     calls = []
     real = protocol.score_run
 
@@ -120,19 +121,19 @@ def test_experiment_resumes_from_saved_runs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(protocol, "score_run", failing_second)
     try:
-        run_experiment("synthetic:3x2", tmp_path / "exp", cfg, **kw)
+        run_experiment(source, tmp_path / "exp", cfg, **kw)
     except KeyboardInterrupt:
         pass
     assert len(list((tmp_path / "exp" / "runs").glob("seed*.json"))) == 1
     calls.clear()
     monkeypatch.setattr(protocol, "score_run", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
-    res = run_experiment("synthetic:3x2", tmp_path / "exp", cfg, resume=True, **kw)
+    res = run_experiment(source, tmp_path / "exp", cfg, resume=True, **kw)
     assert len(calls) == 1 and len(res.runs) == 2  # only the unfinished run ran again
     import pytest
 
     from graham.errors import ParameterError
     with pytest.raises(ParameterError, match="other settings"):
-        run_experiment("synthetic:3x2", tmp_path / "exp", ProtocolConfig(seeds=(1,)), resume=True, **kw)
+        run_experiment(source, tmp_path / "exp", ProtocolConfig(seeds=(1,)), resume=True, **kw)
 
 
 def test_train_with_given_split_lists(tmp_path):
@@ -183,9 +184,9 @@ def test_test_labels_reach_no_training(tmp_path):
     from graham.evaluate.protocol import evaluate_split
     from graham.evaluate.splits import labelled_subset, random_split
     from graham.nn.gnn import GNNConfig
-    from graham.pipeline import dataset_features
+    from graham.workflows.features import extract_features
 
-    fr = dataset_features("synthetic:3x2", cache=tmp_path / "feat", clips=None, progress=False)
+    fr = extract_features(DataSource("synthetic:3x2", cache=tmp_path / "feat"), progress=False)
     mels, labels = fr.features.mels, np.asarray(fr.features.corpus.targets())
     classes = fr.features.corpus.classes
     split = random_split(labels, seed=0)
@@ -215,9 +216,9 @@ def test_unlabelled_training_clips_lend_their_audio_to_the_embedding_but_no_labe
     from graham.evaluate.protocol import evaluate_split
     from graham.evaluate.splits import labelled_subset, random_split
     from graham.nn.gnn import GNNConfig
-    from graham.pipeline import dataset_features
+    from graham.workflows.features import extract_features
 
-    fr = dataset_features("synthetic:3x3", cache=tmp_path / "feat", clips=None, progress=False)
+    fr = extract_features(DataSource("synthetic:3x3", cache=tmp_path / "feat"), progress=False)
     mels, labels = fr.features.mels, np.asarray(fr.features.corpus.targets())
     classes = fr.features.corpus.classes
     split = random_split(labels, seed=0)
@@ -250,7 +251,7 @@ def test_an_exclusion_list_removes_exactly_its_clips(tmp_path):
     """--exclude in every format drops exactly the listed clips before the split; the run's
     metrics and report say how many and why; an unreadable list is a one-line error (issue 22)."""
     from graham.data.exclusions import read_exclusions
-    from graham.pipeline import report_run, train_model
+    from graham.workflows.train import report_run, train_model
 
     (tmp_path / "ids.txt").write_text("# from listening\nrock.00000\tnear-duplicate of rock.00001\npop.00002\n")
     (tmp_path / "audit.json").write_text(json.dumps({"exclude": [
@@ -264,11 +265,11 @@ def test_an_exclusion_list_removes_exactly_its_clips(tmp_path):
     exclude = read_exclusions(tmp_path / "audit.json")
     assert len(exclude) == 3 and exclude["jazz.00001"] == "listed in audit.json"
 
-    o = train_model("synthetic:4x3", tmp_path / "run", siamese=tiny_siamese(epochs=1), gnn_train=GNNTrainConfig(epochs=5),
-                    cache=tmp_path / "feat", progress=False, methods=("grahams_gnn",), exclude=exclude)
-    everything = train_model("synthetic:4x3", tmp_path / "all", siamese=tiny_siamese(epochs=1),
-                             gnn_train=GNNTrainConfig(epochs=5), cache=tmp_path / "feat", progress=False,
-                             methods=("grahams_gnn",))
+    tiny = settings(tiny_siamese(epochs=1), gnn_epochs=5)
+    o = train_model(DataSource("synthetic:4x3", cache=tmp_path / "feat", exclude=exclude), tmp_path / "run", tiny,
+                    progress=False, methods=("grahams_gnn",))
+    everything = train_model(DataSource("synthetic:4x3", cache=tmp_path / "feat"), tmp_path / "all", tiny,
+                             progress=False, methods=("grahams_gnn",))
     assert sorted(set(everything.corpus.clip_ids) - set(o.corpus.clip_ids)) == sorted(exclude)
     assert len(o.corpus) == len(everything.corpus) - 3
     doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -299,7 +300,6 @@ def test_the_accuracy_benchmark_runs_what_experiment_runs(tmp_path):
     """Issue 31: the benchmark's tables are graham experiment's. Same corpus, protocol, seeds and
     settings: every method predicts every test clip the same in both. Catches a benchmark that
     seeds, splits, picks the labelled clips or builds its settings its own way."""
-    from graham.presets import siamese_config
 
     bench = _bench_accuracy()
     changes = {"epochs": 1, "min_batches": 2}
@@ -307,9 +307,9 @@ def test_the_accuracy_benchmark_runs_what_experiment_runs(tmp_path):
     rows = bench.run_setting("t", "synthetic:4x3@2", "auto", seeds=(0,), fractions=(0.5, 1.0), k=3, methods=methods,
                              siamese_changes=changes, out=tmp_path / "bench", features=tmp_path / "feat",
                              log=lambda line: None)
-    res = run_experiment("synthetic:4x3@2", tmp_path / "exp", ProtocolConfig(seeds=(0,), fractions=(0.5, 1.0), k=3,
-                                                                             methods=methods),
-                         siamese=siamese_config("cpu", **changes), cache=tmp_path / "feat", progress=False)
+    res = run_experiment(DataSource("synthetic:4x3@2", cache=tmp_path / "feat"), tmp_path / "exp",
+                         ProtocolConfig(seeds=(0,), fractions=(0.5, 1.0), k=3, methods=methods),
+                         ModelSettings.from_preset("cpu", **changes), progress=False)
     assert res.config.protocol == "kfold" and len(res.runs) == len(rows) == 6  # auto: grouped 3-fold, as the bench
     runs = {(r.split, r.fraction): r for r in res.runs}
     for row in rows:

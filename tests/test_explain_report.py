@@ -104,7 +104,7 @@ def test_report_images_load_in_headless_chromium(tmp_path):
 def test_run_report_has_every_figure(trained):
     import json
 
-    from graham.pipeline import report_run
+    from graham.workflows.train import report_run
 
     path = report_run(trained, explain_per_genre=1, progress=False)
     html = path.read_text()
@@ -135,7 +135,7 @@ def test_importing_graham_leaves_matplotlib_alone():
     import sys
 
     code = ("import matplotlib; matplotlib.use('svg'); import graham.report.figures, graham.report.run_report, "
-            "graham.serve; assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+            "graham.inference.serve; assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
             "import sys; assert 'matplotlib.pyplot' not in sys.modules")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -157,13 +157,13 @@ def test_mean_heatmaps_are_drawn_on_relative_time(tmp_path, monkeypatch):
 
 
 def test_a_tiny_test_set_gets_a_report_without_t_sne(tmp_path):
-    from graham.pipeline import report_run, train_model
-    from graham.train.gnn import GNNTrainConfig
+    from graham.workflows.requests import DataSource
+    from graham.workflows.train import report_run, train_model
 
-    from tiny import tiny_siamese
+    from tiny import settings, tiny_siamese
 
-    o = train_model("synthetic:3x1", tmp_path, siamese=tiny_siamese(epochs=1), cache=tmp_path / "feat",
-                    gnn_train=GNNTrainConfig(epochs=5), progress=False, methods=("grahams_gnn",))
+    o = train_model(DataSource("synthetic:3x1", cache=tmp_path / "feat"), tmp_path,
+                    settings(tiny_siamese(epochs=1), gnn_epochs=5), progress=False, methods=("grahams_gnn",))
     html = report_run(o, explain_per_genre=0, progress=False).read_text()
     assert "Not drawn" in html and "too few" in html
 
@@ -187,7 +187,7 @@ def test_hook_free_grad_cam_is_the_hooked_one_and_leaves_the_model_unhooked():
 def test_window_maps_are_blended_without_seams(trained, monkeypatch):
     """Windows whose maps are flat at 0, 1, 2, ... stitch into a ramp, not a staircase."""
     import graham.explain.gradcam as gradcam
-    from graham.predict import load
+    from graham.inference.predict import load
 
     model = load(trained.out / "bundle")
     mel = np.zeros((model.bundle.mel.n_mels, 4 * model.crop_frames), np.float32)

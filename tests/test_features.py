@@ -4,7 +4,7 @@ import torch
 
 from graham.audio import LogMel, MelConfig, load_audio
 from graham.data import FeatureStore, read_gtzan
-from graham.files import write_json
+from graham.utils.files import write_json
 
 from conftest import tone, write
 
@@ -135,10 +135,11 @@ def test_a_feature_folder_keeps_its_settings_through_train_and_predict(tmp_path)
 
     from graham.cli import app
     from graham.data.features import folder_settings
-    from graham.pipeline import train_model
-    from graham.predict import load
-    from graham.train.gnn import GNNTrainConfig
+    from graham.inference.predict import load
+    from graham.workflows.requests import DataSource
+    from graham.workflows.train import train_model
 
+    from tiny import settings as tiny_settings
     from tiny import tiny_siamese
 
     runner = CliRunner()
@@ -151,8 +152,8 @@ def test_a_feature_folder_keeps_its_settings_through_train_and_predict(tmp_path)
     stores = sorted(p.name for p in feat.glob("mel-*"))
     assert len(stores) == 1
 
-    o = train_model("synthetic:4x3", tmp_path / "run", siamese=tiny_siamese(epochs=1), gnn_train=GNNTrainConfig(epochs=5),
-                    cache=feat, progress=False, methods=("grahams_gnn",))
+    o = train_model(DataSource("synthetic:4x3", cache=feat), tmp_path / "run",
+                    tiny_settings(tiny_siamese(epochs=1), gnn_epochs=5), progress=False, methods=("grahams_gnn",))
     assert sorted(p.name for p in feat.glob("mel-*")) == stores  # nothing recomputed with other settings
     assert o.mel == settings and folder_settings(feat) == settings
     clf = load(tmp_path / "run" / "bundle")

@@ -5,8 +5,8 @@ import torch
 from graham.errors import ParameterError
 from graham.nn import GNNConfig, GrahamConv, GrahamGNN, complete_edge_index, knn_graph
 from graham.nn.graphs import Graph
-from graham.presets import gnn_train_config
-from graham.train.gnn import GNNTrainConfig, train_gnn
+from graham.presets import GNNTrainConfig, gnn_train_config
+from graham.train.gnn import train_gnn
 
 
 def _grads(out, params):

@@ -69,7 +69,8 @@ def test_gnn_training_on_cuda_matches_cpu(label_input):
     `paper` preset's GNN step died on CUDA when label indices were made tensors on the device
     before numpy read them. The losses of the first epochs agree with the CPU's."""
     from graham.nn.gnn import GNNConfig
-    from graham.train.gnn import GNNTrainConfig, train_gnn
+    from graham.presets import GNNTrainConfig
+    from graham.train.gnn import train_gnn
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 16)).astype(np.float32)
@@ -90,9 +91,10 @@ def test_gradcam_on_cuda_matches_cpu(trained):
     CUDA tensor to numpy and died on the H200). The map agrees with the CPU's."""
     import graham
     from graham.explain.gradcam import explain_clip
-    from graham.pipeline import extract_features
+    from graham.workflows.features import extract_features
+    from graham.workflows.requests import DataSource
 
-    mels = extract_features("synthetic:4x3", trained.out / "features", progress=False).features.mels
+    mels = extract_features(DataSource("synthetic:4x3", cache=trained.out / "features"), progress=False).features.mels
     mel = np.asarray(mels[int(trained.test_idx[0])])
     cpu_map, cpu_target = explain_clip(graham.load(trained.out / "bundle", device="cpu"), mel)
     gpu_map, gpu_target = explain_clip(graham.load(trained.out / "bundle", device="cuda"), mel)

@@ -15,6 +15,7 @@ from graham.cli import app
 from graham.errors import DatasetError, ParameterError
 from graham.labelling.labels_file import labels_csv, read_labels
 from graham.labelling.select import STRATEGIES, select_batch
+from graham.workflows.requests import DataSource
 
 from conftest import tone, write
 
@@ -170,9 +171,9 @@ def new_genre(tmp_path_factory):
 
 
 def test_extend_with_nothing_gives_the_old_bundles_predictions(trained, new_genre):
-    from graham.bundle import load_bundle
-    from graham.extend import extend_bundle
-    from graham.predict import GenreClassifier
+    from graham.inference.bundle import load_bundle
+    from graham.inference.predict import GenreClassifier
+    from graham.workflows.extend import extend_bundle
 
     b = load_bundle(trained.out / "bundle")
     same = GenreClassifier(extend_bundle(b, {}))
@@ -182,8 +183,8 @@ def test_extend_with_nothing_gives_the_old_bundles_predictions(trained, new_genr
 
 
 def test_an_extended_bundle_predicts_the_new_genre_for_its_own_examples(trained, new_genre, tmp_path):
-    from graham.bundle import load_bundle
-    from graham.predict import load
+    from graham.inference.bundle import load_bundle
+    from graham.inference.predict import load
 
     old_files = sorted(p.name for p in (trained.out / "bundle").iterdir())
     old_config = (trained.out / "bundle" / "config.json").read_bytes()
@@ -218,14 +219,14 @@ def test_extend_refuses_to_overwrite_the_bundle_unless_asked(trained, new_genre,
 # -- suggest ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def suggested(trained, tmp_path_factory):
-    from graham.label_less import suggest
+    from graham.workflows.label_less import suggest
 
     out = tmp_path_factory.mktemp("suggest")
     ids = trained.corpus.clip_ids
     given = {ids[i]: trained.corpus.labels[i] for i in trained.labelled_idx[::3]}
     (out / "labels.csv").write_text(labels_csv(given))
-    o = suggest("synthetic:4x3", out / "labels.csv", 8, out / "s", bundle=trained.out / "bundle", per_group=1,
-                cache=trained.out / "features", progress=False)
+    o = suggest(DataSource("synthetic:4x3", cache=trained.out / "features"), out / "labels.csv", 8, out / "s",
+                bundle=trained.out / "bundle", per_group=1, progress=False)
     return o, given, out
 
 
@@ -253,7 +254,7 @@ def test_suggest_errors_are_one_line(trained, tmp_path):
 
 
 def test_suggest_refuses_a_bundle_of_other_features(trained, tmp_path):
-    from graham.label_less import suggest
+    from graham.workflows.label_less import suggest
 
     bundle = tmp_path / "bundle"
     shutil.copytree(trained.out / "bundle", bundle)
@@ -262,8 +263,8 @@ def test_suggest_refuses_a_bundle_of_other_features(trained, tmp_path):
     (bundle / "config.json").write_text(json.dumps(cfg))
     (tmp_path / "l.csv").write_text(f"clip_id,label\n{trained.corpus.clip_ids[0]},rock\n")
     with pytest.raises(Exception, match="other log-mel settings|do not fit"):
-        suggest("synthetic:4x3", tmp_path / "l.csv", 2, tmp_path / "o", bundle=bundle, cache=trained.out / "features",
-                progress=False)
+        suggest(DataSource("synthetic:4x3", cache=trained.out / "features"), tmp_path / "l.csv", 2, tmp_path / "o",
+                bundle=bundle, progress=False)
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed")
@@ -332,8 +333,8 @@ def test_an_unlabelled_audio_folder_is_a_pool(tmp_path):
 def test_the_service_extends_only_when_allowed(trained, new_genre):
     from fastapi.testclient import TestClient
 
-    from graham.predict import load
-    from graham.serve import create_app
+    from graham.inference.predict import load
+    from graham.inference.serve import create_app
 
     model = load(trained.out / "bundle")
     files = [("files", (p.name, p.read_bytes(), "audio/wav")) for p in new_genre]
@@ -360,17 +361,17 @@ def test_a_fresh_training_on_the_labels_learns_from_every_clips_audio_when_asked
     test_unlabelled_training_clips_lend_their_audio_to_the_embedding_but_no_label."""
     import dataclasses
 
-    from graham.label_less import fit_pool, labelled_pool
+    from graham.workflows.label_less import fit_pool, label_less_settings, labelled_pool
 
     ids = trained.corpus.clip_ids
     (tmp_path / "l.csv").write_text(labels_csv({ids[i]: trained.corpus.labels[i] for i in trained.labelled_idx[::2]}))
-    pool = labelled_pool("synthetic:4x3", tmp_path / "l.csv", cache=trained.out / "features", progress=False)
+    pool = labelled_pool(DataSource("synthetic:4x3", cache=trained.out / "features"), tmp_path / "l.csv", progress=False)
     rng = np.random.default_rng(0)
     noisy = dataclasses.replace(pool, mels=[np.asarray(m) if y >= 0 else rng.normal(size=np.shape(m)).astype(np.float32)
                                             for m, y in zip(pool.mels, pool.labels)])
     lab = pool.labelled
     assert 0 < len(lab) < len(pool.labels)
-    a, b = (fit_pool(p, epochs=1, contrastive=0.5, progress=False) for p in (pool, noisy))
+    a, b = (fit_pool(p, label_less_settings(epochs=1, contrastive=0.5), progress=False) for p in (pool, noisy))
     assert "contrastive loss (weight 0.5)" in a.how and a.run is not None and a.run.siamese_config.contrastive == 0.5
     assert not np.allclose(a.embeddings[lab], b.embeddings[lab], atol=1e-4)
 

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from graham.audio.bandstats import mel_band_statistics
 from graham.errors import ParameterError
-from graham.evaluate.baselines import label_spreading, mel_band_statistics
+from graham.evaluate.baselines import label_spreading
 from graham.nn.xception import Xception
-from graham.train.augment import AugmentConfig, augment_batch, mix_power_db
+from graham.presets import AugmentConfig
+from graham.train.augment import augment_batch, mix_power_db
 from graham.train.pairs import sample_pairs
 
 from tiny import TINY, tiny_siamese, toy_mels
@@ -104,8 +106,8 @@ def test_hard_negatives_are_the_highest_scoring_different_genre_pairs():
 
 
 def test_siamese_returns_its_best_validation_epoch_with_or_without_checkpoints(tmp_path):
-    from graham.train.checkpoint import load_checkpoint
     from graham.train.siamese import train_siamese
+    from graham.utils.tensorfile import load_checkpoint
 
     mels, labels = toy_mels(n_per_class=8)
     cfg = tiny_siamese(epochs=4, val_fraction=0.25, min_batches=1)
@@ -164,8 +166,8 @@ def test_synthetic_artists_share_a_style_and_group_their_clips():
 
 
 def test_identification_loss_trains_a_classifier_that_is_checkpointed_and_dropped(tmp_path):
-    from graham.train.checkpoint import load_checkpoint
     from graham.train.siamese import train_siamese
+    from graham.utils.tensorfile import load_checkpoint
 
     mels, labels = toy_mels(n_per_class=4)
     on = train_siamese(mels, labels, tiny_siamese(epochs=1, identification=1.0), out=tmp_path / "on", progress=False)

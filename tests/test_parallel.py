@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from graham.parallel import map_ahead
+from graham.utils.parallel import map_ahead
 
 
 def test_results_come_in_order_whatever_finishes_first():

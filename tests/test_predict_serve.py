@@ -15,10 +15,10 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from graham.bundle import BundleError, load_bundle
 from graham.cli import app
 from graham.errors import AudioError, ParameterError
-from graham.predict import load
+from graham.inference.bundle import BundleError, load_bundle
+from graham.inference.predict import load
 from graham.synth import synthesize_clip
 
 runner = CliRunner()
@@ -68,13 +68,14 @@ def test_bundle_round_trip_gives_the_same_predictions(trained, songs):
     """The bundle read from disk predicts what the trained networks in memory predict (the
     same reference clips, statistics and standardisation), window by window."""
     from graham.audio.bandstats import mel_band_statistics
-    from graham.bundle import Bundle
     from graham.data.features import take
-    from graham.pipeline import dataset_features
-    from graham.predict import GenreClassifier
+    from graham.inference.bundle import Bundle
+    from graham.inference.predict import GenreClassifier
+    from graham.workflows.features import extract_features
+    from graham.workflows.requests import DataSource
 
     g = trained.models["grahams_gnn"]
-    mels = dataset_features(trained.dataset, cache=trained.out / "features", clips=None, progress=False).features.mels
+    mels = extract_features(DataSource(trained.dataset, cache=trained.out / "features"), progress=False).features.mels
     ref_labels = np.full(len(trained.labels), -1)
     ref_labels[trained.labelled_idx] = trained.labels[trained.labelled_idx]
     in_memory = Bundle(trained.mel, trained.siamese_config, trained.gnn_config, trained.classes,
@@ -253,9 +254,10 @@ def test_prediction_is_the_gnns_own_inductive_forward(trained, songs):
     ref = torch.as_tensor(b.reference, dtype=torch.float32)
     ref_x, new_x = ref, emb_t
     if cfg.band_statistics:
-        from graham.pipeline import dataset_features
+        from graham.workflows.features import extract_features
+        from graham.workflows.requests import DataSource
 
-        mels = dataset_features("synthetic:4x3", cache=trained.out / "features", clips=None, progress=False).features.mels
+        mels = extract_features(DataSource("synthetic:4x3", cache=trained.out / "features"), progress=False).features.mels
         stats = [band_statistics(mels[i]) for i in trained.train_idx]
         np.testing.assert_allclose(b.reference_stats, np.stack(stats), rtol=1e-6)
         ref_x = torch.cat([ref, torch.as_tensor(b.reference_stats)], 1)
@@ -301,7 +303,7 @@ def test_explain_keeps_files_of_the_same_name_apart(trained, songs, tmp_path):
 def test_service_page_shows_class_names_as_text(trained):
     from fastapi.testclient import TestClient
 
-    from graham.serve import create_app
+    from graham.inference.serve import create_app
 
     model = load(trained.out / "bundle")
     evil = "<img src=x onerror=alert(1)>"
@@ -313,7 +315,7 @@ def test_service_page_shows_class_names_as_text(trained):
 
 
 def test_device_auto_means_the_same_in_prediction(trained, songs):
-    from graham.train.siamese import resolve_device
+    from graham.utils.devices import resolve_device
 
     assert load(trained.out / "bundle", device="auto").device == resolve_device("auto")
     assert load(trained.out / "bundle").device == resolve_device("auto")  # the Python default is auto too
@@ -436,12 +438,12 @@ def test_predict_command_reads_many_files_with_workers(trained, songs):
 
 def test_serve_on_a_port_in_use_fails_at_once(trained, monkeypatch):
     """A port another server holds: exit 2 with one line naming it, before the model loads."""
-    import graham.predict
+    import graham.inference.predict
 
     def no_load(*a, **kw):
         raise AssertionError("the model was loaded before the port was checked")
 
-    monkeypatch.setattr(graham.predict, "load", no_load)
+    monkeypatch.setattr(graham.inference.predict, "load", no_load)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
@@ -455,7 +457,7 @@ def test_a_long_file_streamed_in_blocks_predicts_as_the_whole_file(trained, song
     """A file read in blocks (decoded, resampled, log-mel, band statistics and windows block
     by block) gets the prediction of the same file read whole, window by window; files longer
     than ``stream_seconds`` take that path, in predict and in predict_many."""
-    from graham.predict import GenreClassifier
+    from graham.inference.predict import GenreClassifier
 
     whole = GenreClassifier(trained_bundle(trained), stream_seconds=1e9)
     streamed = GenreClassifier(trained_bundle(trained), stream_seconds=60.0)
@@ -495,7 +497,7 @@ def test_memory_of_a_prediction_does_not_grow_with_the_files_length(trained, tmp
             for _ in range(int(minutes * 2)):
                 f.write(y)
     script = ("import resource, sys\n"
-              "from graham.predict import load\n"
+              "from graham.inference.predict import load\n"
               "clf = load(sys.argv[1], device='cpu')\n"
               "clf.predict(sys.argv[2])\n"
               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
@@ -516,7 +518,7 @@ def test_service_bounds_the_uploads_in_flight(trained, songs):
 
     import uvicorn
 
-    from graham.serve import create_app
+    from graham.inference.serve import create_app
 
     clf = load(trained.out / "bundle")
     real = clf.predict
@@ -602,7 +604,7 @@ def test_neighbours_behind_a_prediction_are_the_brute_force_nearest(trained, son
     embeddings here, spread enough for a ranking to mean something."""
     import dataclasses
 
-    from graham.predict import GenreClassifier
+    from graham.inference.predict import GenreClassifier
 
     bundle = load_bundle(trained.out / "bundle")
     assert bundle.reference_ids == [trained.corpus.clip_ids[i] for i in trained.train_idx]
@@ -658,9 +660,10 @@ def test_the_bundle_holds_each_training_clip_as_the_run_read_it(trained):
     absolute frame-to-frame change of its log-mel, written out here from that definition), and
     prediction reads a clip's statistics the same way. Catches a bundle whose statistics come
     from other clips, another order or another formula than the GNN trained on."""
-    from graham.pipeline import extract_features
+    from graham.workflows.features import extract_features
+    from graham.workflows.requests import DataSource
 
-    mels = extract_features("synthetic:4x3", trained.out / "features", progress=False).features.mels
+    mels = extract_features(DataSource("synthetic:4x3", cache=trained.out / "features"), progress=False).features.mels
     bundle = load_bundle(trained.out / "bundle")
     assert bundle.reference_ids == [trained.corpus.clip_ids[i] for i in trained.train_idx]
     ref = bundle.reference_features()

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from graham.nn import PRESETS, SiameseNet, Xception, pair_features
-from graham.train.checkpoint import load_checkpoint
+from graham.presets import SiameseConfig
 from graham.train.pairs import ClassBalancedBatchSampler, pair_counts, sample_pairs
-from graham.train.siamese import SiameseConfig, embed_clips, load_siamese, train_siamese
+from graham.train.siamese import embed_clips, load_siamese, train_siamese
+from graham.utils.tensorfile import load_checkpoint
 
 from tiny import TINY, tiny_siamese, toy_mels
 
@@ -187,7 +188,7 @@ def test_resume_extends_a_finished_run_as_if_it_had_run_longer(tmp_path, contras
     run from the start ends (with the contrastive loss too: its projection is resumed, not
     started afresh); fewer epochs than it trained is refused, saying how many."""
     from graham.errors import ParameterError
-    from graham.train.checkpoint import load_checkpoint
+    from graham.utils.tensorfile import load_checkpoint
 
     mels, labels = toy_mels()
     extra = toy_mels(n_per_class=2, seed=3)[0]
@@ -302,7 +303,8 @@ def test_embeddings_are_the_mean_over_windows_whatever_the_batch():
 def test_training_leaves_the_callers_random_state_alone():
     """Training seeds torch's global generator for its own run; a user's seeding survives the
     call (before, what they drew next came from the run's seed), and the run is as seeded."""
-    from graham.train.gnn import GNNTrainConfig, train_gnn
+    from graham.presets import GNNTrainConfig
+    from graham.train.gnn import train_gnn
     from graham.train.supervised import train_supervised_cnn
 
     mels, labels = toy_mels(n_per_class=3)
@@ -357,7 +359,7 @@ def test_the_run_hands_the_labelled_clips_groups_to_both_trainings(monkeypatch):
     from graham.evaluate.methods import METHODS, RunData
     from graham.evaluate.splits import Split
     from graham.nn.gnn import GNNConfig
-    from graham.train.gnn import GNNTrainConfig
+    from graham.presets import GNNTrainConfig
 
     from tiny import tiny_siamese, toy_mels
 

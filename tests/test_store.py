@@ -170,8 +170,8 @@ def test_two_processes_fill_the_same_store_as_one(tmp_path):
     """``torchrun --nproc_per_node=2 -m graham.cli features|embed``: the same shards, byte for
     byte, and the same embeddings as one process."""
     from graham.nn import SiameseNet
-    from graham.train.checkpoint import load_checkpoint, save_checkpoint
-    from graham.train.siamese import SiameseConfig
+    from graham.presets import SiameseConfig
+    from graham.utils.tensorfile import load_checkpoint, save_checkpoint
 
     from tiny import TINY
 

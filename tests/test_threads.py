@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from graham.data import FeatureStore, read_gtzan
-from graham.threads import cgroup_cpu_quota, configure_threads, cpu_budget
+from graham.utils.threads import cgroup_cpu_quota, configure_threads, cpu_budget
 
 from conftest import tone, write
 
@@ -56,19 +56,19 @@ def test_budget_follows_the_affinity_mask_not_the_core_count():
     if not hasattr(os, "sched_setaffinity"):
         pytest.skip("no affinity control on this platform")
     got = _fresh_python("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
-                        "from graham.threads import cpu_budget; print(cpu_budget())")
+                        "from graham.utils.threads import cpu_budget; print(cpu_budget())")
     assert got == "1"
 
 
 def test_configure_threads_before_torch_sizes_torch_and_sleeps_waiting_threads():
-    got = _fresh_python("import os; from graham.threads import configure_threads; n = configure_threads(1); "
+    got = _fresh_python("import os; from graham.utils.threads import configure_threads; n = configure_threads(1); "
                         "import torch; print(n, torch.get_num_threads(), os.environ['OMP_WAIT_POLICY'], "
                         "os.environ['MKL_NUM_THREADS'])")
     assert got == "1 1 PASSIVE 1"
 
 
 def test_configure_threads_keeps_what_the_user_set():
-    got = _fresh_python("from graham.threads import configure_threads; n = configure_threads(); import torch, os; "
+    got = _fresh_python("from graham.utils.threads import configure_threads; n = configure_threads(); import torch, os; "
                         "print(n, torch.get_num_threads(), os.environ['OMP_WAIT_POLICY'])",
                         {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE"})
     assert got == "1 1 ACTIVE"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from graham.nn.gnn import GNNConfig
 from graham.nn.xception import XceptionConfig
-from graham.train.siamese import SiameseConfig
+from graham.presets import GNNTrainConfig, SiameseConfig
+from graham.workflows.requests import ModelSettings
 
 TINY = XceptionConfig(stem=(4, 8), entry=(8, 12, 16), middle_blocks=1, exit=(16, 16), out_channels=16)
 
@@ -14,6 +16,13 @@ def tiny_siamese(**kw) -> SiameseConfig:
     base = dict(backbone=TINY, crop_frames=32, epochs=2, classes_per_batch=4, per_class=3, head_hidden=16,
                 val_fraction=0.0, min_batches=0, lr=3e-4)
     return SiameseConfig(**{**base, **kw})
+
+
+def settings(siamese: SiameseConfig | None = None, *, gnn_epochs: int | None = None) -> ModelSettings:
+    """Model settings for a test: ``siamese`` (default: :func:`tiny_siamese`), the default GNN,
+    and ``gnn_epochs`` GNN epochs (default: the recipe's)."""
+    train = GNNTrainConfig(epochs=gnn_epochs) if gnn_epochs is not None else GNNTrainConfig()
+    return ModelSettings(siamese or tiny_siamese(), GNNConfig(), train)
 
 
 def toy_mels(n_per_class: int = 8, classes: int = 4, n_mels: int = 32, frames: int = 48, seed: int = 0):

@@ -3,32 +3,22 @@
 Audio clips become log-mel spectrograms, a Siamese network embeds them, and a graph network
 over all clips classifies them (Dokania & Singh, "Graph Representation learning for Audio &
 Music genre Classification").
+
+The package root is the inference facade: :func:`load` a trained bundle, get a
+:class:`GenreClassifier`. Importing it loads nothing heavy; the workflows (train, experiment,
+suggest, extend, audit) are :mod:`graham.workflows`, the command is :mod:`graham.cli`.
 """
 
 from importlib import metadata as _metadata
+
+from .utils.lazy import lazy_attributes
 
 try:  # one version number: pyproject.toml's, as installed
     __version__ = _metadata.version("graham")
 except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "unknown"
 
-__all__ = ["__version__", "load", "audit"]
+_WHERE = {"load": ".inference.predict", "GenreClassifier": ".inference.predict"}
 
-
-def load(path, *, device: str | None = None):
-    """Load a trained bundle folder for inference: ``graham.load("runs/demo/bundle").predict("song.mp3")``.
-
-    Returns a :class:`graham.predict.GenreClassifier`.
-    """
-    from .predict import load as _load
-
-    return _load(path, device=device)
-
-
-def audit(dataset: str, out, **kwargs):
-    """Audit a data set (``KIND:PATH``): duplicates, suspect labels, leakage, per-class counts;
-    writes ``out/audit.html``, ``out/audit.json`` and CSVs. Returns the
-    :class:`graham.audit.core.AuditResult`. See :func:`graham.pipeline.run_audit`."""
-    from .pipeline import run_audit
-
-    return run_audit(dataset, out, **kwargs)[0]
+__all__ = ["__version__", *_WHERE]
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

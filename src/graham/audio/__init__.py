@@ -1,5 +1,5 @@
 """Audio: decoding (soundfile + soxr), fixed-length windows and the log-mel front end."""
-from ..lazy import lazy_attributes
+from ..utils.lazy import lazy_attributes
 
 _WHERE = {
     "AUDIO_EXTENSIONS": ".decode",

@@ -5,7 +5,6 @@ seconds of audio to check by ear. Every name from the data goes into the page as
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import io
@@ -14,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import write_json, write_text
+from ..report.html import audio_uri, mel_png_uri
+from ..utils.files import write_json, write_text
 from .core import AuditResult
 
 __all__ = ["write_audit"]
@@ -30,43 +30,15 @@ def _csv(rows: list[list]) -> str:
     return buf.getvalue()
 
 
-def _mel_png(mel: np.ndarray) -> str:
-    """A small log-mel image as a data URI."""
-    from ..report.figures import new_figure
-
-    fig, ax = new_figure(figsize=(2.6, 1.1))
-    ax.imshow(mel, origin="lower", aspect="auto", cmap="magma")
-    ax.set_axis_off()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=70)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _audio(path: str, offset: float, seconds: float = 5.0) -> str:
-    """A few seconds of a clip as a WAV data URI (mono, 11025 Hz, 16 bit); empty if unreadable."""
-    import soundfile as sf
-
-    from ..audio.decode import load_audio
-    from ..errors import AudioError
-
-    try:
-        y = load_audio(path, sr=11025, offset=max(0.0, offset), duration=seconds)
-    except AudioError:
-        return ""
-    buf = io.BytesIO()
-    sf.write(buf, y, 11025, format="WAV", subtype="PCM_16")
-    return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _clip_cell(result: AuditResult, mels, i: int, offset_s: float = 0.0) -> str:
     c = result.corpus.clips[i]
     fps = result.frames_per_second
     start = int(offset_s * fps)
     mel = np.asarray(mels[i])[:, start:start + int(5 * fps)]
-    sound = _audio(str(c.path), offset_s)
+    sound = audio_uri(str(c.path), offset_s)
     player = f'<audio controls preload="none" src="{sound}"></audio>' if sound else "(audio unreadable)"
     return (f"<td>{html.escape(c.clip_id)}<br>{html.escape(c.label)}"
-            f'<img src="{_mel_png(mel)}" alt="log-mel of {html.escape(c.clip_id)}">{player}</td>')
+            f'<img src="{mel_png_uri(mel)}" alt="log-mel of {html.escape(c.clip_id)}">{player}</td>')
 
 
 def write_audit(result: AuditResult, mels, out: str | os.PathLike, *, dataset: str, show: int = 20) -> Path:

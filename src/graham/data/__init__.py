@@ -1,6 +1,6 @@
 """Data: the Corpus table, readers (GTZAN, AudioSet, folders, the synthetic corpus), split
 lists, the sharded on-disk store and the log-mels kept in it."""
-from ..lazy import lazy_attributes
+from ..utils.lazy import lazy_attributes
 
 _WHERE = {
     "AUDIOSET_GENRES": ".audioset",

@@ -28,8 +28,8 @@ import torch
 from ..audio.decode import load_audio
 from ..audio.mel import LogMel, MelConfig
 from ..errors import AudioError, DatasetError, ParameterError
-from ..parallel import map_ahead
-from ..ranks import world
+from ..utils.parallel import map_ahead
+from ..utils.ranks import world
 from .corpus import Corpus, Skipped
 from .store import DEFAULT_SHARD_SIZE, ShardedArrays, ShardStore, source_stamp
 

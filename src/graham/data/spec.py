@@ -21,8 +21,8 @@ from pathlib import Path
 
 from ..errors import DatasetError
 from ..names import DATASET_KINDS
-from ..paths import cache_dir
 from ..synth.corpus import SynthSpec, generate_corpus
+from ..utils.paths import cache_dir
 from .audioset import read_audioset
 from .corpus import Corpus
 from .folder import read_audio_folder, read_folder

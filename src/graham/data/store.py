@@ -39,8 +39,8 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DatasetError
-from ..files import atomic_path, write_json
-from ..ranks import barrier, world
+from ..utils.files import atomic_path, write_json
+from ..utils.ranks import barrier, world
 
 try:
     import fcntl as _fcntl

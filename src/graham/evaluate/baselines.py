@@ -13,10 +13,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelSpreading
 from sklearn.utils.class_weight import compute_sample_weight
 
-from ..audio.bandstats import mel_band_statistics
 from ..errors import ParameterError
 
-__all__ = ["BASELINES", "fit_baseline", "label_spreading", "mel_band_statistics", "fit_mel_floor"]
+__all__ = ["BASELINES", "fit_baseline", "label_spreading", "fit_mel_floor"]
 
 BASELINES = ("random_forest", "mlp_2layer")
 

@@ -16,6 +16,7 @@ from typing import Callable, Sequence, cast
 import numpy as np
 import torch
 
+from ..audio.bandstats import mel_band_statistics
 from ..data.features import take
 from ..nn import propagate
 from ..nn.gnn import GNNConfig
@@ -23,10 +24,11 @@ from ..nn.graphs import attach_graph, build_graph
 from ..nn.node_features import clip_node_features, standardise
 from ..nn.propagate import SmoothConfig, attach_smoothed, correct_and_smooth, normalise_scores, smooth_reference
 from ..nn.siamese import SiameseNet
-from ..train.gnn import GNNTrainConfig, known_labels, train_gnn
-from ..train.siamese import SiameseConfig, SiameseResult, embed_clips, train_siamese
+from ..presets import GNNTrainConfig, SiameseConfig
+from ..train.gnn import known_labels, train_gnn
+from ..train.siamese import SiameseResult, embed_clips, train_siamese
 from ..train.supervised import predict_proba_clips, train_supervised_cnn
-from .baselines import fit_baseline, fit_mel_floor, label_spreading, mel_band_statistics
+from .baselines import fit_baseline, fit_mel_floor, label_spreading
 from .cross_fit import CrossFit, cross_fit_embeddings
 from .splits import Split
 

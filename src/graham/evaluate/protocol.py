@@ -19,8 +19,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..names import MODES, PROTOCOL_CHOICES, PROTOCOLS
 from ..nn.gnn import GNNConfig
-from ..train.gnn import GNNTrainConfig
-from ..train.siamese import SiameseConfig
+from ..presets import GNNTrainConfig, SiameseConfig
 from .methods import DEFAULT_METHODS, METHOD_NAMES, METHODS, RunData
 from .metrics import METRIC_KEYS, METRIC_TITLES, classification_metrics, format_pm, run_metric
 from .splits import Split, choose_protocol, groups_cut, has_groups, labelled_subset, leakage_note, make_splits

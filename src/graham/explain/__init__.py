@@ -1,5 +1,5 @@
 """Explanations: Grad-CAM++ through the whole pipeline, embeddings for t-SNE."""
-from ..lazy import lazy_attributes
+from ..utils.lazy import lazy_attributes
 
 _WHERE = {
     "GradCAMPlusPlus": ".gradcam",

@@ -101,7 +101,7 @@ class GradCAMPlusPlus:
 
 def explain_clip(classifier, mel: np.ndarray, *, target: int | None = None, layer: str | None = None) -> tuple[np.ndarray, int]:
     """Grad-CAM++ map of a whole clip [shape=(n_mels, frames), in [0, 1]] for class ``target``
-    (default: the predicted class) through ``classifier`` (a :class:`graham.predict.GenreClassifier`):
+    (default: the predicted class) through ``classifier`` (a :class:`graham.inference.predict.GenreClassifier`):
     every window is a node attached to the reference graph; window maps are stitched by a
     weighted average where windows overlap, each window weighted by a Hann taper (highest at
     its centre), so the map has no seams at window edges. Returns (map, target class index)."""

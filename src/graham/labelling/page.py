@@ -15,8 +15,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..audit.page import _audio, _mel_png
-from ..files import write_text
+from ..report.html import audio_uri, mel_png_uri
+from ..utils.files import write_text
 
 __all__ = ["write_label_page"]
 
@@ -65,7 +65,7 @@ document.getElementById('save').addEventListener('click', save);
 
 def write_label_page(path: str | os.PathLike, rows: Sequence[dict], mels, indices: Sequence[int], *,
                      classes: Sequence[str], given: Mapping[str, str], audio_seconds: float = 10.0) -> Path:
-    """Write the page for the suggestions ``rows`` (as :func:`graham.label_less.suggest` makes
+    """Write the page for the suggestions ``rows`` (as :func:`graham.workflows.label_less.suggest` makes
     them; ``indices`` their clips' places in ``mels``), offering ``classes``; ``given``: the
     labels so far, kept in the CSV the page saves."""
     esc = html.escape
@@ -73,13 +73,13 @@ def write_label_page(path: str | os.PathLike, rows: Sequence[dict], mels, indice
     body = []
     for r, i in zip(rows, indices):
         mel = np.asarray(mels[i])
-        audio = _audio(r["path"], 0.0, seconds=audio_seconds) if r.get("path") else ""
+        audio = audio_uri(r["path"], 0.0, seconds=audio_seconds) if r.get("path") else ""
         guesses = "<br>".join(f"{esc(c)} {100 * p:.0f} %" for c, p in r["top"])
         near = "<br>".join(f"{esc(c)} ({esc(lab)})" for c, lab in r["nearest_labelled"])
         body.append(
             f'<tr class="clip" data-clip="{esc(r["clip_id"], quote=True)}"><td>{r["rank"]}</td>'
             f'<td>{esc(r["clip_id"])}<br><small>group {esc(str(r["group"]))}</small></td>'
-            f'<td><img alt="log-mel" src="{_mel_png(mel)}"></td>'
+            f'<td><img alt="log-mel" src="{mel_png_uri(mel)}"></td>'
             f'<td>{f"<audio controls preload=none src={chr(34)}{audio}{chr(34)}></audio>" if audio else "(unreadable)"}</td>'
             f'<td>{guesses}<br><small>margin {r["margin"]:.2f}</small></td><td><small>{near}</small></td>'
             f'<td><select><option value="">(skip)</option>{options}<option value="__new__">new genre...</option>'

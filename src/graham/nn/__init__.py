@@ -1,5 +1,5 @@
 """Networks: the Xception backbone, the Siamese pair head, the GrahAM graph layer and GNN."""
-from ..lazy import lazy_attributes
+from ..utils.lazy import lazy_attributes
 
 _WHERE = {
     "GNNConfig": ".gnn",

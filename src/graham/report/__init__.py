@@ -1,5 +1,5 @@
 """Report: figures (matplotlib) and one self-contained HTML page per run."""
-from ..lazy import lazy_attributes
+from ..utils.lazy import lazy_attributes
 
 _WHERE = {
     "Section": ".html",

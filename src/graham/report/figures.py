@@ -7,17 +7,15 @@ threads (the HTTP service) at once.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..audio.mel import MelConfig, mel_frequencies
-from ..files import atomic_path
+from ..utils.figures import new_figure, save
 
-__all__ = ["drawable", "class_labels", "printable", "new_figure", "save", "confusion_figure", "confusion_grid",
+__all__ = ["drawable", "class_labels", "printable", "confusion_figure", "confusion_grid",
            "tsne_figure", "gradcam_figure", "mean_heatmap_figure", "curves_figure", "table_figure"]
 
 
@@ -54,20 +52,6 @@ def printable(text: str) -> str:
     of file names and class names)."""
     chars = _font_chars()
     return "".join(ch if ch in chars or ch.isspace() else "?" for ch in text)
-
-
-def new_figure(*args, figsize, **kwargs):
-    """(figure, axes) as ``pyplot.subplots`` gives, without pyplot (see the module docstring),
-    laid out by matplotlib's constrained layout so titles and labels never overlap."""
-    fig = Figure(figsize=figsize, layout="constrained")
-    return fig, fig.subplots(*args, **kwargs)
-
-
-def save(fig, path: str | os.PathLike, *, dpi: int = 90) -> Path:
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
-    return path
 
 
 def _draw_confusion(ax, cm, classes: list[str], title: str, *, small: bool = False):

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..files import write_text
+import numpy as np
 
-__all__ = ["Section", "write_report"]
+from ..utils.figures import new_figure
+from ..utils.files import write_text
+
+__all__ = ["Section", "write_report", "mel_png_uri", "audio_uri"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -74,3 +78,29 @@ def write_report(path: str | os.PathLike, title: str, sections: list[Section]) -
     path = Path(path)
     write_text(path, "".join(parts))
     return path
+
+
+def mel_png_uri(mel: np.ndarray) -> str:
+    """A small log-mel image as a data URI."""
+    fig, ax = new_figure(figsize=(2.6, 1.1))
+    ax.imshow(mel, origin="lower", aspect="auto", cmap="magma")
+    ax.set_axis_off()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=70)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def audio_uri(path: str, offset: float, seconds: float = 5.0) -> str:
+    """A few seconds of a clip as a WAV data URI (mono, 11025 Hz, 16 bit); empty if unreadable."""
+    import soundfile as sf
+
+    from ..audio.decode import load_audio
+    from ..errors import AudioError
+
+    try:
+        y = load_audio(path, sr=11025, offset=max(0.0, offset), duration=seconds)
+    except AudioError:
+        return ""
+    buf = io.BytesIO()
+    sf.write(buf, y, 11025, format="WAV", subtype="PCM_16")
+    return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

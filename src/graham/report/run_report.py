@@ -12,7 +12,7 @@ import numpy as np
 from ..evaluate.methods import result_title, siamese_sources
 from ..evaluate.metrics import METRIC_KEYS, METRIC_TITLES, format_pm, run_metric
 from ..explain.tsne import silhouette, tsne_2d
-from ..files import compact_json, write_json
+from ..utils.files import compact_json, write_json
 from .explained import ClipToExplain, explain_clips
 from .figures import class_labels, confusion_grid, curves_figure, mean_heatmap_figure, table_figure, tsne_figure
 from .html import Section, write_report
@@ -105,7 +105,7 @@ MIN_TSNE_CLIPS = 5  # t-SNE needs perplexity < clips; the silhouette needs more 
 def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre: int = 1, progress: bool = True) -> Path:
     """Write ``outcome.out/report.html`` and its figures under ``outcome.out/figures``; adds the
     silhouette scores to ``metrics.json``. ``classifier`` is the run's bundle loaded for
-    inference (:class:`graham.predict.GenreClassifier`), through which Grad-CAM++ explains."""
+    inference (:class:`graham.inference.predict.GenreClassifier`), through which Grad-CAM++ explains."""
     t0 = time.perf_counter()
     out = outcome.out
     fig_dir = out / "figures"

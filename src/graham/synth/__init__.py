@@ -1,6 +1,6 @@
 """The built-in synthetic genre corpus: a score layer (genre -> notes) and a numpy renderer
 (notes -> audio), written as a GTZAN-shaped folder. Ships no audio, downloads nothing."""
-from ..lazy import lazy_attributes
+from ..utils.lazy import lazy_attributes
 
 _WHERE = {
     "GENRES": ".styles",

@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import ParameterError
-from ..files import atomic_path, write_json
+from ..utils.files import atomic_path, write_json
 from .artists import artist_of, artist_seed, artist_style
 from .score import Score, compose
 from .styles import GENRES

@@ -25,7 +25,7 @@ import torch
 
 from ..presets import AugmentConfig
 
-__all__ = ["AugmentConfig", "augment_batch", "mix_power_db"]  # AugmentConfig lives in graham.presets
+__all__ = ["augment_batch", "mix_power_db"]
 
 
 

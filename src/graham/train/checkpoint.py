@@ -1,14 +1,12 @@
 """Training checkpoints: optimizer state flattened into tensors (``optim/<param index>/<name>``)
 and JSON (param groups), saved with the model in one safetensors file
-(:mod:`graham.tensorfile`, re-exported here)."""
+(:mod:`graham.utils.tensorfile`)."""
 
 from __future__ import annotations
 
 import torch
 
-from ..tensorfile import CheckpointError, load_checkpoint, save_checkpoint
-
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "optimizer_tensors", "load_optimizer"]
+__all__ = ["optimizer_tensors", "load_optimizer"]
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

@@ -18,9 +18,9 @@ import torch.distributed as dist
 from torch import nn
 
 from ..errors import ParameterError
-from ..ranks import world
+from ..utils.ranks import world
 
-__all__ = ["world", "init_from_env", "GlobalBatchNorm2d", "convert_batchnorm", "gather_with_grad", "shard"]
+__all__ = ["init_from_env", "GlobalBatchNorm2d", "convert_batchnorm", "gather_with_grad", "shard"]
 
 
 def init_from_env(device: torch.device, *, timeout_s: float | None = None) -> torch.device:

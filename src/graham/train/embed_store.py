@@ -18,7 +18,7 @@ from ..data.features import FeatureSet
 from ..data.store import ShardStore
 from ..errors import ParameterError
 from ..nn.siamese import SiameseNet
-from ..ranks import world
+from ..utils.ranks import world
 from .siamese import embed_clips
 
 __all__ = ["weights_digest", "embed_features"]

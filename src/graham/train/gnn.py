@@ -16,11 +16,12 @@ from ..nn.gnn import GNNConfig, GrahamGNN
 from ..nn.graphs import Graph
 from ..nn.node_features import standardise
 from ..presets import GNNTrainConfig
+from ..utils.devices import resolve_device
 from .loop import BestState, TrainResult, run_epochs
 from .rng import keeps_global_rng
-from .siamese import resolve_device, split_validation
+from .siamese import split_validation
 
-__all__ = ["GNNTrainConfig", "GNNResult", "train_gnn", "standardise_features", "known_labels"]
+__all__ = ["GNNResult", "train_gnn", "standardise_features", "known_labels"]
 
 log = logging.getLogger(__name__)
 

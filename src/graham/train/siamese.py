@@ -13,21 +13,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checks import setting_changes
-from ..devices import resolve_device
 from ..errors import ParameterError
 from ..nn.frozen import frozen
 from ..nn.siamese import SiameseNet
 from ..presets import SiameseConfig
+from ..utils.changes import setting_changes
+from ..utils.devices import resolve_device
+from ..utils.ranks import world
+from ..utils.tensorfile import load_checkpoint, save_checkpoint
 from .augment import augment_batch
-from .checkpoint import load_checkpoint, load_optimizer, optimizer_tensors, save_checkpoint
+from .checkpoint import load_optimizer, optimizer_tensors
 from .crops import Chained, MelCrops
-from .distributed import convert_batchnorm, gather_with_grad, init_from_env, shard, world
+from .distributed import convert_batchnorm, gather_with_grad, init_from_env, shard
 from .loop import BestState, TrainResult, run_epochs
 from .pairs import ClassBalancedBatchSampler, sample_pairs
 from .rng import keeps_global_rng
 
-__all__ = ["SiameseConfig", "SiameseResult", "train_siamese", "embed_clips", "resolve_device", "load_siamese",
+__all__ = ["SiameseResult", "train_siamese", "embed_clips", "load_siamese",
            "split_validation"]
 
 log = logging.getLogger(__name__)

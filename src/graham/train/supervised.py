@@ -19,12 +19,14 @@ from torch import nn
 from ..data.features import take
 from ..errors import ParameterError
 from ..nn.xception import Xception
+from ..presets import SiameseConfig
+from ..utils.devices import resolve_device
 from .augment import augment_batch
 from .crops import MelCrops
 from .loop import BestState, TrainResult, run_epochs
 from .pairs import ClassBalancedBatchSampler
 from .rng import keeps_global_rng
-from .siamese import SiameseConfig, resolve_device, split_validation
+from .siamese import split_validation
 
 __all__ = ["SupervisedCNN", "SupervisedResult", "train_supervised_cnn", "predict_proba_clips"]
 

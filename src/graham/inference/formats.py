@@ -1,5 +1,5 @@
 """How ``graham predict`` writes its results: a table for people, JSON lines and CSV for
-programs. One function per format turns a file's :class:`graham.predict.Prediction` into
+programs. One function per format turns a file's :class:`graham.inference.predict.Prediction` into
 lines, so the command only chooses the format and prints."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import csv
 import io
 import json
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["FORMATS", "csv_header", "format_prediction"]
 

@@ -1,7 +1,7 @@
 """Inference's front end: audio to samples at the bundle's rate, to one log-mel, to windows of
 the training crop length (hop: half a window), to one embedding per window through the frozen
 backbone; and the clip's band statistics, when the GNN reads them. No graph here: that is
-:mod:`graham.reference_graph`."""
+:mod:`graham.inference.reference_graph`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import os
 import numpy as np
 import torch
 
-from .audio.bandstats import band_statistics
-from .audio.decode import load_audio, resample
-from .audio.mel import LogMel, MelConfig
-from .audio.windows import mel_windows
-from .errors import AudioError, ParameterError
-from .nn.frozen import frozen
-from .nn.siamese import SiameseNet
+from ..audio.bandstats import band_statistics
+from ..audio.decode import load_audio, resample
+from ..audio.mel import LogMel, MelConfig
+from ..audio.windows import mel_windows
+from ..errors import AudioError, ParameterError
+from ..nn.frozen import frozen
+from ..nn.siamese import SiameseNet
 
 __all__ = ["FrontEnd"]
 

@@ -5,30 +5,24 @@ authority; these checks only say early what would fail later."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from importlib import metadata
-from pathlib import Path
 from typing import Iterable
 
-from .errors import BundleError, ParameterError
+from ..errors import ParameterError
 
 __all__ = ["METHOD_KEYS", "PRESETS", "GRAPHS", "check_dataset", "check_methods", "check_choice", "check_device",
-           "check_fractions", "check_port", "setting_changes", "bundle_config", "BUNDLE_FILES", "BUNDLE_FORMAT"]
+           "check_fractions", "check_port"]
 
-from .names import GRAPH_KINDS as GRAPHS
-from .names import METHOD_KEYS, PRESETS
-
-#: The files of a bundle folder, and the format this graham reads.
-BUNDLE_FILES = ("config.json", "siamese.safetensors", "gnn.safetensors", "reference.safetensors")
-BUNDLE_FORMAT = 1
+from ..names import GRAPH_KINDS as GRAPHS
+from ..names import METHOD_KEYS, PRESETS
 
 
 def check_dataset(dataset: str, clips: str | os.PathLike | None = None) -> None:
     """A data-set spec that names a known kind and a path that is there (the folder of GTZAN and
     ``folder:``, the table of ``csv:`` and ``audioset:``, and AudioSet's ``--clips`` folder)."""
-    from .data.spec import check_paths, parse_dataset  # light: the readers load on use
+    from ..data.spec import check_paths, parse_dataset  # light: the readers load on use
 
     check_paths(parse_dataset(dataset), clips)
 
@@ -73,27 +67,6 @@ def check_device(device: str | None) -> None:
                                  "--device cpu or auto")
 
 
-def bundle_config(path: str | os.PathLike) -> dict:
-    """The ``config.json`` of a bundle folder, once the folder is found complete and the file is
-    a JSON object of the format this graham reads; a :class:`BundleError` saying what is wrong
-    otherwise."""
-    path = Path(path).expanduser()
-    if not path.is_dir():
-        raise BundleError(f"bundle folder not found: {path}")
-    missing = [f for f in BUNDLE_FILES if not (path / f).is_file()]
-    if missing:
-        raise BundleError(f"{path} is not a complete graham bundle: missing {', '.join(missing)}")
-    try:
-        cfg = json.loads((path / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{path}/config.json is malformed ({exc})") from exc
-    if not isinstance(cfg, dict):
-        raise BundleError(f"{path}/config.json is malformed (a JSON {type(cfg).__name__}, not an object)")
-    if cfg.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{path}: bundle format {cfg.get('format')!r}, this graham reads {BUNDLE_FORMAT}")
-    return cfg
-
-
 def check_port(host: str, port: int) -> None:
     """That ``host:port`` can be listened on now (not taken by another server, an address of
     this machine): a server checks before it spends seconds loading a model."""
@@ -111,25 +84,3 @@ def check_port(host: str, port: int) -> None:
         except OSError as exc:
             raise ParameterError(f"cannot listen on {host}:{port} ({exc.strerror}); another server may hold the "
                                  "port: pick another with --port") from None
-
-
-def setting_changes(old: dict, new: dict, *, ignore: Iterable[str] = ()) -> list[str]:
-    """``"name: old -> new"`` for each setting that differs between two settings dicts (nested
-    dicts by dotted name, long values shortened): what a refusal to resume should name."""
-    def flat(d, prefix=""):
-        out = {}
-        for k, v in (d or {}).items():
-            if isinstance(v, dict):
-                out.update(flat(v, f"{prefix}{k}."))
-            else:
-                out[f"{prefix}{k}"] = v
-        return out
-
-    def short(v):
-        text = json.dumps(v) if not isinstance(v, str) else repr(v)
-        return text if len(text) <= 40 else text[:37] + "..."
-
-    a, b, skip = flat(old), flat(new), set(ignore)
-    missing = object()
-    return [f"{k}: {short(a.get(k)) if k in a else '(none)'} -> {short(b.get(k)) if k in b else '(none)'}"
-            for k in sorted(set(a) | set(b)) if k not in skip and a.get(k, missing) != b.get(k, missing)]

@@ -16,15 +16,15 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from .audio.bandstats import RunningBandStatistics
-from .audio.decode import audio_info
-from .audio.stream import file_mel_peak, stream_frames
-from .audio.windows import fit_length, window_starts
+from ..audio.bandstats import RunningBandStatistics
+from ..audio.decode import audio_info
+from ..audio.stream import file_mel_peak, stream_frames
+from ..audio.windows import fit_length, window_starts
+from ..errors import AudioError, GrahamError, ParameterError
+from ..utils.devices import resolve_device
+from ..utils.parallel import map_ahead
 from .bundle import Bundle, load_bundle
-from .devices import resolve_device
-from .errors import AudioError, GrahamError, ParameterError
 from .frontend import FrontEnd
-from .parallel import map_ahead
 from .reference_graph import ReferenceGraph
 
 __all__ = ["GenreScore", "WindowScore", "Neighbour", "Prediction", "GenreClassifier", "load"]
@@ -84,8 +84,8 @@ class Prediction:
 
 
 class GenreClassifier:
-    """A bundle ready for inference (CPU by default): a :class:`~graham.frontend.FrontEnd`
-    (audio to window embeddings) and a :class:`~graham.reference_graph.ReferenceGraph` (window
+    """A bundle ready for inference (CPU by default): a :class:`~graham.inference.frontend.FrontEnd`
+    (audio to window embeddings) and a :class:`~graham.inference.reference_graph.ReferenceGraph` (window
     embeddings to class probabilities), driven here for one clip, a long file in blocks, or many
     files in shared batches. Thread-safe for concurrent predictions: it holds no per-call state."""
 
@@ -149,10 +149,10 @@ class GenreClassifier:
     def extend(self, add, *, ids=None, seed: int | None = None) -> "GenreClassifier":
         """A new classifier whose bundle has the clips of ``add`` (label -> files, or log-mels from
         :meth:`mel`) as labelled reference clips: a new genre or more examples of an old one. The
-        Siamese network is kept; only the graph part is refit (:func:`graham.extend.extend_bundle`,
+        Siamese network is kept; only the graph part is refit (:func:`graham.workflows.extend.extend_bundle`,
         seconds on the CPU). This classifier is left as it is; save the new one's bundle with
-        :func:`graham.extend.save_extended`."""
-        from .extend import extend_bundle  # the one door into training code: the GNN's refit
+        :meth:`Bundle.save <graham.inference.bundle.Bundle.save>`."""
+        from ..workflows.extend import extend_bundle  # the one door into training code: the GNN's refit
 
         bundle = extend_bundle(self.bundle, add, ids=ids, seed=seed, device=str(self.device))
         return GenreClassifier(bundle, device=str(self.device), batch_size=self.front.batch_size,

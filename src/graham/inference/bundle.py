@@ -22,19 +22,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio.mel import MelConfig
-from .checks import BUNDLE_FILES, BUNDLE_FORMAT, bundle_config
-from .errors import BundleError
-from .files import write_json
-from .nn.gnn import GNNConfig, GrahamGNN
-from .nn.node_features import node_features, standardise
-from .nn.siamese import SiameseNet
-from .presets import SiameseConfig
-from .tensorfile import CheckpointError, load_checkpoint, save_checkpoint
+from ..audio.mel import MelConfig
+from ..errors import BundleError
+from ..nn.gnn import GNNConfig, GrahamGNN
+from ..nn.node_features import node_features, standardise
+from ..nn.siamese import SiameseNet
+from ..presets import SiameseConfig
+from ..utils.files import write_json
+from ..utils.tensorfile import CheckpointError, load_checkpoint, save_checkpoint
+from .bundle_format import BUNDLE_FORMAT, bundle_config
 
-__all__ = ["Bundle", "BundleError", "save_bundle", "load_bundle", "BUNDLE_FILES"]
-
-FORMAT = BUNDLE_FORMAT
+__all__ = ["Bundle", "load_bundle"]
 
 
 def _graham_version() -> str:
@@ -71,42 +69,49 @@ class Bundle:
     def standardised_reference(self) -> torch.Tensor:
         return torch.as_tensor(standardise(self.reference_features(), self.mean, self.scale), dtype=torch.float32)
 
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the bundle folder ``path`` (each file atomically; ``config.json`` last, so a
+        folder with a ``config.json`` is complete); :func:`load_bundle` reads it back.
 
-def save_bundle(path: str | os.PathLike, *, mel: MelConfig, siamese_config: SiameseConfig, gnn_config: GNNConfig,
-                classes: list[str], siamese: SiameseNet, gnn: GrahamGNN, mean: np.ndarray, scale: np.ndarray,
-                reference: np.ndarray, reference_labels: np.ndarray, info: dict | None = None,
-                reference_stats: np.ndarray | None = None, reference_ids: list[str] | None = None) -> Path:
-    """Write a bundle folder (each file atomically; config.json last, so a folder with a
-    config.json is complete). ``reference_stats``: the reference clips' band statistics,
-    required when the GNN reads them (``gnn_config.band_statistics``); ``reference_ids``: the
-    reference clips' ids, which predictions name as a clip's nearest training clips."""
-    if gnn_config.band_statistics and (reference_stats is None or len(reference_stats) != len(reference)):
-        raise BundleError("a GNN with band_statistics needs the reference clips' band statistics")
-    if reference_ids is not None and len(reference_ids) != len(reference):
-        raise BundleError("one reference id per reference clip")
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path / "siamese.safetensors", dict(siamese.state_dict()), {"kind": "siamese"})
-    gnn_t = {f"model/{k}": v for k, v in gnn.state_dict().items()}
-    gnn_t["mean"], gnn_t["scale"] = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(scale, dtype=torch.float32)
-    save_checkpoint(path / "gnn.safetensors", gnn_t, {"kind": "gnn"})
-    ref = {"embeddings": torch.as_tensor(reference, dtype=torch.float32),
-           "labels": torch.as_tensor(reference_labels, dtype=torch.int64)}
-    if gnn_config.band_statistics:
-        ref["band_statistics"] = torch.as_tensor(reference_stats, dtype=torch.float32)
-    save_checkpoint(path / "reference.safetensors", ref,
-                    {"kind": "reference", **({"clip_ids": [str(c) for c in reference_ids]} if reference_ids else {})})
-    write_json(path / "config.json", {
-        "format": FORMAT, "graham_version": _graham_version(), "torch_version": torch.__version__,
-        "mel": mel.to_dict(), "siamese": siamese_config.to_dict(), "gnn": gnn_config.to_dict(),
-        "classes": list(classes), "embedding_dim": int(reference.shape[1]), "reference_nodes": int(reference.shape[0]),
-        "info": info or {},
-    })
-    return path
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The folder; made if missing, its bundle files replaced.
+
+        Returns
+        -------
+        Path
+            ``path``.
+        """
+        if self.gnn_config.band_statistics and (self.reference_stats is None
+                                                or len(self.reference_stats) != len(self.reference)):
+            raise BundleError("a GNN with band_statistics needs the reference clips' band statistics")
+        if self.reference_ids is not None and len(self.reference_ids) != len(self.reference):
+            raise BundleError("one reference id per reference clip")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(path / "siamese.safetensors", dict(self.siamese.state_dict()), {"kind": "siamese"})
+        gnn_t = {f"model/{k}": v for k, v in self.gnn.state_dict().items()}
+        gnn_t["mean"] = torch.as_tensor(self.mean, dtype=torch.float32)
+        gnn_t["scale"] = torch.as_tensor(self.scale, dtype=torch.float32)
+        save_checkpoint(path / "gnn.safetensors", gnn_t, {"kind": "gnn"})
+        ref = {"embeddings": torch.as_tensor(self.reference, dtype=torch.float32),
+               "labels": torch.as_tensor(self.reference_labels, dtype=torch.int64)}
+        if self.gnn_config.band_statistics:
+            ref["band_statistics"] = torch.as_tensor(self.reference_stats, dtype=torch.float32)
+        ids = {"clip_ids": [str(c) for c in self.reference_ids]} if self.reference_ids else {}
+        save_checkpoint(path / "reference.safetensors", ref, {"kind": "reference", **ids})
+        write_json(path / "config.json", {
+            "format": BUNDLE_FORMAT, "graham_version": _graham_version(), "torch_version": torch.__version__,
+            "mel": self.mel.to_dict(), "siamese": self.siamese_config.to_dict(), "gnn": self.gnn_config.to_dict(),
+            "classes": list(self.classes), "embedding_dim": int(self.reference.shape[1]),
+            "reference_nodes": int(self.reference.shape[0]), "info": self.info or {},
+        })
+        return path
 
 
 def load_bundle(path: str | os.PathLike) -> Bundle:
-    """Load and validate a bundle folder written by :func:`save_bundle`."""
+    """Load and validate a bundle folder written by :meth:`Bundle.save`."""
     path = Path(path).expanduser()
     cfg = bundle_config(path)
     try:

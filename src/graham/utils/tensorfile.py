@@ -12,7 +12,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .errors import GrahamError
+from ..errors import GrahamError
 from .files import atomic_path
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint"]

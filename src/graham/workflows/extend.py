@@ -20,14 +20,14 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .bundle import Bundle, load_bundle, save_bundle
-from .errors import AudioError, GrahamError, ParameterError
-from .frontend import FrontEnd
-from .nn.gnn import GrahamGNN
-from .nn.graphs import build_graph
-from .nn.node_features import node_features
-from .presets import gnn_train_config
-from .train.gnn import GNNTrainConfig, train_gnn
+from ..errors import AudioError, GrahamError, ParameterError
+from ..inference.bundle import Bundle, load_bundle
+from ..inference.frontend import FrontEnd
+from ..nn.gnn import GrahamGNN
+from ..nn.graphs import build_graph
+from ..nn.node_features import node_features
+from ..presets import GNNTrainConfig, gnn_train_config
+from ..train.gnn import train_gnn
 
 __all__ = ["ExtendResult", "extend_bundle", "extend_bundle_files", "parse_additions"]
 
@@ -55,7 +55,7 @@ class ExtendResult:
 def parse_additions(items: Sequence[str]) -> dict[str, list[Path]]:
     """``LABEL=PATH`` items (a file or a folder of audio files) -> label -> files. A label whose
     paths hold no audio file is a :class:`ParameterError` naming it."""
-    from .audio.decode import AUDIO_EXTENSIONS
+    from ..audio.decode import AUDIO_EXTENSIONS
 
     out: dict[str, list[Path]] = {}
     for item in items:
@@ -132,7 +132,7 @@ def extend_bundle(bundle: Bundle, add: Mapping[str, Sequence], *, ids: Mapping[s
     if bundle.gnn_config.label_input:
         raise ParameterError("this bundle's GNN reads labels as inputs (label_input): its input grows with the "
                              "classes, so it cannot be extended; train it again with the new genre")
-    from .devices import resolve_device
+    from ..utils.devices import resolve_device
 
     dev = resolve_device(device)
     cfg = bundle.gnn_config
@@ -189,14 +189,6 @@ def extend_bundle(bundle: Bundle, add: Mapping[str, Sequence], *, ids: Mapping[s
                                reference_ids=list(old_ids) + names, info=info)
 
 
-def save_extended(bundle: Bundle, out: str | os.PathLike) -> Path:
-    """Write an (extended) bundle to ``out`` with :func:`~graham.bundle.save_bundle`."""
-    return save_bundle(out, mel=bundle.mel, siamese_config=bundle.siamese_config, gnn_config=bundle.gnn_config,
-                       classes=bundle.classes, siamese=bundle.siamese, gnn=bundle.gnn, mean=bundle.mean,
-                       scale=bundle.scale, reference=bundle.reference, reference_labels=bundle.reference_labels,
-                       info=bundle.info, reference_stats=bundle.reference_stats, reference_ids=bundle.reference_ids)
-
-
 def extend_bundle_files(bundle_dir: str | os.PathLike, add: Mapping[str, Sequence[str | os.PathLike]], *,
                         out: str | os.PathLike | None = None, in_place: bool = False, seed: int | None = None,
                         device: str | None = None, on_skip=None) -> ExtendResult:
@@ -232,5 +224,5 @@ def extend_bundle_files(bundle_dir: str | os.PathLike, add: Mapping[str, Sequenc
         raise GrahamError(f"no readable audio for label {', '.join(map(repr, empty))}; nothing was written")
     new = extend_bundle(bundle, mels, ids=ids, seed=seed, device=device)
     seconds = time.perf_counter() - t0
-    save_extended(new, dest)
+    new.save(dest)
     return ExtendResult(new, dest, {k: len(v) for k, v in mels.items()}, skipped, seconds)

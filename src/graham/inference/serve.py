@@ -27,7 +27,7 @@ import time
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
-from .errors import AudioError, ParameterError
+from ..errors import AudioError, ParameterError
 from .predict import GenreClassifier
 
 __all__ = ["create_app"]
@@ -195,8 +195,8 @@ def create_app(classifier: GenreClassifier, *, max_upload_bytes: int = 50 * 1024
 
 
 def _overlay_png(classifier: GenreClassifier, mel) -> str:
-    from .explain.gradcam import explain_clip
-    from .report.figures import new_figure
+    from ..explain.gradcam import explain_clip
+    from ..utils.figures import new_figure
 
     cam, target = explain_clip(classifier, mel)
     cfg = classifier.bundle.mel

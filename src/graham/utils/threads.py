@@ -27,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["cpu_budget", "cgroup_cpu_quota", "configure_threads", "THREAD_ENV_VARS"]
 

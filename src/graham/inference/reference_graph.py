@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import ParameterError
+from ..nn.graphs import attach_graph, build_graph
+from ..nn.node_features import node_features, standardise
+from ..nn.propagate import SmoothConfig, attach_smoothed, graph_coordinates, normalise_scores, smooth_reference
 from .bundle import Bundle
-from .errors import ParameterError
-from .nn.graphs import attach_graph, build_graph
-from .nn.node_features import node_features, standardise
-from .nn.propagate import SmoothConfig, attach_smoothed, graph_coordinates, normalise_scores, smooth_reference
 
 __all__ = ["ReferenceGraph", "NearestClip"]
 

@@ -82,7 +82,7 @@ def writable_folder(path: str | os.PathLike, *, option: str = "--out") -> Path:
     :class:`~graham.errors.ParameterError` naming ``option`` when it is a file, or when the file
     system or the permissions refuse (checked by writing and removing a file there), so that a
     run fails before any work, not after it."""
-    from .errors import ParameterError
+    from ..errors import ParameterError
 
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["resolve_device"]
 

@@ -453,7 +453,7 @@ def test_serve_on_a_port_in_use_fails_at_once(trained, monkeypatch):
     assert f"cannot listen on 127.0.0.1:{port}" in res.output
 
 
-def test_a_long_file_streamed_in_blocks_predicts_as_the_whole_file(trained, songs, tmp_path):
+def test_a_long_file_streamed_in_blocks_predicts_as_the_whole_file(trained, songs, tmp_path, monkeypatch):
     """A file read in blocks (decoded, resampled, log-mel, band statistics and windows block
     by block) gets the prediction of the same file read whole, window by window; files longer
     than ``stream_seconds`` take that path, in predict and in predict_many."""
@@ -474,9 +474,12 @@ def test_a_long_file_streamed_in_blocks_predicts_as_the_whole_file(trained, song
         np.testing.assert_allclose(pb, pa, atol=1e-3)  # band statistics summed in another order: float rounding
         assert [g.label for g in a.top] == [g.label for g in b.top]
     # routing: the 300-s file is long for `streamed`, the 30-s one is not
+    from graham.inference import drivers
+
     calls = []
-    real = streamed.predict_streamed
-    streamed.predict_streamed = lambda p, **kw: calls.append(str(p)) or real(p, **kw)
+    real = drivers.predict_streamed
+    monkeypatch.setattr(drivers, "predict_streamed", lambda front, graph, p, **kw: calls.append(str(p)) or
+                        real(front, graph, p, **kw))
     files = [songs[(30, "wav")], songs[(300, "wav")], songs[(3, "wav")]]
     got = [(s, p) for s, p in streamed.predict_many(files)]
     assert [s for s, _ in got] == [str(f) for f in files] and calls == [str(songs[(300, "wav")])]

@@ -1,7 +1,8 @@
 """The two typed requests every workflow takes, built once at the edge (the CLI, or a user's
 script): where the clips come from (:class:`DataSource`) and how to train on them
 (:class:`ModelSettings`). A workflow reads its settings from them and passes them on whole,
-so an option added here reaches every workflow without a new parameter on each."""
+so an option added here reaches every workflow without a new parameter on each. Importing
+this module loads nothing heavy: the CLI builds a request before torch loads."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from ..nn.gnn import GNNConfig
-from ..presets import GNNTrainConfig, SiameseConfig, gnn_config, gnn_train_config, siamese_config
+if TYPE_CHECKING:  # the settings' types load torch; the CLI builds a DataSource before it may
+    from ..nn.gnn import GNNConfig
+    from ..presets import GNNTrainConfig, SiameseConfig
 
 __all__ = ["DataSource", "ModelSettings"]
 
@@ -117,6 +119,8 @@ class ModelSettings:
         device : str, optional
             As :attr:`device`.
         """
+        from ..presets import gnn_config, gnn_train_config, siamese_config
+
         given = {"epochs": epochs, "contrastive": contrastive, "cross_fit": cross_fit}
         gnn = {"graph": graph, "k": k, "band_statistics": band_statistics, "label_input": label_input}
         return cls(siamese_config(preset, seed=seed, **{k_: v for k_, v in given.items() if v is not None}),

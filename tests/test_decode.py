@@ -4,7 +4,7 @@ import pytest
 from graham.audio import audio_info, load_audio, resample, to_mono
 from graham.errors import AudioError, ParameterError
 
-from conftest import tone, write
+from tiny import tone, write
 
 FORMATS = [("wav", "WAV", "PCM_16", 22050), ("flac", "FLAC", "PCM_16", 22050), ("ogg", "OGG", "VORBIS", 22050),
            ("opus", "OGG", "OPUS", 48000), ("mp3", "MP3", "MPEG_LAYER_III", 44100), ("au", "AU", "PCM_16", 22050),

@@ -9,7 +9,7 @@ from graham.evaluate.methods import METHOD_NAMES
 from graham.evaluate.protocol import ProtocolConfig
 from graham.presets import GNNTrainConfig
 from graham.workflows.experiment import run_experiment
-from graham.workflows.requests import DataSource, ModelSettings
+from graham.workflows.requests import DataSource
 
 from tiny import settings, tiny_siamese
 
@@ -301,6 +301,8 @@ def test_the_accuracy_benchmark_runs_what_experiment_runs(tmp_path):
     settings: every method predicts every test clip the same in both. Catches a benchmark that
     seeds, splits, picks the labelled clips or builds its settings its own way."""
 
+    from graham.presets import siamese_config
+
     bench = _bench_accuracy()
     changes = {"epochs": 1, "min_batches": 2}
     methods = ("grahams_gnn", "random_forest", "mlp_2layer", "label_spreading")
@@ -309,7 +311,7 @@ def test_the_accuracy_benchmark_runs_what_experiment_runs(tmp_path):
                              log=lambda line: None)
     res = run_experiment(DataSource("synthetic:4x3@2", cache=tmp_path / "feat"), tmp_path / "exp",
                          ProtocolConfig(seeds=(0,), fractions=(0.5, 1.0), k=3, methods=methods),
-                         ModelSettings.from_preset("cpu", **changes), progress=False)
+                         settings(siamese_config("cpu", **changes)), progress=False)
     assert res.config.protocol == "kfold" and len(res.runs) == len(rows) == 6  # auto: grouped 3-fold, as the bench
     runs = {(r.split, r.fraction): r for r in res.runs}
     for row in rows:

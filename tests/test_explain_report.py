@@ -1,6 +1,5 @@
 import base64
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -88,17 +87,13 @@ def test_report_is_one_self_contained_page(tmp_path):
     assert "<td>0.75</td>" in html
 
 
-@pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed")
-def test_report_images_load_in_headless_chromium(tmp_path):
+def test_report_images_load_in_headless_chromium(tmp_path, chromium):
     path = _report(tmp_path)
     probe = path.read_text().replace(
         "</body>", "<script>window.onload=()=>{document.title=[...document.images].every(i=>i.complete&&i.naturalWidth>0)"
         "?'IMAGES-OK':'IMAGES-BROKEN'}</script></body>")
     path.write_text(probe)
-    out = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                          "--user-data-dir=" + str(tmp_path / "profile"), "--virtual-time-budget=3000", "--dump-dom",
-                          path.as_uri()], capture_output=True, text=True, timeout=120)
-    assert "<title>IMAGES-OK</title>" in out.stdout
+    assert "<title>IMAGES-OK</title>" in chromium.dump_dom(path.as_uri(), budget_ms=3000)
 
 
 def test_run_report_has_every_figure(trained):
@@ -131,7 +126,6 @@ def test_run_report_has_every_figure(trained):
 
 
 def test_importing_graham_leaves_matplotlib_alone():
-    import subprocess
     import sys
 
     code = ("import matplotlib; matplotlib.use('svg'); import graham.report.figures, graham.report.run_report, "
@@ -206,7 +200,7 @@ def test_window_maps_are_blended_without_seams(trained, monkeypatch):
 
 
 def test_the_report_says_whether_the_graph_helps():
-    from graham.report.run_report import _verdict
+    from graham.report.run_report import _judge, _verdict
 
     # Balanced accuracy decides, not plain accuracy: here plain accuracy says the opposite at 30 %.
     table = [{"fraction": 0.3, "method": "GrahAM (GNN)", "balanced_accuracy_mean": 0.70, "balanced_accuracy_std": 0.02,
@@ -217,11 +211,14 @@ def test_the_report_says_whether_the_graph_helps():
               "accuracy_mean": 0.90, "accuracy_std": 0.02},
              {"fraction": 1.0, "method": "Random Forest", "balanced_accuracy_mean": 0.89,
               "balanced_accuracy_std": 0.03, "accuracy_mean": 0.89, "accuracy_std": 0.03}]
-    text = _verdict(table)
-    assert "30% labelled: GrahAM (GNN) 70.0 %, behind the best other method, Random Forest 80.0 %" in text
-    assert "100% labelled: GrahAM (GNN) 90.0 %, level with" in text
-    assert ("What to use on data like this: with 30% of the labels, Random Forest; with 100% of the labels, "
-            "GrahAM (GNN) (within the spread: Random Forest)") in text
+    judged = {j.fraction: j for j in _judge(table)}
+    assert judged[0.3].word == "behind" and judged[0.3].best_other["method"] == "Random Forest"
+    assert judged[0.3].advised == "Random Forest" and judged[0.3].tied == ()
+    assert judged[1.0].word == "level with"  # 1 point apart, spreads of 2 and 3
+    assert judged[1.0].advised == "GrahAM (GNN)" and judged[1.0].tied == ("Random Forest",)
+    text = _verdict(table)  # the words carry each decision
+    assert all(j.word in text and j.advised in text for j in judged.values())
+    assert _judge(table[1:2] + table[3:]) == [] and _verdict(table[1:2]) == ""  # no GrahAM row: no verdict
 
 
 def test_figures_have_their_axes_and_scales(monkeypatch, tmp_path):

@@ -6,7 +6,7 @@ from graham.audio import LogMel, MelConfig, load_audio
 from graham.data import FeatureStore, read_gtzan
 from graham.utils.files import write_json
 
-from conftest import tone, write
+from tiny import tone, write
 
 
 def test_extract_caches_and_skips_bad_files_by_name(gtzan_dir, tmp_path, caplog):
@@ -102,7 +102,7 @@ def test_lazy_features_hold_no_mapping_per_clip(tmp_path):
     from graham.data.features import take
     from graham.data.store import ShardedArrays
     from graham.nn import PRESETS, SiameseNet
-    from graham.train.siamese import embed_clips
+    from graham.train.embed import embed_clips
 
     for k in range(12):
         genre = "rock" if k % 2 else "jazz"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ from graham.labelling.labels_file import labels_csv, read_labels
 from graham.labelling.select import STRATEGIES, select_batch
 from graham.workflows.requests import DataSource
 
-from conftest import tone, write
+from tiny import tone, write
 
 
 def _pool(n=60, groups_of=3, seed=0):
@@ -267,51 +265,23 @@ def test_suggest_refuses_a_bundle_of_other_features(trained, tmp_path):
                 bundle=bundle, progress=False)
 
 
-@pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed")
-def test_the_labelling_page_saves_labels_that_suggest_reads_back(suggested, trained, tmp_path):
+def test_the_labelling_page_saves_labels_that_suggest_reads_back(suggested, trained, tmp_path, chromium):
     """In headless Chromium: label two suggested clips (one a known genre, one a new genre typed
     in), press Save labels; the CSV the page makes holds the old labels and the new ones, and
     read_labels (what suggest and train --labels read) takes it."""
-    import httpx
-    from websockets.sync.client import connect
-
-    from test_predict_serve import _cdp_evaluate, _cdp_try, _free_port
-
     o, given, _ = suggested
-    port = _free_port()
-    url = o.page.as_uri()
-    browser = subprocess.Popen(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                                f"--remote-debugging-port={port}", "--user-data-dir=" + str(tmp_path / "profile"),
-                                url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline, page = time.time() + 60, None
-        while page is None and time.time() < deadline:
-            try:
-                page = next((t for t in httpx.get(f"http://127.0.0.1:{port}/json", timeout=2).json()
-                             if t.get("type") == "page" and t["url"].startswith("file:")), None)
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.3)
-        assert page is not None, "Chromium did not open the page"
-        with connect(page["webSocketDebuggerUrl"], max_size=None) as ws:
-            deadline = time.time() + 60
-            while not _cdp_try(ws, "document.readyState === 'complete' && !!document.getElementById('save')", 100):
-                assert time.time() < deadline, "the page never loaded"
-                time.sleep(0.2)
-            known = trained.classes[1]
-            csv_text = _cdp_evaluate(ws, f"""(() => {{
-                const rows = document.querySelectorAll('tr.clip');
-                const s0 = rows[0].querySelector('select'); s0.value = {json.dumps(known)};
-                s0.dispatchEvent(new Event('change'));
-                const s1 = rows[1].querySelector('select'); s1.value = '__new__'; s1.dispatchEvent(new Event('change'));
-                rows[1].querySelector('input.other').value = 'field, "recording"';
-                document.getElementById('save').click();
-                return document.getElementById('csv').value; }})()""", 2)
-            shown = _cdp_evaluate(ws, "!document.querySelectorAll('tr.clip')[1].querySelector('input.other').hidden", 3)
-    finally:
-        browser.terminate()
-        browser.wait(timeout=10)
+    known = trained.classes[1]
+    with chromium.page(o.page.as_uri(), ready="document.readyState === 'complete' && "
+                                              "!!document.getElementById('save')") as page:
+        csv_text = page.evaluate(f"""(() => {{
+            const rows = document.querySelectorAll('tr.clip');
+            const s0 = rows[0].querySelector('select'); s0.value = {json.dumps(known)};
+            s0.dispatchEvent(new Event('change'));
+            const s1 = rows[1].querySelector('select'); s1.value = '__new__'; s1.dispatchEvent(new Event('change'));
+            rows[1].querySelector('input.other').value = 'field, "recording"';
+            document.getElementById('save').click();
+            return document.getElementById('csv').value; }})()""")
+        shown = page.evaluate("!document.querySelectorAll('tr.clip')[1].querySelector('input.other').hidden")
     assert shown, "choosing 'new genre' did not show the box to type it"
     path = tmp_path / "labels.csv"
     path.write_text(csv_text)

@@ -16,10 +16,12 @@ import torch
 from typer.testing import CliRunner
 
 from graham.cli import app
-from graham.errors import AudioError, ParameterError
-from graham.inference.bundle import BundleError, load_bundle
+from graham.errors import AudioError, BundleError, ParameterError
+from graham.inference.bundle import load_bundle
 from graham.inference.predict import load
 from graham.synth import synthesize_clip
+
+from tiny import free_port
 
 runner = CliRunner()
 
@@ -143,12 +145,6 @@ def test_predict_cli_formats_and_bad_files(trained, songs, tmp_path):
     assert res.exit_code == 1 and "no input could be read" in res.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _healthy(url: str, seconds: float) -> bool:
     """Whether the service at ``url`` answers /health within ``seconds``."""
     deadline = time.time() + seconds
@@ -164,7 +160,7 @@ def _healthy(url: str, seconds: float) -> bool:
 @contextlib.contextmanager
 def _serving(bundle):
     """``graham serve BUNDLE`` in its own process on a free 127.0.0.1 port; yields its URL."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "graham.cli", "serve", str(bundle), "--port", str(port),
                              "--max-upload-mb", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -226,12 +222,8 @@ def test_service_serves_20_parallel_requests_without_mixing(server, songs, train
             assert body["probabilities"][genre] == pytest.approx(p, abs=1e-4)
 
 
-@pytest.mark.skipif(not __import__("shutil").which("chromium"), reason="Chromium is not installed")
-def test_service_page_renders_in_headless_chromium(server, trained, tmp_path):
-    out = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                          "--user-data-dir=" + str(tmp_path / "profile"), "--virtual-time-budget=2000", "--dump-dom",
-                          server + "/"], capture_output=True, text=True, timeout=120)
-    dom = out.stdout
+def test_service_page_renders_in_headless_chromium(server, trained, chromium):
+    dom = chromium.dump_dom(server + "/")
     assert '<form id="f">' in dom and 'type="file"' in dom and "Classify" in dom
     assert ", ".join(trained.classes) in dom
 
@@ -323,36 +315,9 @@ def test_device_auto_means_the_same_in_prediction(trained, songs):
     assert res.exit_code == 0, res.output
 
 
-def _cdp_evaluate(ws, expression: str, msg_id: int):
-    """Evaluate JavaScript in the page over the DevTools protocol; returns the value."""
-    ws.send(json.dumps({"id": msg_id, "method": "Runtime.evaluate",
-                        "params": {"expression": expression, "awaitPromise": True, "returnByValue": True}}))
-    while True:
-        reply = json.loads(ws.recv(timeout=60))
-        if reply.get("id") == msg_id:
-            result = reply["result"]
-            assert "exceptionDetails" not in result, result
-            return result["result"].get("value")
-
-
-def _cdp_try(ws, expression: str, msg_id: int):
-    """:func:`_cdp_evaluate` that gives None where the evaluation failed (a document replaced
-    while it ran)."""
-    ws.send(json.dumps({"id": msg_id, "method": "Runtime.evaluate",
-                        "params": {"expression": expression, "returnByValue": True}}))
-    while True:
-        reply = json.loads(ws.recv(timeout=60))
-        if reply.get("id") == msg_id:
-            result = reply.get("result", {})
-            return None if "exceptionDetails" in result else result.get("result", {}).get("value")
-
-
-@pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed")
-def test_class_names_and_results_stay_text_in_a_real_browser(trained, songs, tmp_path):
+def test_class_names_and_results_stay_text_in_a_real_browser(trained, songs, tmp_path, chromium):
     """A class named like markup that runs script: upload a file in headless Chromium, let the
     page render the result, and check that no element was made from it and no script ran."""
-    from websockets.sync.client import connect
-
     evil = '<img src=x onerror="window.__pwned=1">'
     bundle = tmp_path / "bundle"
     shutil.copytree(trained.out / "bundle", bundle)
@@ -360,50 +325,26 @@ def test_class_names_and_results_stay_text_in_a_real_browser(trained, songs, tmp
     cfg["classes"] = [evil] + cfg["classes"][1:]
     (bundle / "config.json").write_text(json.dumps(cfg))
     wav = base64.b64encode(songs[(3, "wav")].read_bytes()).decode()
-    port = _free_port()
-    with _serving(bundle) as url:
-        browser = subprocess.Popen(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                                    f"--remote-debugging-port={port}", "--user-data-dir=" + str(tmp_path / "profile"),
-                                    url + "/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline, page = time.time() + 60, None
-            while page is None and time.time() < deadline:
-                try:
-                    page = next((t for t in httpx.get(f"http://127.0.0.1:{port}/json", timeout=2).json()
-                                 if t.get("type") == "page" and t["url"].startswith(url)), None)
-                except (httpx.HTTPError, ValueError):
-                    pass
-                time.sleep(0.3)
-            assert page is not None, "Chromium did not open the page"
-            with connect(page["webSocketDebuggerUrl"], max_size=None) as ws:
-                # The target is listed as soon as its navigation starts, while it may still hold the
-                # initial about:blank document (complete, and empty): wait for the page's own form.
-                deadline = time.time() + 60
-                while not _cdp_try(ws, "document.readyState === 'complete' && !!document.getElementById('file')", 100):
-                    assert time.time() < deadline, "the page never loaded"
-                    time.sleep(0.2)
-                _cdp_evaluate(ws, f"""(() => {{
-                    const bytes = Uint8Array.from(atob('{wav}'), c => c.charCodeAt(0));
-                    const dt = new DataTransfer();
-                    dt.items.add(new File([bytes], 'song.wav', {{type: 'audio/wav'}}));
-                    document.getElementById('file').files = dt.files;
-                    document.getElementById('f').requestSubmit();
-                    return 1; }})()""", 2)
-                rows = _cdp_evaluate(ws, """new Promise((resolve) => { const t0 = Date.now(); (function poll() {
-                    const n = document.querySelectorAll('#out tr').length;
-                    if (n > 0 || Date.now() - t0 > 60000) resolve(n); else setTimeout(poll, 100); })(); })""", 3)
-                assert rows == len(cfg["classes"]), "the page did not show the result"
-                seen = _cdp_evaluate(ws, """({
-                    pwned: window.__pwned === 1,
-                    imgs_outside_cam: Array.from(document.querySelectorAll('img')).filter(i => i.id !== 'camimg').length,
-                    handlers: document.querySelectorAll('[onerror]').length,
-                    table: document.getElementById('out').textContent,
-                    classes: document.body.firstElementChild.nextElementSibling.textContent,
-                    busy_hidden: document.getElementById('busy').hidden })""", 4)
-        finally:
-            browser.terminate()
-            browser.wait(timeout=10)
+    with _serving(bundle) as url, chromium.page(url + "/", ready="document.readyState === 'complete' && "
+                                                "!!document.getElementById('file')") as page:
+        page.evaluate(f"""(() => {{
+            const bytes = Uint8Array.from(atob('{wav}'), c => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], 'song.wav', {{type: 'audio/wav'}}));
+            document.getElementById('file').files = dt.files;
+            document.getElementById('f').requestSubmit();
+            return 1; }})()""")
+        rows = page.evaluate("""new Promise((resolve) => { const t0 = Date.now(); (function poll() {
+            const n = document.querySelectorAll('#out tr').length;
+            if (n > 0 || Date.now() - t0 > 60000) resolve(n); else setTimeout(poll, 100); })(); })""")
+        assert rows == len(cfg["classes"]), "the page did not show the result"
+        seen = page.evaluate("""({
+            pwned: window.__pwned === 1,
+            imgs_outside_cam: Array.from(document.querySelectorAll('img')).filter(i => i.id !== 'camimg').length,
+            handlers: document.querySelectorAll('[onerror]').length,
+            table: document.getElementById('out').textContent,
+            classes: document.body.firstElementChild.nextElementSibling.textContent,
+            busy_hidden: document.getElementById('busy').hidden })""")
     assert not seen["pwned"], "a class name ran script"
     assert seen["imgs_outside_cam"] == 0 and seen["handlers"] == 0, "a class name became markup"
     assert evil in seen["table"] and evil in seen["classes"], "the class name is not shown as text"
@@ -531,7 +472,7 @@ def test_service_bounds_the_uploads_in_flight(trained, songs):
         return real(*a, **kw)
 
     clf.predict = slow
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(clf, max_in_flight=1, queue_timeout_s=0.3), host="127.0.0.1",
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -5,7 +5,7 @@ import pytest
 from graham.data import Corpus, open_dataset, parse_dataset, read_audioset, read_folder, read_gtzan
 from graham.errors import DatasetError
 
-from conftest import tone, write
+from tiny import tone, write
 
 
 def test_gtzan_reads_au_and_wav_and_skips_the_broken_file_by_name(gtzan_dir):
@@ -115,7 +115,7 @@ def test_corpus_rejects_duplicate_ids(gtzan_dir):
 def test_folders_and_dangling_links_named_like_audio_are_listed_as_skipped(tmp_path):
     from graham.data import read_folder, read_gtzan
 
-    from conftest import tone, write
+    from tiny import tone, write
 
     for g in ("jazz", "rock"):
         write(tmp_path / "f" / g / "a.wav", tone(0.5))

@@ -11,8 +11,9 @@ import torch
 
 from graham.nn import PRESETS, SiameseNet, Xception, pair_features
 from graham.presets import SiameseConfig
+from graham.train.embed import embed_clips
 from graham.train.pairs import ClassBalancedBatchSampler, pair_counts, sample_pairs
-from graham.train.siamese import embed_clips, load_siamese, train_siamese
+from graham.train.siamese import load_siamese, train_siamese
 from graham.utils.tensorfile import load_checkpoint
 
 from tiny import TINY, tiny_siamese, toy_mels
@@ -332,7 +333,7 @@ def test_grouped_validation_never_puts_a_group_on_both_sides():
     (or every clip its own group) the stratified random split stays; and a corpus whose groups
     cannot give a fold with every class left in training holds nothing out, rather than split
     a group."""
-    from graham.train.siamese import split_validation
+    from graham.train.validation import split_validation
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(4), 15)
@@ -394,7 +395,7 @@ def test_validation_can_embed_whole_clips_as_the_graph_does():
     the clip embedding is checked against the windows embedded one by one."""
     from graham.errors import ParameterError
     from graham.train.crops import MelCrops
-    from graham.train.siamese import _validate
+    from graham.train.validation import validate as _validate
 
     frames, n = 32, 160
     mels, labels = [], []

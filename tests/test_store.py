@@ -2,7 +2,6 @@
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import torch
 from graham.data.store import ShardedArrays, ShardStore, my_shards, source_stamp
 from graham.errors import DatasetError
 
-from conftest import tone, write
+from tiny import free_port, tone, write
 
 
 def _items(rng, n):
@@ -155,15 +154,9 @@ def test_extraction_killed_mid_run_resumes_without_redoing_shards(tmp_path):
 
 
 # -- torchrun -------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _torchrun(n: int, *args):
     return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={n}", "--master_addr=127.0.0.1",
-            f"--master_port={_free_port()}", "-m", "graham.cli", "--threads", "1", *args]
+            f"--master_port={free_port()}", "-m", "graham.cli", "--threads", "1", *args]
 
 
 def test_two_processes_fill_the_same_store_as_one(tmp_path):

@@ -13,7 +13,7 @@ import torch
 from graham.data import FeatureStore, read_gtzan
 from graham.utils.threads import cgroup_cpu_quota, configure_threads, cpu_budget
 
-from conftest import tone, write
+from tiny import tone, write
 
 
 def _cgroup(tmp_path, *, v2=None, v1=None):

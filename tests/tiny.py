@@ -1,8 +1,12 @@
-"""Tiny models and data for fast tests."""
+"""Plain helpers of the tests (imported, not fixtures): tiny models and settings, toy log-mels,
+audio files written on the spot, a free port."""
 
 from __future__ import annotations
 
+import socket
+
 import numpy as np
+import soundfile as sf
 
 from graham.nn.gnn import GNNConfig
 from graham.nn.xception import XceptionConfig
@@ -37,3 +41,21 @@ def toy_mels(n_per_class: int = 8, classes: int = 4, n_mels: int = 32, frames: i
             mels.append(m)
             labels.append(c)
     return mels, np.array(labels)
+
+
+def tone(seconds: float = 1.0, sr: int = 22050, freq: float = 440.0, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write(path, y, sr=22050, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y, sr, **kw)
+    return path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

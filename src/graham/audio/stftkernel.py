@@ -150,6 +150,11 @@ def _power_spectrum(zr, zi, rr, ri, P, M):
 
 def _stft_tiles(y, start, n_frames, hop, n_fft, win, wr, wi, rr, ri, starts, ends, bands, lower, upper, half_power,
                 floor, out, tile_max, lanes):
+    """Power spectrum, mel bands and dB of ``LANES`` frames a tile, tiles in parallel.
+
+    Long on purpose: numba compiles this loop nest as one parallel kernel, and its work
+    arrays must be allocated inside the tile loop so that LLVM knows they alias nothing;
+    split into functions, each tile would pay calls and lose that guarantee."""
     L = LANES
     M = n_fft // 2
     cols = L + (n_fft - 1) // hop

@@ -12,11 +12,10 @@ from typing import Iterable
 
 from ..errors import ParameterError
 
-__all__ = ["METHOD_KEYS", "PRESETS", "GRAPHS", "check_dataset", "check_methods", "check_choice", "check_device",
+__all__ = ["check_dataset", "check_methods", "check_choice", "check_device",
            "check_fractions", "check_port"]
 
-from ..names import GRAPH_KINDS as GRAPHS
-from ..names import METHOD_KEYS, PRESETS
+from ..names import METHOD_KEYS
 
 
 def check_dataset(dataset: str, clips: str | os.PathLike | None = None) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from click.core import ParameterSource
 
 from ..errors import ParameterError
 from ..workflows.requests import DataSource
@@ -33,7 +32,7 @@ def train_on_labels_cmd(ctx: typer.Context, source: DataSource, labels: Path, ou
                         seed: int, device: str) -> None:
     """``graham train --labels``: train on the labels given, every other clip an unlabelled node."""
     given = [p for p in ctx.command.params if p.name not in LABELS_USES and p.name is not None
-             and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+             and getattr(ctx.get_parameter_source(p.name), "name", None) == "COMMANDLINE"]  # typer vendors click
     if given:  # said, not silently ignored
         fail(ParameterError(f"train --labels trains on the labels given with the preset's graph and no split or "
                             f"baselines; it does not take {', '.join(p.opts[0] for p in given)}"))

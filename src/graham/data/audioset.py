@@ -66,6 +66,17 @@ def _fmt_seconds(raw: str) -> str:
     return str(int(value)) if value.is_integer() else f"{value:g}"
 
 
+def _audio_files(folder: Path) -> dict[str, Path]:
+    """Every audio file below ``folder`` by its name without extension (the first one found)."""
+    files: dict[str, Path] = {}
+    for root, _, names in os.walk(folder):  # scandir's entry types: no stat per file (2 million for AudioSet)
+        for name in names:
+            stem, ext = os.path.splitext(name)
+            if ext.lower() in AUDIO_EXTENSIONS and stem not in files:
+                files[stem] = Path(root, name)
+    return files
+
+
 def read_audioset(
     csv_path: str | os.PathLike,
     clips_dir: str | os.PathLike,
@@ -97,12 +108,7 @@ def read_audioset(
     if not clips_dir.is_dir():
         raise DatasetError(f"AudioSet clips folder not found: {clips_dir}")
     wanted = resolve_genres(genres)
-    files = {}
-    for root, _, names in os.walk(clips_dir):  # scandir's entry types: no stat per file (2 million for AudioSet)
-        for name in names:
-            stem, ext = os.path.splitext(name)
-            if ext.lower() in AUDIO_EXTENSIONS and stem not in files:
-                files[stem] = Path(root, name)
+    files = _audio_files(clips_dir)
     default_pattern = pattern == "{YTID}_{start}"
     clips, skipped = [], []
     n_rows = n_multi = n_missing = n_other = 0

@@ -23,6 +23,34 @@ def read_folder(root: str | os.PathLike, *, check_headers: bool = True, name: st
     so a grouped split keeps an album, artist or source track on one side. Clip ids are the
     path relative to ``root`` without extension. Files with other extensions are ignored;
     audio files whose header is unreadable are listed in ``Corpus.skipped``.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The folder of genre folders.
+    check_headers : bool
+        Open every file's header and skip the unreadable ones.
+    name : str, optional
+        The corpus's name (default: the folder's).
+
+    Returns
+    -------
+    Corpus
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> from graham.data.folder import read_folder
+    >>> for rel in ("rock/Album A/01.wav", "rock/Album A/02.wav", "jazz/loose.wav"):
+    ...     path = Path(tmp, "music", rel)
+    ...     path.parent.mkdir(parents=True, exist_ok=True)
+    ...     sf.write(str(path), np.zeros(22050, dtype=np.float32), 22050)
+    >>> (Path(tmp, "music", "rock", "notes.txt")).write_text("not audio")
+    9
+    >>> corpus = read_folder(Path(tmp, "music"))
+    >>> corpus.clip_ids, corpus.groups
+    (['jazz/loose', 'rock/Album A/01', 'rock/Album A/02'], ['jazz/loose', 'rock/Album A', 'rock/Album A'])
     """
     base = Path(root).expanduser()
     if not base.is_dir():

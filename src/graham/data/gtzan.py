@@ -45,14 +45,34 @@ def read_gtzan(
 
     Parameters
     ----------
-    root : the folder (or one holding ``genres/`` or ``genres_original/``).
-    genres : restrict to these genre folders (default: every sub-folder with GTZAN-named files).
-    split_lists : optional {"train"|"valid"|"test": file of clip ids or relative paths}, e.g.
-        the fault-filtered artist-conscious split of Kereliuk, Sturm & Larsen (2015).
-    check_headers : open every file's header and skip the unreadable ones (cheap; recommended).
+    root : str or os.PathLike
+        The folder (or one holding ``genres/`` or ``genres_original/``).
+    genres : tuple of str, optional
+        Restrict to these genre folders (default: every sub-folder with GTZAN-named files).
+    split_lists : dict, optional
+        ``{"train"|"valid"|"test": file of clip ids or relative paths}``, e.g. the
+        fault-filtered artist-conscious split of Kereliuk, Sturm & Larsen (2015).
+    check_headers : bool
+        Open every file's header and skip the unreadable ones (cheap; recommended).
+    name : str
+        The corpus's name.
 
-    Clip ids are ``<genre>.<NNNNN>``; GTZAN carries no artist names, so each clip is its own
-    group unless split lists give an artist-conscious split.
+    Returns
+    -------
+    Corpus
+        Clip ids are ``<genre>.<NNNNN>``; GTZAN carries no artist names, so each clip is its own
+        group unless split lists give an artist-conscious split.
+
+    Examples
+    --------
+    The synthetic corpus written as GTZAN is laid out:
+
+    >>> from graham.data.gtzan import read_gtzan
+    >>> from graham.synth.corpus import SynthSpec, generate_corpus
+    >>> root = generate_corpus(f"{tmp}/gtzan", SynthSpec(per_genre=2, seconds=1.0, genres=("jazz", "rock")), progress=False)
+    >>> corpus = read_gtzan(root)
+    >>> corpus.clip_ids, corpus.classes
+    (['jazz.00000', 'jazz.00001', 'rock.00000', 'rock.00001'], ['jazz', 'rock'])
     """
     base = find_gtzan_root(root)
     clips, skipped = [], []

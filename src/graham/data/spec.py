@@ -108,8 +108,40 @@ def open_dataset(
 ) -> Corpus:
     """Read the data set named by ``dataset`` into a :class:`Corpus`.
 
-    ``clips`` is the clip folder for AudioSet; ``genres`` restricts GTZAN, AudioSet or the
-    synthetic corpus; ``split_lists`` gives predefined GTZAN splits.
+    Parameters
+    ----------
+    dataset : str or DatasetSpec
+        ``gtzan:DIR``, ``audioset:CSV`` (with ``clips``), ``folder:DIR``, ``audio:DIR``,
+        ``csv:TABLE`` or ``synthetic[:PER_GENRExSECONDS]`` (``synthetic:artists`` for the corpus
+        with artists).
+    clips : str or os.PathLike, optional
+        AudioSet: the clip folder.
+    genres : list of str, optional
+        Restrict GTZAN, AudioSet or the synthetic corpus to these genres.
+    split_lists : dict, optional
+        Predefined GTZAN splits, ``{"train"|"valid"|"test": FILE}``.
+    multi_label, pattern
+        AudioSet: see :func:`~graham.data.audioset.read_audioset`.
+    synth_seed : int, optional
+        The synthetic corpus's seed (default: the spec's).
+    progress : bool
+        Show a progress bar while the synthetic corpus is written (once per settings, cached).
+
+    Returns
+    -------
+    Corpus
+        The clips (id, path, label, group, split), the files skipped with the reason, notes.
+
+    Examples
+    --------
+    >>> from graham.data.spec import open_dataset
+    >>> corpus = open_dataset("synthetic:2x3", progress=False)
+    >>> len(corpus), corpus.classes[:3], corpus.clips[0].clip_id
+    (20, ['blues', 'classical', 'country'], 'blues.00000')
+    >>> open_dataset("mp3:/x")
+    Traceback (most recent call last):
+    ...
+    graham.errors.DatasetError: unknown data-set kind 'mp3' in 'mp3:/x'; use one of gtzan:PATH, ...
     """
     spec = parse_dataset(dataset) if isinstance(dataset, str) else dataset
     check_paths(spec, clips)

@@ -25,8 +25,9 @@ from ..nn.node_features import clip_node_features, standardise
 from ..nn.propagate import SmoothConfig, attach_smoothed, correct_and_smooth, normalise_scores, smooth_reference
 from ..nn.siamese import SiameseNet
 from ..presets import GNNTrainConfig, SiameseConfig
+from ..train.embed import embed_clips
 from ..train.gnn import known_labels, train_gnn
-from ..train.siamese import SiameseResult, embed_clips, train_siamese
+from ..train.siamese import SiameseResult, train_siamese
 from ..train.supervised import predict_proba_clips, train_supervised_cnn
 from .baselines import fit_baseline, fit_mel_floor, label_spreading
 from .cross_fit import CrossFit, cross_fit_embeddings

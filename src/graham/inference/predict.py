@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -27,10 +27,47 @@ __all__ = ["GenreClassifier", "load"]
 
 
 class GenreClassifier:
-    """A bundle ready for inference (CPU by default): a :class:`~graham.inference.frontend.FrontEnd`
-    (audio to window embeddings) and a :class:`~graham.inference.reference_graph.ReferenceGraph` (window
-    embeddings to class probabilities), driven here for one clip, a long file in blocks, or many
-    files in shared batches. Thread-safe for concurrent predictions: it holds no per-call state."""
+    """A trained model ready for inference: load once, predict many.
+
+    It holds a :class:`~graham.inference.frontend.FrontEnd` (audio to window embeddings) and a
+    :class:`~graham.inference.reference_graph.ReferenceGraph` (window embeddings to class
+    probabilities), and drives them for one clip, a long file in blocks, or many files in
+    shared batches (:mod:`graham.inference.drivers`). Thread-safe for concurrent predictions:
+    it holds no per-call state. Make one with :func:`graham.load`.
+
+    Parameters
+    ----------
+    bundle : Bundle
+        A loaded bundle (:func:`~graham.inference.bundle.load_bundle`).
+    device : str, optional
+        ``cpu``, ``cuda``, ``cuda:N``, ``mps``; None or ``auto``: a GPU when there is one.
+    batch_size : int
+        Windows embedded at once.
+    stream_seconds : float, optional [s]
+        Files longer than this are read in blocks (default :attr:`STREAM_SECONDS`).
+
+    Attributes
+    ----------
+    classes : list of str
+        The genres, in the order of the probabilities.
+    bundle : Bundle
+        The model's settings, networks and reference clips.
+
+    Examples
+    --------
+    ``bundle`` is a bundle folder (``graham train``'s ``RUN/bundle``), ``song`` an audio file:
+
+    >>> import graham
+    >>> model = graham.load(bundle)
+    >>> pred = model.predict(song, top_k=2, neighbours=3)
+    >>> pred.label in model.classes, len(pred.top), round(sum(pred.probabilities.values()), 6)
+    (True, 2, 1.0)
+    >>> [n.label in model.classes for n in pred.neighbours]
+    [True, True, True]
+    >>> vector = model.embed(song)  # 128-d with the cpu and paper presets; this test model's are smaller
+    >>> vector.shape == (model.bundle.reference.shape[1],)
+    True
+    """
 
     #: Files longer than this [s] are decoded, turned into log-mels and embedded in blocks (two
     #: passes: the dB clip needs the file's loudest value first), so that memory does not grow
@@ -85,16 +122,58 @@ class GenreClassifier:
         return drivers.nearest(self.graph, window_embeddings, k)
 
     def embed(self, audio: str | os.PathLike | np.ndarray, *, sr: int | None = None) -> np.ndarray:
-        """The clip's 128-d embedding: the mean over its windows (as in training)."""
+        """The clip's embedding [shape=(128,)]: the mean over its windows (as in training).
+
+        Parameters
+        ----------
+        audio : str, os.PathLike or np.ndarray
+            A file, or mono samples at ``sr`` [Hz].
+        sr : int > 0 [Hz], optional
+            The samples' rate.
+
+        Examples
+        --------
+        >>> import graham, numpy as np
+        >>> model = graham.load(bundle)
+        >>> a, b = model.embed(song), model.embed(song)
+        >>> a.ndim, bool(np.allclose(a, b))
+        (1, True)
+        """
         emb, _ = self.window_embeddings(self.mel(audio, sr=sr))
         return emb.mean(0)
 
-    def extend(self, add, *, ids=None, seed: int | None = None) -> "GenreClassifier":
-        """A new classifier whose bundle has the clips of ``add`` (label -> files, or log-mels from
-        :meth:`mel`) as labelled reference clips: a new genre or more examples of an old one. The
-        Siamese network is kept; only the graph part is refit (:func:`graham.workflows.extend.extend_bundle`,
-        seconds on the CPU). This classifier is left as it is; save the new one's bundle with
-        :meth:`Bundle.save <graham.inference.bundle.Bundle.save>`."""
+    def extend(self, add: Mapping[str, Sequence], *, ids: Mapping[str, Sequence[str]] | None = None,
+               seed: int | None = None) -> "GenreClassifier":
+        """A new classifier with more labelled reference clips: a new genre, or more examples of
+        one it has.
+
+        The Siamese network is kept; only the graph part is refit
+        (:func:`graham.workflows.extend.extend_bundle`, seconds on the CPU). This classifier is
+        left as it is; save the new one's bundle with
+        :meth:`Bundle.save <graham.inference.bundle.Bundle.save>`.
+
+        Parameters
+        ----------
+        add : Mapping[str, Sequence]
+            Label -> audio files, or log-mels from :meth:`mel` [each shape=(n_mels, frames)].
+            A label the model does not know becomes a new class, after the old ones.
+        ids : Mapping[str, Sequence[str]], optional
+            Label -> the clips' ids, which predictions name as neighbours (default: the paths).
+        seed : int, optional
+            Seed of the refit (default: the bundle's).
+
+        Returns
+        -------
+        GenreClassifier
+
+        Examples
+        --------
+        >>> import graham
+        >>> model = graham.load(bundle)
+        >>> bigger = model.extend({"bossa": [song, song]})
+        >>> bigger.classes == model.classes + ["bossa"], len(bigger.bundle.reference) - len(model.bundle.reference)
+        (True, 2)
+        """
         from ..workflows.extend import extend_bundle  # the one door into training code: the GNN's refit
 
         bundle = extend_bundle(self.bundle, add, ids=ids, seed=seed, device=str(self.device))
@@ -132,10 +211,16 @@ class GenreClassifier:
 
         Examples
         --------
-        >>> import graham, numpy as np  # doctest: +SKIP
-        >>> model = graham.load("runs/demo/bundle")  # doctest: +SKIP
-        >>> model.predict(np.zeros(22050 * 5, dtype=np.float32) + 0.01, sr=22050, top_k=2).label  # doctest: +SKIP
-        'ambient'
+        >>> import graham, soundfile
+        >>> model = graham.load(bundle)
+        >>> by_file = model.predict(song, per_window=True)
+        >>> samples, sr = soundfile.read(song, dtype="float32")
+        >>> by_samples = model.predict(samples, sr=sr)
+        >>> by_file.label == by_samples.label, len(by_file.windows) > 1
+        (True, True)
+        >>> w = by_file.windows[0]
+        >>> (w.start, w.end <= by_file.duration), len(w.scores) == len(model.classes)
+        ((0.0, True), True)
         """
         if not isinstance(audio, np.ndarray) and drivers.is_long(audio, self.stream_seconds):
             return self.predict_streamed(audio, top_k=top_k, per_window=per_window, neighbours=neighbours)
@@ -169,6 +254,37 @@ class GenreClassifier:
 
 
 def load(path: str | os.PathLike, *, device: str | None = None) -> GenreClassifier:
-    """``graham.load("runs/demo/bundle")``: a :class:`GenreClassifier` ready to predict."""
+    """A trained bundle folder, loaded for inference (``graham.load``).
+
+    Reads safetensors and JSON only: nothing is unpickled.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A bundle folder (``graham train``'s ``RUN/bundle``).
+    device : str, optional
+        ``cpu``, ``cuda``, ``cuda:N``, ``mps``; None or ``auto``: a GPU when there is one. An
+        unusable device is named before the bundle is read.
+
+    Returns
+    -------
+    GenreClassifier
+
+    Raises
+    ------
+    BundleError
+        The folder is missing, incomplete, of another format, or its weights do not fit.
+
+    Examples
+    --------
+    >>> import graham
+    >>> model = graham.load(bundle)
+    >>> model.classes
+    ['blues', 'classical', 'country', 'disco', 'hiphop', 'jazz', 'metal', 'pop', 'reggae', 'rock']
+    >>> graham.load("no/such/bundle")
+    Traceback (most recent call last):
+    ...
+    graham.errors.BundleError: bundle folder not found: no/such/bundle
+    """
     resolve_device(device)  # an unusable device is named before the bundle is read
     return GenreClassifier(load_bundle(Path(path)), device=device)

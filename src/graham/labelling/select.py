@@ -81,16 +81,9 @@ def select_batch(embeddings: np.ndarray, proba: np.ndarray, labelled: np.ndarray
     open pool clip belongs to a group with no labelled or picked clip, pick only among those
     (not for ``random``, the uniform reference).
     Distances are cosine distances between centred embeddings."""
-    if strategy not in STRATEGIES:
-        raise ParameterError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
-    if per_group < 1:
-        raise ParameterError("per_group must be >= 1")
     labelled = np.asarray(labelled, dtype=np.int64)
     pool = np.setdiff1d(np.asarray(pool, dtype=np.int64), labelled)
-    if budget < 1:
-        raise ParameterError("the budget must be >= 1")
-    if budget > len(pool):
-        raise ParameterError(f"--budget {budget} is larger than the unlabelled pool ({len(pool)} clips)")
+    _check(strategy, per_group, budget, len(pool))
     z = _unit(embeddings)
     marg = margins(proba)
     nearest = np.full(len(z), 2.0)  # cosine distance to the nearest labelled (or picked) clip; 2 at most
@@ -124,16 +117,7 @@ def select_batch(embeddings: np.ndarray, proba: np.ndarray, labelled: np.ndarray
         elif typical:
             i, score = next((j, t) for j, t in typical.pop(0) if usable[j])
         else:
-            if strategy == "margin":
-                scores = 1.0 - marg[allowed]
-            elif strategy == "cover":
-                scores = nearest[allowed]
-            else:
-                scores = (1.0 - marg[allowed]) * nearest[allowed]
-            # ties (e.g. every margin 0) go to the lower index: the result never depends on the pool's order
-            best = np.flatnonzero(scores >= scores.max() - 1e-12)
-            i = int(allowed[best[np.argmin(allowed[best])]])
-            score = float(scores.max())
+            i, score = _best_scored(strategy, allowed, marg, nearest)
         picks.append(Candidate(i, len(picks), score, float(marg[i]), float(dist0[i])))
         open_[i] = False
         g = group[i]
@@ -145,6 +129,30 @@ def select_batch(embeddings: np.ndarray, proba: np.ndarray, labelled: np.ndarray
         nearest = np.minimum(nearest, np.clip(1.0 - z @ z[i], 0.0, 2.0))
     return picks
 
+
+def _check(strategy: str, per_group: int, budget: int, pool: int) -> None:
+    if strategy not in STRATEGIES:
+        raise ParameterError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    if per_group < 1:
+        raise ParameterError("per_group must be >= 1")
+    if budget < 1:
+        raise ParameterError("the budget must be >= 1")
+    if budget > pool:
+        raise ParameterError(f"--budget {budget} is larger than the unlabelled pool ({pool} clips)")
+
+
+def _best_scored(strategy: str, allowed: np.ndarray, marg: np.ndarray, nearest: np.ndarray) -> tuple[int, float]:
+    """The allowed clip of the highest score (``margin``: 1 - margin; ``cover``: distance to the
+    nearest labelled or picked clip; ``uncertain-cover``: their product), and that score.
+    Ties (e.g. every margin 0) go to the lower index: the result never depends on the pool's order."""
+    if strategy == "margin":
+        scores = 1.0 - marg[allowed]
+    elif strategy == "cover":
+        scores = nearest[allowed]
+    else:
+        scores = (1.0 - marg[allowed]) * nearest[allowed]
+    best = np.flatnonzero(scores >= scores.max() - 1e-12)
+    return int(allowed[best[np.argmin(allowed[best])]]), float(scores.max())
 
 
 def _typical_clusters(z: np.ndarray, labelled: np.ndarray, pool: np.ndarray, clusters: int,

@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError
+from ..names import GRAPH_KINDS
 from .graham_conv import GrahamConv
-from .graphs import GRAPH_KINDS, Graph
+from .graphs import Graph
 
 __all__ = ["GNNConfig", "GrahamGNN"]
 

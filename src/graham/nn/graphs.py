@@ -25,13 +25,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .. import names
 from ..errors import ParameterError
+from ..names import GRAPH_KINDS
 
-__all__ = ["GRAPH_KINDS", "Graph", "build_graph", "attach_graph", "knn_graph", "knn_edges", "siamese_edge_weights",
+__all__ = ["Graph", "build_graph", "attach_graph", "knn_graph", "knn_edges", "siamese_edge_weights",
            "similarity_matrix"]
 
-GRAPH_KINDS = names.GRAPH_KINDS
 
 
 @dataclass(frozen=True)

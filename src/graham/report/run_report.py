@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,30 +36,54 @@ def _explain(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool)
     return [(e.figure, "") for e in done], means
 
 
-def _verdict(table: list[dict]) -> str:
-    """Does the graph earn its place, and what should a user run? At each fraction, GrahAM
-    against the best other method, by balanced accuracy (real collections are imbalanced), from the table's means (a
-    difference under one spread is called a tie); then the method to use at each fraction."""
-    parts, advice = [], []
+@dataclass(frozen=True)
+class Judgement:
+    """GrahAM against the best other method at one labelled fraction, by balanced accuracy (real
+    collections are imbalanced): ``word`` is ``ahead of``, ``behind`` or ``level with`` (a
+    difference under one spread is a tie); ``advised`` the best method there, ``tied`` those
+    within the spread of it."""
+
+    fraction: float
+    ours: dict
+    best_other: dict
+    word: str
+    advised: str
+    tied: tuple[str, ...]
+
+
+def _judge(table: list[dict]) -> list[Judgement]:
+    """Does the graph earn its place, and what should a user run, at each fraction of the table
+    (from its means and spreads)? Empty when GrahAM or every other method is missing."""
+    out = []
     for frac in sorted({r["fraction"] for r in table}):
         rows = [r for r in table if r["fraction"] == frac]
         ours = next((r for r in rows if r["method"] == result_title("grahams_gnn")), None)
         others = [r for r in rows if r is not ours]
         if ours is None or not others:
-            return ""
+            return []
         best = max(others, key=lambda r: r["balanced_accuracy_mean"])
         gap = ours["balanced_accuracy_mean"] - best["balanced_accuracy_mean"]
         spread = max(ours["balanced_accuracy_std"], best["balanced_accuracy_std"])
         word = "ahead of" if gap > spread else ("behind" if gap < -spread else "level with")
         if spread == 0 and gap != 0:
             word += " (one run: no spread to judge by)"
-        parts.append(f"{frac:.0%} labelled: {ours['method']} {100 * ours['balanced_accuracy_mean']:.1f} %, {word} the "
-                     f"best other method, {best['method']} {100 * best['balanced_accuracy_mean']:.1f} %")
         top = max(rows, key=lambda r: r["balanced_accuracy_mean"])
-        tied = [r["method"] for r in rows if r is not top and top["balanced_accuracy_mean"] - r["balanced_accuracy_mean"]
-                <= max(top["balanced_accuracy_std"], r["balanced_accuracy_std"])]
-        advice.append(f"with {frac:.0%} of the labels, {top['method']}"
-                      + (f" (within the spread: {', '.join(tied)})" if tied else ""))
+        tied = tuple(r["method"] for r in rows if r is not top and top["balanced_accuracy_mean"]
+                     - r["balanced_accuracy_mean"] <= max(top["balanced_accuracy_std"], r["balanced_accuracy_std"]))
+        out.append(Judgement(frac, ours, best, word, top["method"], tied))
+    return out
+
+
+def _verdict(table: list[dict]) -> str:
+    """:func:`_judge`'s decisions in words, for the report."""
+    judged = _judge(table)
+    if not judged:
+        return ""
+    parts = [f"{j.fraction:.0%} labelled: {j.ours['method']} {100 * j.ours['balanced_accuracy_mean']:.1f} %, {j.word} "
+             f"the best other method, {j.best_other['method']} {100 * j.best_other['balanced_accuracy_mean']:.1f} %"
+             for j in judged]
+    advice = [f"with {j.fraction:.0%} of the labels, {j.advised}"
+              + (f" (within the spread: {', '.join(j.tied)})" if j.tied else "") for j in judged]
     return ("Does the graph help? Balanced accuracy: " + "; ".join(parts) + ". What to use on data like this: "
             + "; ".join(advice) + ".")
 
@@ -104,16 +129,55 @@ MIN_TSNE_CLIPS = 5  # t-SNE needs perplexity < clips; the silhouette needs more 
 
 def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre: int = 1, progress: bool = True) -> Path:
     """Write ``outcome.out/report.html`` and its figures under ``outcome.out/figures``; adds the
-    silhouette scores to ``metrics.json``. ``classifier`` is the run's bundle loaded for
-    inference (:class:`graham.inference.predict.GenreClassifier`), through which Grad-CAM++ explains."""
+    silhouette scores to ``metrics.json``.
+
+    Parameters
+    ----------
+    outcome : graham.workflows.train.TrainOutcome
+        The training run.
+    classifier : graham.inference.predict.GenreClassifier
+        The run's bundle loaded for inference, through which Grad-CAM++ explains.
+    experiment : ExperimentResult or list of them, optional
+        Table 1 runs to show after the training run's figures.
+    explain_per_genre : int
+        Test clips of each genre explained with Grad-CAM++.
+    progress : bool
+        Show a progress bar while explaining.
+
+    Returns
+    -------
+    Path
+        The page.
+    """
     t0 = time.perf_counter()
-    out = outcome.out
-    fig_dir = out / "figures"
-    classes = outcome.classes
-    sections = []
+    fig_dir = outcome.out / "figures"
+    experiments = [] if experiment is None else (experiment if isinstance(experiment, list) else [experiment])
+    tsne, sil_sia, sil_gnn = _tsne_section(outcome, fig_dir)
+    sections = [_run_section(outcome), _scores_section(outcome, fig_dir), tsne,
+                _gradcam_section(outcome, classifier, explain_per_genre, fig_dir, progress),
+                Section("Training", figures=[(curves_figure(outcome.models["siamese"].history,
+                                                            outcome.models["grahams_gnn"].history,
+                                                            fig_dir / "curves.png"), "")])]
+    sections += [_experiment_section(exp, fig_dir) for exp in experiments]
+    sections.append(_settings_section(outcome))
+    path = write_report(outcome.out / "report.html", f"graham report — {outcome.corpus.name}", sections)
+    metrics_path = outcome.out / "metrics.json"
+    doc = json.loads(metrics_path.read_text())
+    doc["silhouette"] = {"siamese": sil_sia if np.isfinite(sil_sia) else None,
+                         "gnn": sil_gnn if np.isfinite(sil_gnn) else None, "clips": "test"}
+    doc["timings"]["report_s"] = round(time.perf_counter() - t0, 1)
+    if experiments:
+        doc["table1"] = experiments[0].to_dict()
+        doc["table1_by_protocol"] = {e.config.protocol: e.to_dict() for e in experiments}
+    write_json(metrics_path, doc)
+    return path
+
+
+def _run_section(outcome) -> Section:
+    """What was run: the data, the split, the graph, how each row was scored, the timings."""
     acc_rows = [{"method": result_title(m), **{f"{METRIC_TITLES[k]} %": f"{100 * run_metric(v, k):.1f}" for k in METRIC_KEYS}}
                 for m, v in outcome.metrics.items()]
-    sections.append(Section("Run", [
+    return Section("Run", [
         f"Data set: {outcome.corpus.name}" + ("" if outcome.corpus.name.startswith(outcome.dataset)
                                                else f" (from {outcome.dataset})") + ".",
         f"Split: {outcome.split_name}; {len(outcome.train_idx)} training clips ({len(outcome.labelled_idx)} labelled), "
@@ -127,78 +191,75 @@ def write_run_report(outcome, classifier, *, experiment=None, explain_per_genre:
         + siamese_sources(outcome.siamese_config, len(outcome.labelled_idx), len(outcome.train_idx))
         + "; it saw no test clip.",
         _timings(outcome.timings),
-    ] + _excluded(outcome.excluded) + _class_key(classes), tables=[acc_rows]))
+    ] + _excluded(outcome.excluded) + _class_key(outcome.classes), tables=[acc_rows])
+
+
+def _scores_section(outcome, fig_dir: Path) -> Section:
+    classes = outcome.classes
     per_class = [{"genre": c, **{f"{result_title(m)} F1 %": f"{100 * v['per_class'][c]['f1']:.1f}"
                                  for m, v in outcome.metrics.items()},
                   "test clips": outcome.metrics["grahams_gnn"]["per_class"][c]["support"]} for c in classes]
     conf = confusion_grid({result_title(m): v["confusion"] for m, v in outcome.metrics.items()}, classes,
                           fig_dir / "confusion.png")
-    sections.append(Section("Per-genre scores and confusion matrices", tables=[per_class], figures=[(
-        conf, "test clips; each row normalised to its true genre, numbers are clip counts")]))
+    return Section("Per-genre scores and confusion matrices", tables=[per_class], figures=[(
+        conf, "test clips; each row normalised to its true genre, numbers are clip counts")])
 
+
+def _tsne_section(outcome, fig_dir: Path) -> tuple[Section, float, float]:
+    """t-SNE of the test clips' Siamese embeddings and GNN features, and their silhouettes."""
     test = outcome.test_idx
     sil_sia = silhouette(outcome.embeddings[test], outcome.labels[test])
     sil_gnn = silhouette(outcome.hidden[test], outcome.labels[test])
-    if len(test) >= MIN_TSNE_CLIPS and np.isfinite(sil_sia) and np.isfinite(sil_gnn):
-        tsne = tsne_figure([("Siamese embeddings (128-d)", tsne_2d(outcome.embeddings[test]), sil_sia),
-                            ("GrahAM GNN last hidden layer", tsne_2d(outcome.hidden[test]), sil_gnn)],
-                           outcome.labels[test], classes, fig_dir / "tsne.png")
-        verdict = "denser" if sil_gnn > sil_sia else "less dense"
-        sections.append(Section("t-SNE: Siamese vs GrahAM features", [
-            f"Test clips only. Silhouette in feature space: Siamese {sil_sia:.3f}, GNN {sil_gnn:.3f}: here the GNN's "
-            f"features cluster {verdict} than the Siamese embeddings (the paper's Fig. 1(b) claims denser)."],
-            figures=[(tsne, "t-SNE of the test clips, coloured by true genre")]))
-    else:
-        sections.append(Section("t-SNE: Siamese vs GrahAM features", [
+    title = "t-SNE: Siamese vs GrahAM features"
+    if not (len(test) >= MIN_TSNE_CLIPS and np.isfinite(sil_sia) and np.isfinite(sil_gnn)):
+        return Section(title, [
             f"Not drawn: {len(test)} test clips of {len(set(outcome.labels[test].tolist()))} genres are too few for a "
-            f"t-SNE layout and a silhouette score (at least {MIN_TSNE_CLIPS} clips and more clips than genres)."]))
+            f"t-SNE layout and a silhouette score (at least {MIN_TSNE_CLIPS} clips and more clips than genres)."]), \
+            sil_sia, sil_gnn
+    tsne = tsne_figure([("Siamese embeddings (128-d)", tsne_2d(outcome.embeddings[test]), sil_sia),
+                        ("GrahAM GNN last hidden layer", tsne_2d(outcome.hidden[test]), sil_gnn)],
+                       outcome.labels[test], outcome.classes, fig_dir / "tsne.png")
+    verdict = "denser" if sil_gnn > sil_sia else "less dense"
+    return Section(title, [
+        f"Test clips only. Silhouette in feature space: Siamese {sil_sia:.3f}, GNN {sil_gnn:.3f}: here the GNN's "
+        f"features cluster {verdict} than the Siamese embeddings (the paper's Fig. 1(b) claims denser)."],
+        figures=[(tsne, "t-SNE of the test clips, coloured by true genre")]), sil_sia, sil_gnn
 
-    cams, means = _explain(outcome, classifier, explain_per_genre, fig_dir, progress)
+
+def _gradcam_section(outcome, classifier, per_genre: int, fig_dir: Path, progress: bool) -> Section:
+    cams, means = _explain(outcome, classifier, per_genre, fig_dir, progress)
     figs = []
     if means:
-        labels = dict(zip(classes, class_labels(classes)))
+        labels = dict(zip(outcome.classes, class_labels(outcome.classes)))
         figs.append((mean_heatmap_figure({labels[g]: m for g, m in means.items()}, outcome.mel,
                                          fig_dir / "gradcam_mean.png"),
                      "over the explained test clips below; each clip's time axis resized to a common length"))
-    sections.append(Section("Grad-CAM++ (whole model: the GNN's class score for the clip's node)", [
+    return Section("Grad-CAM++ (whole model: the GNN's class score for the clip's node)", [
         "Per clip: the heatmap for the predicted genre, the log-mel spectrogram and their overlay (paper, Fig. 2(a)); "
-        f"target layer: {classifier.siamese.backbone.__class__.__name__}'s last convolution."], figures=figs + cams))
+        f"target layer: {classifier.siamese.backbone.__class__.__name__}'s last convolution."], figures=figs + cams)
 
-    sections.append(Section("Training", figures=[(curves_figure(outcome.models["siamese"].history,
-                                                                outcome.models["grahams_gnn"].history, fig_dir / "curves.png"),
-                                                  "")]))
-    experiments = [] if experiment is None else (experiment if isinstance(experiment, list) else [experiment])
-    for k, exp in enumerate(experiments):
-        split_kind = exp.config.protocol + (" (the paper's)" if exp.config.protocol == "random" else "")
-        sections.append(Section(f"Table 1, {split_kind} split: every method by labelled fraction",
-                                [f"Protocol: {exp.describe()}"]
-                                + ([f"Why this protocol: {exp.protocol_why}."] if exp.protocol_why else [])
-                                + [_verdict(exp.table())],
-                                tables=[[{"labelled": f"{r['fraction']:.0%}", "method": r["method"],
-                                          **{f"{METRIC_TITLES[k]} %": format_pm(r[f"{k}_mean"], r[f"{k}_std"], r["runs"])
-                                             for k in METRIC_KEYS},
-                                          "runs": r["runs"]} for r in exp.table()]],
-                                figures=[(table_figure(exp.table(), fig_dir / f"table1_{exp.config.protocol}.png",
-                                                       title="test balanced accuracy by labelled fraction "
-                                                             f"({exp.config.protocol} split)"),
-                                          "mean over runs; error bars: the standard deviation, where there are "
-                                          "several runs")]))
-    settings = {"mel": outcome.mel.to_dict(), "siamese": outcome.siamese_config.to_dict(), "gnn": outcome.gnn_config.to_dict(),
-                "gnn_training": dataclasses.asdict(outcome.gnn_train)}
-    import json
-    sections.append(Section("Settings and skipped files", pre=[compact_json(settings)],
-                            paragraphs=[f"{len(outcome.skipped)} files skipped" + (":" if outcome.skipped else ".")]
-                            + [str(s) for s in outcome.skipped]
-                            + ([f"{len(outcome.excluded)} clips excluded (--exclude):"] if outcome.excluded else [])
-                            + [str(s) for s in outcome.excluded]))
-    path = write_report(out / "report.html", f"graham report — {outcome.corpus.name}", sections)
-    metrics_path = out / "metrics.json"
-    doc = json.loads(metrics_path.read_text())
-    doc["silhouette"] = {"siamese": sil_sia if np.isfinite(sil_sia) else None,
-                         "gnn": sil_gnn if np.isfinite(sil_gnn) else None, "clips": "test"}
-    doc["timings"]["report_s"] = round(time.perf_counter() - t0, 1)
-    if experiments:
-        doc["table1"] = experiments[0].to_dict()
-        doc["table1_by_protocol"] = {e.config.protocol: e.to_dict() for e in experiments}
-    write_json(metrics_path, doc)
-    return path
+
+def _experiment_section(exp, fig_dir: Path) -> Section:
+    """One Table 1 experiment: the protocol, the verdict, the table and its figure."""
+    split_kind = exp.config.protocol + (" (the paper's)" if exp.config.protocol == "random" else "")
+    table = exp.table()
+    rows = [{"labelled": f"{r['fraction']:.0%}", "method": r["method"],
+             **{f"{METRIC_TITLES[k]} %": format_pm(r[f"{k}_mean"], r[f"{k}_std"], r["runs"]) for k in METRIC_KEYS},
+             "runs": r["runs"]} for r in table]
+    figure = table_figure(table, fig_dir / f"table1_{exp.config.protocol}.png",
+                          title=f"test balanced accuracy by labelled fraction ({exp.config.protocol} split)")
+    return Section(f"Table 1, {split_kind} split: every method by labelled fraction",
+                   [f"Protocol: {exp.describe()}"] + ([f"Why this protocol: {exp.protocol_why}."] if exp.protocol_why
+                                                       else []) + [_verdict(table)],
+                   tables=[rows], figures=[(figure, "mean over runs; error bars: the standard deviation, where there "
+                                                    "are several runs")])
+
+
+def _settings_section(outcome) -> Section:
+    settings = {"mel": outcome.mel.to_dict(), "siamese": outcome.siamese_config.to_dict(),
+                "gnn": outcome.gnn_config.to_dict(), "gnn_training": outcome.gnn_train.to_dict()}
+    return Section("Settings and skipped files", pre=[compact_json(settings)],
+                   paragraphs=[f"{len(outcome.skipped)} files skipped" + (":" if outcome.skipped else ".")]
+                   + [str(s) for s in outcome.skipped]
+                   + ([f"{len(outcome.excluded)} clips excluded (--exclude):"] if outcome.excluded else [])
+                   + [str(s) for s in outcome.excluded])

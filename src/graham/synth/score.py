@@ -189,24 +189,14 @@ class _Composer:
                 raise ParameterError(f"unknown bass style {style!r}")
 
     def comp(self, style: str, patch: str) -> None:
-        rng, meter = self.rng, self.score.meter
+        rng = self.rng
         power = patch == "ks_guitar_drive"
-        strum_pattern = [(0.0, 1.0, 1), (1.0, 0.5, 1), (1.5, 0.5, -1), (2.5, 0.5, -1), (3.0, 0.5, 1), (3.5, 0.5, -1)]
         for b0, span, root, q in self.chords():
             q = "5" if power and style in ("power", "chug") else q
             low = 40 if style in ("power", "chug") else (48 if patch != "piano" else 52)
             pitches = chord_pitches(root, q, low=low, inversion=int(rng.integers(0, 3)) if not power else 0)
             if style in ("strum", "shuffle_comp"):
-                pitches = sorted(set(pitches + [pitches[0] + 12]))
-                pat = strum_pattern if style == "strum" else [(k * 1.0, 0.4, 1) for k in range(4)] + \
-                    [(k + 0.5, 0.3, 1) for k in range(4)]
-                for bar_off in np.arange(0, span, meter):
-                    for pos, dur, direction in pat:
-                        if pos < min(meter, span - bar_off):
-                            order = pitches if direction > 0 else pitches[::-1]
-                            for si, p in enumerate(order):
-                                self.add("comp", patch, p, b0 + bar_off + pos + si * 0.025 * self.score.tempo / 60,
-                                         dur, 0.55 + 0.2 * (direction > 0), jitter=0.002)
+                self._strum(style, patch, sorted(set(pitches + [pitches[0] + 12])), b0, span)
             elif style == "power":
                 for k in range(int(span)):
                     for p in pitches:
@@ -249,6 +239,23 @@ class _Composer:
                         self.add("comp", patch, p, b0 + span * 0.75 + 0.5, 0.5, 0.45)
             else:
                 raise ParameterError(f"unknown comping style {style!r}")
+
+    #: A strummed bar: (beat, duration [beats], stroke: 1 down, -1 up).
+    STRUM = ((0.0, 1.0, 1), (1.0, 0.5, 1), (1.5, 0.5, -1), (2.5, 0.5, -1), (3.0, 0.5, 1), (3.5, 0.5, -1))
+
+    def _strum(self, style: str, patch: str, pitches: list[int], b0: float, span: float) -> None:
+        """A chord strummed (``strum``) or shuffled (``shuffle_comp``) bar by bar, each stroke's
+        strings 25 ms apart at 60 bpm."""
+        meter = self.score.meter
+        pat = list(self.STRUM) if style == "strum" else [(k * 1.0, 0.4, 1) for k in range(4)] + \
+            [(k + 0.5, 0.3, 1) for k in range(4)]
+        for bar_off in np.arange(0, span, meter):
+            for pos, dur, direction in pat:
+                if pos < min(meter, span - bar_off):
+                    order = pitches if direction > 0 else pitches[::-1]
+                    for si, p in enumerate(order):
+                        self.add("comp", patch, p, b0 + bar_off + pos + si * 0.025 * self.score.tempo / 60,
+                                 dur, 0.55 + 0.2 * (direction > 0), jitter=0.002)
 
     def lead(self, patch: str) -> None:
         rng, sc = self.rng, self.score

@@ -19,7 +19,7 @@ from ..data.store import ShardStore
 from ..errors import ParameterError
 from ..nn.siamese import SiameseNet
 from ..utils.ranks import world
-from .siamese import embed_clips
+from .embed import embed_clips
 
 __all__ = ["weights_digest", "embed_features"]
 

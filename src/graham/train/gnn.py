@@ -19,7 +19,7 @@ from ..presets import GNNTrainConfig
 from ..utils.devices import resolve_device
 from .loop import BestState, TrainResult, run_epochs
 from .rng import keeps_global_rng
-from .siamese import split_validation
+from .validation import split_validation
 
 __all__ = ["GNNResult", "train_gnn", "standardise_features", "known_labels"]
 
@@ -96,64 +96,17 @@ def train_gnn(
     dev = resolve_device(device)
     torch.manual_seed(train.seed)
     rows = x[labelled] if train.standardise == "labelled" else x  # "all": no label is read, only features
-    if standardisation is not None:
-        xs, mean, scale = standardise_features(x, *standardisation)
-    else:
-        xs, mean, scale = standardise_features(x, rows.mean(0), rows.std(0) + 1e-6)
-    xt = torch.as_tensor(xs, dtype=torch.float32, device=dev)
-    yt = torch.as_tensor(y, dtype=torch.long, device=dev)
-    fit_idx, val_idx = labelled, np.empty(0, np.int64)
-    if train.val_fraction > 0:
-        if len(labelled) >= 10:
-            fit_pos, val_pos = split_validation(np.asarray(y)[labelled], train.val_fraction, train.seed)
-            fit_idx, val_idx = labelled[fit_pos], labelled[val_pos]
-        if len(val_idx) == 0:
-            log.warning("GNN validation is off: it needs at least 10 labelled nodes and 4 of every class "
-                        "(got %d labelled nodes); the last epoch's state is kept", len(labelled))
-    fit_t = torch.as_tensor(fit_idx, device=dev)
-    val_t = torch.as_tensor(val_idx, device=dev)
+    mean, scale = standardisation if standardisation is not None else (rows.mean(0), rows.std(0) + 1e-6)
+    xs, mean, scale = standardise_features(x, mean, scale)
+    fit_idx, val_idx = _validation_split(y, labelled, train)
     model = GrahamGNN(x.shape[1], num_classes, config)
     if init is not None:
         _warm_start(model, init)
-    model = model.to(dev)
-    graph = graph.to(dev) if graph is not None else None
-    opt = torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
-    weight = None
-    if train.balanced:  # every class weighs the same in the loss, however few labelled nodes it has
-        counts = np.bincount(np.asarray(y)[fit_idx], minlength=num_classes).astype(np.float64)
-        weight = torch.as_tensor(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / (counts > 0).sum(), 0.0),
-                                 dtype=torch.float32, device=dev)
-    loss_fn = nn.CrossEntropyLoss(weight=weight)
-    label_gen = torch.Generator(device="cpu").manual_seed(train.seed)
-    # validation: every fitted node's label is known, no validation node's
-    eval_labels = known_labels(y, fit_idx, len(x), device=dev)
-
-    def epoch_step(epoch: int) -> dict:
-        model.train()
-        loss_t, node_labels = fit_t, None
-        if model.config.label_input:
-            perm = fit_t[torch.randperm(len(fit_t), generator=label_gen).to(dev)]
-            shown, loss_t = perm[: len(perm) // 2], perm[len(perm) // 2:]
-            node_labels = known_labels(y, shown.cpu().numpy(), len(x), device=dev)
-        logits = model(xt, graph, labels=node_labels)
-        loss = loss_fn(logits[loss_t], yt[loss_t])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        row = {"epoch": epoch, "loss": float(loss.detach())}
-        if len(val_idx) and (epoch % 10 == 0 or epoch == train.epochs - 1):
-            model.eval()
-            with torch.no_grad():
-                val_logits = model(xt, graph, labels=eval_labels)[val_t]
-                row.update(val_acc=float((val_logits.argmax(1) == yt[val_t]).float().mean()),
-                           val_loss=float(loss_fn(val_logits, yt[val_t])))
-        return row
-
-    def score(row: dict) -> float | None:  # accuracy first; ties: the lower validation loss
-        return row["val_acc"] - 1e-4 * min(row["val_loss"], 10.0) if "val_acc" in row else None
-
+    step = _Epochs(model.to(dev), torch.as_tensor(xs, dtype=torch.float32, device=dev),
+                   torch.as_tensor(y, dtype=torch.long, device=dev), np.asarray(y), fit_idx, val_idx,
+                   graph.to(dev) if graph is not None else None, train, num_classes, dev)
     best = BestState()
-    history, seconds = run_epochs(model, range(train.epochs), epoch_step, score=score, best=best,
+    history, seconds = run_epochs(step.model, range(train.epochs), step, score=_score, best=best,
                                   patience=train.patience, progress="gnn" if progress else None)
     if best.state is not None and train.refit:
         again = dataclasses.replace(train, epochs=best.epoch + 1, val_fraction=0.0, patience=None, refit=False)
@@ -162,6 +115,67 @@ def train_gnn(
         res.history = history + [dict(row, refit=True) for row in res.history]
         res.best_epoch, res.seconds = best.epoch, seconds + res.seconds
         return res
-    best.restore(model)
-    model.eval()
-    return TrainResult(model, history, best.epoch, seconds, mean, scale)
+    best.restore(step.model)
+    step.model.eval()
+    return TrainResult(step.model, history, best.epoch, seconds, mean, scale)
+
+
+def _validation_split(y: np.ndarray, labelled: np.ndarray, train: GNNTrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled nodes that give loss, and those that validate (stratified; none with fewer
+    than 10 labelled nodes or 4 of a class)."""
+    fit_idx, val_idx = labelled, np.empty(0, np.int64)
+    if train.val_fraction > 0:
+        if len(labelled) >= 10:
+            fit_pos, val_pos = split_validation(np.asarray(y)[labelled], train.val_fraction, train.seed)
+            fit_idx, val_idx = labelled[fit_pos], labelled[val_pos]
+        if len(val_idx) == 0:
+            log.warning("GNN validation is off: it needs at least 10 labelled nodes and 4 of every class "
+                        "(got %d labelled nodes); the last epoch's state is kept", len(labelled))
+    return fit_idx, val_idx
+
+
+def _score(row: dict) -> float | None:
+    """An epoch's validation score: accuracy first; ties: the lower validation loss."""
+    return row["val_acc"] - 1e-4 * min(row["val_loss"], 10.0) if "val_acc" in row else None
+
+
+class _Epochs:
+    """One epoch of full-graph training (:meth:`__call__`), on ``model`` with its optimiser and
+    loss, for :func:`~graham.train.loop.run_epochs`; validation every 10 epochs and at the last."""
+
+    def __init__(self, model: GrahamGNN, xt: torch.Tensor, yt: torch.Tensor, y: np.ndarray, fit_idx: np.ndarray,
+                 val_idx: np.ndarray, graph: Graph | None, train: GNNTrainConfig, num_classes: int,
+                 dev: torch.device) -> None:
+        self.model, self.xt, self.yt, self.y, self.graph, self.train, self.dev = model, xt, yt, y, graph, train, dev
+        self.fit_t, self.val_t = torch.as_tensor(fit_idx, device=dev), torch.as_tensor(val_idx, device=dev)
+        self.opt = torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+        weight = None
+        if train.balanced:  # every class weighs the same in the loss, however few labelled nodes it has
+            counts = np.bincount(y[fit_idx], minlength=num_classes).astype(np.float64)
+            weight = torch.as_tensor(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / (counts > 0).sum(),
+                                              0.0), dtype=torch.float32, device=dev)
+        self.loss_fn = nn.CrossEntropyLoss(weight=weight)
+        self.label_gen = torch.Generator(device="cpu").manual_seed(train.seed)
+        # validation: every fitted node's label is known, no validation node's
+        self.eval_labels = known_labels(y, fit_idx, len(y), device=dev)
+
+    def __call__(self, epoch: int) -> dict:
+        model, fit_t, val_t = self.model, self.fit_t, self.val_t
+        model.train()
+        loss_t, node_labels = fit_t, None
+        if model.config.label_input:  # half the fitted nodes show their label, the other half give loss
+            perm = fit_t[torch.randperm(len(fit_t), generator=self.label_gen).to(self.dev)]
+            shown, loss_t = perm[: len(perm) // 2], perm[len(perm) // 2:]
+            node_labels = known_labels(self.y, shown.cpu().numpy(), len(self.y), device=self.dev)
+        loss = self.loss_fn(model(self.xt, self.graph, labels=node_labels)[loss_t], self.yt[loss_t])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        row = {"epoch": epoch, "loss": float(loss.detach())}
+        if len(val_t) and (epoch % 10 == 0 or epoch == self.train.epochs - 1):
+            model.eval()
+            with torch.no_grad():
+                val_logits = model(self.xt, self.graph, labels=self.eval_labels)[val_t]
+                row.update(val_acc=float((val_logits.argmax(1) == self.yt[val_t]).float().mean()),
+                           val_loss=float(self.loss_fn(val_logits, self.yt[val_t])))
+        return row

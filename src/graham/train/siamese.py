@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from ..errors import ParameterError
-from ..nn.frozen import frozen
 from ..nn.siamese import SiameseNet
 from ..presets import SiameseConfig
 from ..utils.changes import setting_changes
@@ -28,95 +27,15 @@ from .distributed import convert_batchnorm, gather_with_grad, init_from_env, sha
 from .loop import BestState, TrainResult, run_epochs
 from .pairs import ClassBalancedBatchSampler, sample_pairs
 from .rng import keeps_global_rng
+from .validation import epoch_score, split_validation, validate
 
-__all__ = ["SiameseResult", "train_siamese", "embed_clips", "load_siamese",
-           "split_validation"]
+__all__ = ["SiameseResult", "train_siamese", "load_siamese", "nt_xent"]
 
 log = logging.getLogger(__name__)
 
 
 #: What :func:`train_siamese` returns (one result type for every training; this name stays).
 SiameseResult = TrainResult
-
-
-def split_validation(labels: np.ndarray, fraction: float, seed: int,
-                     groups: Sequence | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(fit, validation) positions: a stratified ``fraction`` held out, or none when a class
-    has fewer than 4 clips (then every clip trains and the last epoch is kept).
-
-    With ``groups`` where some group holds several clips (segments of one track, songs of one
-    artist), whole groups are held out (a fold of ``StratifiedGroupKFold`` with 1/``fraction``
-    folds), so that no group sits on both sides and the epoch is chosen on clips unlike those
-    it trained on, as the test clips are. When that would leave a class without a clip on
-    either side, nothing is held out (a random split would put groups on both sides)."""
-    idx = np.arange(len(labels))
-    counts = np.bincount(labels)
-    if fraction <= 0 or (counts[counts > 0] < 4).any():
-        return idx, np.empty(0, np.int64)
-    if groups is not None and len(set(groups)) < len(labels):
-        from sklearn.model_selection import StratifiedGroupKFold
-
-        k = max(2, int(round(1 / fraction)))
-        present = set(np.unique(labels).tolist())
-        best: tuple[np.ndarray, np.ndarray] | None = None
-        if len(set(groups)) >= k:  # the first fold that keeps every class in training, covering most classes
-            for tr, va in StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(
-                    idx, labels, np.asarray(groups)):
-                if set(labels[tr].tolist()) == present and (
-                        best is None or len(set(labels[va].tolist())) > len(set(labels[best[1]].tolist()))):
-                    best = (np.sort(tr), np.sort(va))
-        if best is not None:
-            return best
-        log.warning("grouped validation is off: %d groups cannot hold out a fold and keep every class in training; "
-                    "every clip trains and the last epoch is kept", len(set(groups)))
-        return idx, np.empty(0, np.int64)
-    from sklearn.model_selection import train_test_split
-
-    n_classes = int((counts > 0).sum())
-    n_val = max(n_classes, int(round(fraction * len(labels))))
-    tr, va = train_test_split(idx, test_size=n_val, stratify=labels, random_state=seed)
-    return np.sort(tr), np.sort(va)
-
-
-@torch.no_grad()
-def _validate(model: SiameseNet, crops: MelCrops, idx: np.ndarray, ref: np.ndarray, labels: np.ndarray, device,
-              seed: int, embedding: str = "centre") -> dict:
-    """Validation of the embedding on held-out clips ``idx``: nearest-class-centroid accuracy
-    against the training clips ``ref`` (what a classifier on the embedding needs; defined
-    even with one validation clip per class) and, where the clips form positive pairs, pair
-    accuracy and ROC-AUC of the pair head. ``embedding``: every clip embedded by its middle
-    crop (``centre``) or by the mean over its windows end to end (``clip``, :func:`embed_clips`)."""
-    from sklearn.metrics import roc_auc_score
-
-    model.eval()
-
-    if embedding == "clip":  # one pass over both sets; windows end to end: half the graph's half-overlapping ones
-        clips = [crops.mels[int(i)] for i in np.concatenate([idx, ref])]
-        every = torch.from_numpy(embed_clips(model, clips, crop_frames=crops.frames, hop=crops.frames,
-                                             device=device)).to(device)
-        emb, ref_emb = every[:len(idx)], every[len(idx):]
-    else:  # each set on its own, in batches of 64, as before the option
-        emb, ref_emb = (torch.cat([model.embed(crops.center(ix[k:k + 64]).to(device)) for k in range(0, len(ix), 64)])
-                        for ix in (idx, ref))
-    classes = np.unique(labels[ref])
-    centroids = torch.stack([ref_emb[torch.from_numpy(labels[ref] == c).to(device)].mean(0) for c in classes])
-    nearest = classes[torch.cdist(emb, centroids).argmin(1).cpu().numpy()]
-    out = {"val_centroid_acc": float((nearest == labels[idx]).mean())}
-    i, j, y = sample_pairs(labels[idx], np.random.default_rng(seed))
-    if len(y) and 0 < y.sum() < len(y):
-        logits = model.pair_logits(emb, torch.from_numpy(i).to(device), torch.from_numpy(j).to(device)).cpu().numpy()
-        out.update({"val_pair_acc": float(((logits > 0) == (y > 0.5)).mean()), "val_auc": float(roc_auc_score(y, logits))})
-    return out
-
-
-def _epoch_score(row: dict) -> float:
-    """What "best epoch" means: validation centroid accuracy, ties broken by the pair head's
-    validation AUC (or, without validation pairs, the training loss); without validation at
-    all, the training loss alone."""
-    if "val_centroid_acc" not in row:
-        return -row["loss"]
-    tie = row.get("val_auc", 1.0 / (1.0 + row["loss"]))
-    return row["val_centroid_acc"] + 1e-3 * tie
 
 
 @dataclass
@@ -301,9 +220,10 @@ def train_siamese(
     when ``config.contrastive`` > 0, and are unused otherwise. A stratified
     ``val_fraction`` of them is held out for validation pair accuracy and ROC-AUC each epoch;
     with the clips' ``groups`` and ``config.grouped_validation`` (off by default), whole groups
-    (:func:`split_validation`). With ``out``, ``out/last.safetensors`` is written after every epoch (model, optimizer,
-    sampler and RNG states) and ``out/best.safetensors`` keeps the best validation epoch
-    (:func:`_epoch_score`); the returned model is that epoch's in any case;
+    (:func:`split_validation`). With ``out``, ``out/last.safetensors`` is written after every
+    epoch (model, optimizer, sampler and RNG states) and ``out/best.safetensors`` keeps the best
+    validation epoch
+    (:func:`epoch_score`); the returned model is that epoch's in any case;
     ``resume=True`` continues from ``last`` and ends with the same weights as an uninterrupted
     run. With ``config.refit``, a second run on every clip for the chosen epochs follows
     (checkpoints under ``out/refit``) and is what is returned.
@@ -334,14 +254,8 @@ def train_siamese(
     def epoch_step(epoch: int) -> dict:
         row = _train_epoch(run, epoch, config, crops, labels, tr_idx, pool, dev, progress)
         if len(va_idx):
-            row.update(_validate(run.model, crops, va_idx, tr_idx, labels, dev, config.seed, config.validation_embedding))
-        log.info("siamese epoch %d: %s", epoch, row)
-        if progress:  # every epoch's validation on screen, not only with -v
-            from tqdm.auto import tqdm
-            val = "".join(f", {k.removeprefix('val_').replace('_', ' ')} {row[k]:.3f}"
-                          for k in ("val_centroid_acc", "val_auc") if k in row)
-            tqdm.write(f"siamese epoch {epoch + 1}/{config.epochs}: loss {row['loss']:.3f}, "
-                       f"pair acc {row['pair_acc']:.3f}{val}")
+            row.update(validate(run.model, crops, va_idx, tr_idx, labels, dev, config.seed, config.validation_embedding))
+        _say_epoch(row, epoch, config.epochs, progress)
         return row
 
     def after_epoch(epoch: int, row: dict, improved: bool) -> None:
@@ -352,20 +266,38 @@ def train_siamese(
 
             dist.barrier()
 
-    history, seconds = run_epochs(run.model, range(start, config.epochs), epoch_step, score=_epoch_score, best=best,
+    history, seconds = run_epochs(run.model, range(start, config.epochs), epoch_step, score=epoch_score, best=best,
                                   history=history, after_epoch=after_epoch)
-    model = run.model
-    if len(va_idx) and not best.restore(model):  # keep the best validation epoch, checkpoints or not
-        if out is not None and (out / "best.safetensors").exists():  # the best epoch came before a resume
-            model = load_siamese(out / "best.safetensors", device=dev)
-    model.eval()
+    result = TrainResult(_best_model(run.model, best, bool(len(va_idx)), out, dev), history, best.epoch, seconds)
     if config.refit and len(va_idx) and best.epoch >= 0:  # validation chose the epochs; now every clip trains
         again = train_siamese(mels, labels, replace(config, refit=False, val_fraction=0.0, epochs=best.epoch + 1),
                               unlabelled=unlabelled, groups=groups, out=None if out is None else out / "refit",
                               resume=resume, device=device, progress=progress)
-        return TrainResult(again.model, history + [{**row, "refit": True} for row in again.history], best.epoch,
-                           seconds + again.seconds)
-    return TrainResult(model, history, best.epoch, seconds)
+        result = TrainResult(again.model, history + [{**row, "refit": True} for row in again.history], best.epoch,
+                             seconds + again.seconds)
+    return result
+
+
+def _best_model(model: SiameseNet, best: BestState, validated: bool, out: Path | None,
+                dev: torch.device) -> SiameseNet:
+    """The best validation epoch's network (checkpoints or not; from ``out/best.safetensors``
+    when that epoch came before a resume), in eval mode; the last one without validation."""
+    if validated and not best.restore(model) and out is not None and (out / "best.safetensors").exists():
+        model = load_siamese(out / "best.safetensors", device=dev)
+    return model.eval()
+
+
+def _say_epoch(row: dict, epoch: int, epochs: int, progress: bool) -> None:
+    """An epoch's loss and validation in the log and, with ``progress``, on screen above the
+    progress bar (not only with -v)."""
+    log.info("siamese epoch %d: %s", epoch, row)
+    if not progress:
+        return
+    from tqdm.auto import tqdm
+
+    val = "".join(f", {k.removeprefix('val_').replace('_', ' ')} {row[k]:.3f}"
+                  for k in ("val_centroid_acc", "val_auc") if k in row)
+    tqdm.write(f"siamese epoch {epoch + 1}/{epochs}: loss {row['loss']:.3f}, pair acc {row['pair_acc']:.3f}{val}")
 
 
 def load_siamese(path: str | os.PathLike, *, device: str | torch.device | None = None,
@@ -378,49 +310,3 @@ def load_siamese(path: str | os.PathLike, *, device: str | torch.device | None =
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
     model = model.to(device if isinstance(device, torch.device) else resolve_device(device)).eval()
     return (model, config) if return_config else model
-
-
-@torch.no_grad()
-def embed_clips(model: SiameseNet, mels: Sequence[np.ndarray], *, crop_frames: int, hop: int | None = None,
-                batch_size: int = 64, device: str | torch.device | None = None, progress: bool = False) -> np.ndarray:
-    """128-d embedding of every clip [shape=(N, 128)]: the mean of the embeddings of its windows
-    of ``crop_frames`` (the training crop length) with ``hop`` (default half a window), so a
-    clip of any length is embedded as the network was trained, window by window.
-
-    Windows are cut clip by clip and embedded ``batch_size`` at a time, each batch reduced into
-    per-clip sums at once: memory holds one batch of windows, whatever the corpus size."""
-    dev = device if isinstance(device, torch.device) else resolve_device(device)
-    model = model.to(dev).eval()
-    crops = MelCrops(mels, crop_frames)
-    backbone = frozen(model.backbone)  # the optimised CPU copy: the same numbers, about 2x faster
-    hop = hop or max(1, crop_frames // 2)
-    sums = torch.zeros(len(crops), model.embedding_dim, dtype=torch.float64)
-    counts = torch.zeros(len(crops), dtype=torch.float64)
-    pending: list[torch.Tensor] = []
-    owners: list[torch.Tensor] = []
-
-    def flush() -> None:
-        x = torch.cat(pending)
-        owner = torch.cat(owners)
-        emb = backbone(x.to(dev)).cpu().double()
-        sums.index_add_(0, owner, emb)
-        counts.index_add_(0, owner, torch.ones(len(owner), dtype=torch.float64))
-        pending.clear()
-        owners.clear()
-
-    it = range(len(crops))
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc="embed", unit="clip")
-    queued = 0
-    for i in it:
-        w = crops.windows(i, hop)
-        pending.append(w)
-        owners.append(torch.full((len(w),), i, dtype=torch.long))
-        queued += len(w)
-        if queued >= batch_size:
-            flush()
-            queued = 0
-    if pending:
-        flush()
-    return (sums / counts.clamp_min(1).unsqueeze(1)).float().numpy()

@@ -26,7 +26,7 @@ from .crops import MelCrops
 from .loop import BestState, TrainResult, run_epochs
 from .pairs import ClassBalancedBatchSampler
 from .rng import keeps_global_rng
-from .siamese import split_validation
+from .validation import split_validation
 
 __all__ = ["SupervisedCNN", "SupervisedResult", "train_supervised_cnn", "predict_proba_clips"]
 
@@ -56,7 +56,7 @@ def train_supervised_cnn(mels: Sequence[np.ndarray], labels: Sequence[int], num_
                          progress: bool = False) -> SupervisedResult:
     """Train :class:`SupervisedCNN` with cross-entropy on ``mels`` (the labelled training clips
     only) for ``config.epochs``; a stratified ``config.val_fraction`` is held out (whole
-    ``groups`` with ``config.grouped_validation``: :func:`~graham.train.siamese.split_validation`)
+    ``groups`` with ``config.grouped_validation``: :func:`~graham.train.validation.split_validation`)
     and the epoch with the best validation accuracy (clip-level, windows averaged) is returned."""
     config = config or SiameseConfig()
     labels = np.asarray(labels, dtype=np.int64)

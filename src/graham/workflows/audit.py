@@ -34,6 +34,14 @@ def run_audit(source: DataSource, out: str | Path, *, seed: int = 0, folds: int 
     -------
     (AuditResult, Path)
         What was found, and the page.
+
+    Examples
+    --------
+    >>> from graham.workflows.audit import run_audit
+    >>> from graham.workflows.requests import DataSource
+    >>> result, page = run_audit(DataSource("synthetic:3x3"), f"{tmp}/audit", folds=3, progress=False)
+    >>> len(result.corpus), page.name, sorted(p.name for p in page.parent.glob("*.json"))
+    (30, 'audit.html', ['audit.json'])
     """
     from ..audit.core import audit_corpus
     from ..audit.page import write_audit

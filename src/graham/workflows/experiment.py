@@ -53,6 +53,18 @@ def run_experiment(source: DataSource, out: str | Path, config: ProtocolConfig, 
     Returns
     -------
     ExperimentResult
+
+    Examples
+    --------
+    The log-mel baseline alone (no network to train), grouped 2-fold, one seed:
+
+    >>> from graham.evaluate.protocol import ProtocolConfig
+    >>> from graham.workflows.experiment import run_experiment
+    >>> from graham.workflows.requests import DataSource
+    >>> cfg = ProtocolConfig(protocol="kfold", k=2, seeds=(0,), fractions=(1.0,), methods=("mel_floor",))
+    >>> res = run_experiment(DataSource("synthetic:2x3"), f"{tmp}/exp", cfg, progress=False)
+    >>> len(res.runs), [row["method"] for row in res.table()]
+    (2, ['Log-mel stats + LR'])
     """
     from ..report.experiment_figures import write_experiment_figures
 

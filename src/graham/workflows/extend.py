@@ -15,7 +15,7 @@ import dataclasses
 import os
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -35,9 +35,6 @@ __all__ = ["ExtendResult", "extend_bundle", "extend_bundle_files", "parse_additi
 #: fresh) and keeps its feature standardisation, so it adjusts rather than learns anew; a
 #: tenth of a full training keeps a bundle of 300 reference clips within seconds on the CPU.
 REFIT_EPOCHS = 100
-
-#: A clip to add: a file, or a log-mel computed with the bundle's settings [shape=(n_mels, frames)].
-ClipSource = "str | os.PathLike | np.ndarray"
 
 
 @dataclasses.dataclass
@@ -144,31 +141,14 @@ def extend_bundle(bundle: Bundle, add: Mapping[str, Sequence], *, ids: Mapping[s
         # recall 0-7 % with it, 30-86 % without, the other genres unchanged). A bundle with a class
         # added after training keeps the GNN's own probabilities.
         cfg = dataclasses.replace(cfg, smooth=False)
-    front = FrontEnd(bundle.mel, bundle.siamese, crop_frames=bundle.siamese_config.crop_frames, device=dev,
-                     band_statistics=cfg.band_statistics)
     classes = list(bundle.classes) + [c for c in add if c not in bundle.classes]
-    emb, stats, labels, names = [], [], [], []
-    for label, clips in add.items():
-        given = list((ids or {}).get(label, []))
-        for j, clip in enumerate(clips):
-            mel = np.asarray(clip, dtype=np.float32) if isinstance(clip, np.ndarray) else front.mel(clip)
-            if mel.ndim != 2 or mel.shape[0] != bundle.mel.n_mels:
-                raise ParameterError(f"a log-mel to add must be (n_mels={bundle.mel.n_mels}, frames), got {mel.shape}")
-            e, _ = front.window_embeddings(mel)
-            emb.append(e.mean(0))
-            if cfg.band_statistics:
-                st = front.clip_statistics(mel)
-                assert st is not None
-                stats.append(st.cpu().numpy())
-            labels.append(classes.index(label))
-            names.append(given[j] if j < len(given) else (str(clip) if not isinstance(clip, np.ndarray)
-                                                          else f"{label}/added-{j}"))
-    reference = np.concatenate([bundle.reference, np.stack(emb).astype(np.float32)])
-    ref_labels = np.concatenate([bundle.reference_labels, np.asarray(labels, dtype=np.int64)])
+    emb, stats, labels, names = _embedded(bundle, add, ids, classes, band_statistics=cfg.band_statistics, device=dev)
+    reference = np.concatenate([bundle.reference, emb])
+    ref_labels = np.concatenate([bundle.reference_labels, labels])
     ref_stats = None
     if cfg.band_statistics:
-        assert bundle.reference_stats is not None
-        ref_stats = np.concatenate([bundle.reference_stats, np.stack(stats).astype(np.float32)])
+        assert bundle.reference_stats is not None and stats is not None
+        ref_stats = np.concatenate([bundle.reference_stats, stats])
     old_ids = bundle.reference_ids or [f"reference {i}" for i in range(len(bundle.reference))]
     x = node_features(reference, ref_stats)
     head = bundle.siamese.head.to(dev).eval()
@@ -189,13 +169,73 @@ def extend_bundle(bundle: Bundle, add: Mapping[str, Sequence], *, ids: Mapping[s
                                reference_ids=list(old_ids) + names, info=info)
 
 
+def _embedded(bundle: Bundle, add: Mapping[str, Sequence], ids: Mapping[str, Sequence[str]] | None,
+              classes: list[str], *, band_statistics: bool,
+              device: torch.device) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, list[str]]:
+    """The clips to add as reference nodes: their embeddings (the mean over windows, by the
+    bundle's frozen backbone) [shape=(n, 128)], band statistics [shape=(n, 3 n_mels)] when the
+    GNN reads them, class indices in ``classes`` and ids (``ids``, else the file paths, or
+    ``LABEL/added-N`` for log-mels)."""
+    front = FrontEnd(bundle.mel, bundle.siamese, crop_frames=bundle.siamese_config.crop_frames, device=device,
+                     band_statistics=band_statistics)
+    emb, stats, labels, names = [], [], [], []
+    for label, clips in add.items():
+        given = list((ids or {}).get(label, []))
+        for j, clip in enumerate(clips):
+            mel = np.asarray(clip, dtype=np.float32) if isinstance(clip, np.ndarray) else front.mel(clip)
+            if mel.ndim != 2 or mel.shape[0] != bundle.mel.n_mels:
+                raise ParameterError(f"a log-mel to add must be (n_mels={bundle.mel.n_mels}, frames), got {mel.shape}")
+            emb.append(front.window_embeddings(mel)[0].mean(0))
+            st = front.clip_statistics(mel)
+            if st is not None:
+                stats.append(st.cpu().numpy())
+            labels.append(classes.index(label))
+            names.append(given[j] if j < len(given) else (str(clip) if not isinstance(clip, np.ndarray)
+                                                          else f"{label}/added-{j}"))
+    return (np.stack(emb).astype(np.float32), np.stack(stats).astype(np.float32) if stats else None,
+            np.asarray(labels, dtype=np.int64), names)
+
+
 def extend_bundle_files(bundle_dir: str | os.PathLike, add: Mapping[str, Sequence[str | os.PathLike]], *,
                         out: str | os.PathLike | None = None, in_place: bool = False, seed: int | None = None,
-                        device: str | None = None, on_skip=None) -> ExtendResult:
-    """``graham extend``: the bundle in ``bundle_dir`` with the audio files of ``add`` (label ->
-    files); files that cannot be read are skipped (``on_skip(error)`` hears each). The result is
-    written to ``out``; writing over ``bundle_dir`` needs ``in_place`` (then each file is
-    replaced atomically, config.json last). A label left with no readable file is an error."""
+                        device: str | None = None, on_skip: Callable[[AudioError], None] | None = None) -> ExtendResult:
+    """``graham extend``: a bundle folder with more labelled reference clips, written anew.
+
+    Parameters
+    ----------
+    bundle_dir : str or os.PathLike
+        The bundle folder.
+    add : Mapping[str, Sequence[str or os.PathLike]]
+        Label -> audio files (a new genre, or more of one the bundle has).
+    out : str or os.PathLike, optional
+        The new bundle's folder.
+    in_place : bool
+        Write over ``bundle_dir`` instead (each file replaced atomically, config.json last).
+    seed : int, optional
+        Seed of the refit (default: the bundle's).
+    device : str, optional
+        Where the refit runs.
+    on_skip : callable, optional
+        Hears each file that cannot be read (it is skipped).
+
+    Returns
+    -------
+    ExtendResult
+
+    Raises
+    ------
+    ParameterError
+        Neither ``out`` nor ``in_place``; ``out`` is the bundle itself without ``in_place``.
+    GrahamError
+        A label is left with no readable file (nothing is written).
+
+    Examples
+    --------
+    >>> from graham.workflows.extend import extend_bundle_files
+    >>> res = extend_bundle_files(bundle, {"bossa": [song]}, out=f"{tmp}/bigger")
+    >>> res.added, res.bundle.classes[-1], res.out.name
+    ({'bossa': 1}, 'bossa', 'bigger')
+    """
     src = Path(bundle_dir).expanduser()
     if out is None and not in_place:
         raise ParameterError("say where the extended bundle goes (--out DIR), or --in-place to replace the old one")

@@ -242,6 +242,18 @@ def suggest(source: DataSource, labels_csv: str | os.PathLike, budget: int, out:
     Returns
     -------
     SuggestOutcome
+
+    Examples
+    --------
+    Two clips labelled, four more suggested with a trained bundle's model (``bundle``):
+
+    >>> from pathlib import Path
+    >>> from graham.workflows.label_less import suggest
+    >>> from graham.workflows.requests import DataSource
+    >>> _ = Path(f"{tmp}/labels.csv").write_text("clip_id,label\\nrock.00000,rock\\njazz.00001,jazz\\n")
+    >>> o = suggest(DataSource("synthetic:4x3"), f"{tmp}/labels.csv", 4, f"{tmp}/next", bundle=bundle, progress=False)
+    >>> len(o.rows), {"rock.00000", "jazz.00001"} & {r["clip_id"] for r in o.rows}, o.page.name
+    (4, set(), 'label.html')
     """
     from ..inference.bundle import load_bundle
     from ..labelling.page import write_label_page
@@ -320,6 +332,19 @@ def train_on_labels(source: DataSource, labels_csv: str | os.PathLike, out: str 
     -------
     dict
         What ``metrics.json`` holds.
+
+    Examples
+    --------
+    One labelled clip of each of two genres; ``tiny`` stands for a test-sized network's settings
+    (a user passes nothing, or :func:`label_less_settings`):
+
+    >>> from pathlib import Path
+    >>> from graham.workflows.label_less import train_on_labels
+    >>> from graham.workflows.requests import DataSource
+    >>> _ = Path(f"{tmp}/labels.csv").write_text("clip_id,label\\nrock.00000,rock\\njazz.00001,jazz\\n")
+    >>> doc = train_on_labels(DataSource("synthetic:2x3"), f"{tmp}/labels.csv", f"{tmp}/run", tiny, progress=False)
+    >>> doc["classes"], doc["labelled"], doc["unlabelled"]
+    (['jazz', 'rock'], 2, 18)
     """
     from ..evaluate.metrics import classification_metrics
     from .train import bundle_from_run

@@ -177,11 +177,21 @@ def test_graph_and_method_options_reach_the_run(tmp_path):
         assert res.exit_code == 2 and "error" in res.output
 
 
+def _scored(mels, labels, split, labelled, classes, *, siamese, gnn, gnn_train, mode="transductive",
+            methods=None):
+    """One run of ``methods`` (default: all) on a given split and labelled set, settings as given."""
+    from graham.evaluate.methods import DEFAULT_METHODS, RunData
+    from graham.evaluate.protocol import score_run
+
+    data = RunData(mels, np.asarray(labels), list(classes), split, np.asarray(labelled), siamese, gnn, gnn_train,
+                   mode=mode, seed=siamese.seed)
+    return score_run(data, methods or DEFAULT_METHODS)
+
+
 def test_test_labels_reach_no_training(tmp_path):
     """Shuffling the test clips' labels changes nothing any method learns or predicts."""
     import torch
 
-    from graham.evaluate.protocol import evaluate_split
     from graham.evaluate.splits import labelled_subset, random_split
     from graham.nn.gnn import GNNConfig
     from graham.workflows.features import extract_features
@@ -197,8 +207,8 @@ def test_test_labels_reach_no_training(tmp_path):
     for mode in ("transductive", "inductive"):
         kw = dict(siamese=tiny_siamese(epochs=1), gnn=GNNConfig(graph="knn", k=3), mode=mode,
                   gnn_train=GNNTrainConfig(epochs=30, val_fraction=0.0, patience=None, refit=False))
-        a = evaluate_split(mels, labels, split, labelled, len(classes), classes, **kw)
-        b = evaluate_split(mels, shuffled, split, labelled, len(classes), classes, **kw)
+        a = _scored(mels, labels, split, labelled, classes, **kw)
+        b = _scored(mels, shuffled, split, labelled, classes, **kw)
         np.testing.assert_array_equal(a[1], b[1])  # embeddings
         np.testing.assert_array_equal(a[2], b[2])  # GNN hidden features of every clip
         for k, v in a[3]["grahams_gnn"].model.state_dict().items():
@@ -213,7 +223,6 @@ def test_unlabelled_training_clips_lend_their_audio_to_the_embedding_but_no_labe
     """With the contrastive loss the unlabelled training clips' audio reaches the embedding
     (tests/test_siamese.py checks that it is drawn), yet shuffling their labels and the test
     clips' changes no embedding and no prediction: catches a pool that passes labels along."""
-    from graham.evaluate.protocol import evaluate_split
     from graham.evaluate.splits import labelled_subset, random_split
     from graham.nn.gnn import GNNConfig
     from graham.workflows.features import extract_features
@@ -230,8 +239,8 @@ def test_unlabelled_training_clips_lend_their_audio_to_the_embedding_but_no_labe
     kw = dict(gnn=GNNConfig(graph="knn", k=3), methods=("grahams_gnn", "label_spreading"),
               gnn_train=GNNTrainConfig(epochs=30, val_fraction=0.0, patience=None, refit=False))
     with_audio = tiny_siamese(epochs=1, contrastive=1.0, contrastive_clips=6)
-    a = evaluate_split(mels, labels, split, labelled, len(classes), classes, siamese=with_audio, **kw)
-    b = evaluate_split(mels, shuffled, split, labelled, len(classes), classes, siamese=with_audio, **kw)
+    a = _scored(mels, labels, split, labelled, classes, siamese=with_audio, **kw)
+    b = _scored(mels, shuffled, split, labelled, classes, siamese=with_audio, **kw)
     np.testing.assert_array_equal(a[1], b[1])
     for m in a[0]:
         assert a[0][m]["predicted"] == b[0][m]["predicted"], m

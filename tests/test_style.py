@@ -45,3 +45,15 @@ def test_the_rule_is_read_right():
     """A test of the test: the known long kernel is found, and it says why."""
     found = {f.name: f for p, f in _functions() if p.name == "stftkernel.py"}
     assert _code_lines(found["_stft_tiles"]) > 60 and "Long on purpose" in ast.get_docstring(found["_stft_tiles"])
+
+
+def test_the_readmes_layout_names_every_package_and_top_module():
+    """The README's Layout block lists what src/graham holds, no more and no less."""
+    import re
+
+    readme = (ROOT.parents[1] / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```")[1]
+    named = set(re.findall(r"\b([a-z_]+)(?:/|\.py)", block)) - {"src", "graham", "benchmarks", "docs", "tests"}
+    there = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    there |= {p.stem for p in ROOT.glob("*.py")} - {"__init__"} | {"__init__"}
+    assert named == there, (sorted(named - there), sorted(there - named))

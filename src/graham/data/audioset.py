@@ -90,15 +90,48 @@ def read_audioset(
 
     Parameters
     ----------
-    csv_path : AudioSet segments CSV.
-    clips_dir : folder (searched recursively) holding the clips, in any audio format.
-    genres : subset of genres (MIDs or names); default: all 25.
-    pattern : file name without extension; fields ``{YTID}``, ``{start}``, ``{end}`` (seconds,
-        written as integers when whole, e.g. ``30``) and ``{start_raw}``, ``{end_raw}`` (as in the CSV).
-    multi_label : "drop" or "first" (see the module docstring).
+    csv_path : str or os.PathLike
+        AudioSet segments CSV (``YTID, start_seconds, end_seconds, positive_labels``).
+    clips_dir : str or os.PathLike
+        Folder (searched recursively) holding the clips, in any audio format.
+    genres : list of str, optional
+        Subset of genres (MIDs or names); default: all 25.
+    pattern : str
+        File name without extension; fields ``{YTID}``, ``{start}``, ``{end}`` (seconds,
+        written as integers when whole, e.g. ``30``) and ``{start_raw}``, ``{end_raw}`` (as in
+        the CSV).
+    multi_label : {'drop', 'first'}
+        A segment of several chosen genres is dropped, or kept with its first (see the module
+        docstring).
+    name : str
+        The corpus's name.
 
-    Clips in the CSV whose file is absent are counted in ``Corpus.notes``; a segment's group
-    is its YouTube id, so grouped splits never put two segments of one video on both sides.
+    Returns
+    -------
+    Corpus
+        Clips in the CSV whose file is absent are counted in ``Corpus.notes``; a segment's group
+        is its YouTube id, so grouped splits never put two segments of one video on both sides.
+
+    Examples
+    --------
+    One segment of rock, one of jazz and rock (dropped), one whose file is missing, one of
+    speech (not a genre):
+
+    >>> import numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> from graham.data.audioset import read_audioset
+    >>> rows = ['abc, 30.000, 40.000, "/m/06by7"', 'abc, 50.000, 60.000, "/m/03_d0,/m/06by7"',
+    ...         'xyz, 0.000, 10.000, "/m/06by7"', 'spk, 0.000, 10.000, "/m/09x0r"']
+    >>> _ = Path(tmp, "segments.csv").write_text("# YTID, start_seconds, end_seconds, positive_labels\\n" + "\\n".join(rows))
+    >>> Path(tmp, "clips").mkdir()
+    >>> for stem in ("abc_30", "abc_50"):
+    ...     sf.write(str(Path(tmp, "clips", stem + ".flac")), np.zeros(22050, dtype=np.float32), 22050)
+    >>> corpus = read_audioset(Path(tmp, "segments.csv"), Path(tmp, "clips"))
+    >>> [(c.clip_id, c.label, c.group) for c in corpus.clips]
+    [('abc_30', 'rock', 'abc')]
+    >>> print(corpus.notes[0])  # doctest: +NORMALIZE_WHITESPACE
+    4 segments in segments.csv: 1 without a chosen genre, 1 dropped for several genres
+    (multi_label='drop'), 1 missing from ..., 1 kept
     """
     if multi_label not in _MULTI:
         raise DatasetError(f"multi_label must be one of {_MULTI}, got {multi_label!r}")

@@ -132,7 +132,29 @@ class Corpus:
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike, *, name: str | None = None) -> "Corpus":
-        """Read a table written by :meth:`to_csv` (relative paths are taken from its folder)."""
+        """Read a corpus table (``csv:TABLE``): columns ``clip_id, path, label[, group, split]``,
+        as :meth:`to_csv` writes them; relative paths are taken from the table's folder.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The table.
+        name : str, optional
+            The corpus's name (default: the table's file name).
+
+        Returns
+        -------
+        Corpus
+
+        Examples
+        --------
+        >>> from pathlib import Path
+        >>> from graham.data.corpus import Corpus
+        >>> _ = Path(tmp, "table.csv").write_text("clip_id,path,label,group\\na,a.wav,rock,album1\\nb,b.wav,jazz,album2\\n")
+        >>> corpus = Corpus.from_csv(Path(tmp, "table.csv"))
+        >>> corpus.clip_ids, corpus.classes, corpus.clips[0].path == Path(tmp, "a.wav")
+        (['a', 'b'], ['jazz', 'rock'], True)
+        """
         path = Path(path)
         base = path.parent
         clips = []

@@ -79,9 +79,41 @@ def read_folder(root: str | os.PathLike, *, check_headers: bool = True, name: st
 
 def read_audio_folder(root: str | os.PathLike, *, check_headers: bool = True, name: str | None = None) -> Corpus:
     """Read every audio file below ``root`` (``audio:PATH``) as an unlabelled clip: a collection
-    nobody has sorted into genres, for ``graham suggest`` and ``graham train --labels``. A file
-    in a sub-folder belongs to the group named by the first one (an album, an artist); a file
-    at the top is its own group. Clip ids are the path relative to ``root`` without extension."""
+    nobody has sorted into genres, for ``graham suggest`` and ``graham train --labels``.
+
+    A file in a sub-folder belongs to the group named by the first one (an album, an artist); a
+    file at the top is its own group. Clip ids are the path relative to ``root`` without
+    extension.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The collection's folder.
+    check_headers : bool
+        Open every file's header and skip the unreadable ones.
+    name : str, optional
+        The corpus's name (default: the folder's).
+
+    Returns
+    -------
+    Corpus
+        Every clip's label is ``""``.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> from graham.data.folder import read_audio_folder
+    >>> root = Path(tmp, "collection")
+    >>> (root / "Album A").mkdir(parents=True)
+    >>> silence = np.zeros(22050, dtype=np.float32)
+    >>> sf.write(str(root / "Album A" / "1.flac"), silence, 22050); sf.write(str(root / "loose.wav"), silence, 22050)
+    >>> (root / "broken.wav").write_bytes(b"RIFF")
+    4
+    >>> corpus = read_audio_folder(root)
+    >>> corpus.clip_ids, corpus.groups, [s.path.endswith("broken.wav") for s in corpus.skipped]
+    (['Album A/1', 'loose'], ['Album A', 'loose'], [True])
+    """
     base = Path(root).expanduser()
     if not base.is_dir():
         raise DatasetError(f"folder not found: {base}")

@@ -90,7 +90,7 @@ class RunData:
     @functools.cached_property
     def cross_fit(self) -> CrossFit | None:
         """With the Siamese setting ``cross_fit`` K: the labelled clips' out-of-fold embeddings
-        (:mod:`graham.train.cross_fit`), aligned on the graph's other nodes (every clip in a
+        (:mod:`graham.evaluate.cross_fit`), aligned on the graph's other nodes (every clip in a
         transductive run, the training clips in an inductive one); None when off."""
         k = self.siamese_config.cross_fit
         if k < 2:

@@ -25,7 +25,7 @@ from .metrics import METRIC_KEYS, METRIC_TITLES, classification_metrics, format_
 from .splits import Split, choose_protocol, groups_cut, has_groups, labelled_subset, leakage_note, make_splits
 
 __all__ = ["ProtocolConfig", "RunResult", "ExperimentResult", "PlannedRun", "plan_runs", "run_data", "score_run",
-           "run_protocol", "evaluate_split", "run_key", "METHOD_NAMES"]
+           "run_protocol", "run_key", "METHOD_NAMES"]
 
 log = logging.getLogger(__name__)
 
@@ -246,20 +246,6 @@ def score_run(data: RunData, methods: Sequence[str] = DEFAULT_METHODS):
     if uses_siamese:
         models["siamese"] = data.siamese
     return metrics, (data.embeddings if uses_siamese else None), hidden, models
-
-
-def evaluate_split(mels: Sequence[np.ndarray], labels: np.ndarray, split: Split, labelled: np.ndarray,
-                   num_classes: int, classes: list[str], *, siamese: SiameseConfig, gnn: GNNConfig,
-                   gnn_train: GNNTrainConfig, mode: str = "transductive", device: str | None = None,
-                   progress: bool = False, siamese_out=None, resume: bool = False,
-                   methods: Sequence[str] = DEFAULT_METHODS):
-    """One run on a given split and labelled set with the settings as given (the protocol seeds
-    them per run: :func:`run_data`): :func:`score_run` of ``methods``, with the Siamese
-    network's checkpoints in ``siamese_out``."""
-    data = RunData(mels, np.asarray(labels), list(classes), split, np.asarray(labelled), siamese, gnn, gnn_train,
-                   mode=mode, seed=siamese.seed, device=device, progress=progress, siamese_out=siamese_out,
-                   resume=resume)
-    return score_run(data, methods)
 
 
 def run_protocol(mels: Sequence[np.ndarray], labels, classes: list[str], config: ProtocolConfig, *,

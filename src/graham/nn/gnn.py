@@ -46,6 +46,12 @@ class GNNConfig:
     graph (``k``) of the embeddings (:mod:`graham.nn.propagate`): labelled clips' residuals and
     labels spread to their neighbours; new clips attach to their k nearest reference clips.
 
+    ``relations``: typed relations between the nodes beside the audio graph (``("album",
+    "artist")``), each a term of every layer over that relation's neighbours
+    (:class:`~graham.nn.relational.RelationTerms`); the graph then carries one edge list per
+    relation, in this order. Empty (the default): the paper's layer, and the setting is not
+    written by :meth:`to_dict`, so settings and bundles read as they did before it existed.
+
     The defaults are the ``cpu`` preset's, measured on real music (README, "Why these
     defaults"): kNN graph, band statistics, smoothing; ``paper`` is the paper's complete graph
     over the embeddings alone, no smoothing."""
@@ -61,15 +67,25 @@ class GNNConfig:
     label_input: bool = False
     band_statistics: bool = True
     smooth: bool = True
+    relations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "relations", tuple(self.relations))  # a list from JSON
+        if len(set(self.relations)) != len(self.relations) or not all(isinstance(r, str) and r
+                                                                        for r in self.relations):
+            raise ParameterError(f"relations must be distinct names, got {self.relations!r}")
         if self.layers < 1 or self.hidden < 1 or not 0 <= self.dropout < 1:
             raise ParameterError("need layers >= 1, hidden >= 1 and 0 <= dropout < 1")
         if self.graph not in GRAPH_KINDS or self.k < 1:
             raise ParameterError(f"graph must be one of {GRAPH_KINDS} and k >= 1, got {self.graph!r}, k={self.k}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.relations:
+            del d["relations"]  # as before the setting existed: the same bundles and resumable runs
+        else:
+            d["relations"] = list(self.relations)
+        return d
 
     def describe(self) -> str:
         """The settings in words, for tables and reports."""
@@ -78,6 +94,7 @@ class GNNConfig:
         nodes = "the Siamese embedding" + (" and the clip's log-mel band statistics" if self.band_statistics else "")
         return (f"GrahAM's GNN on {graph}, nodes holding {nodes}"
                 + (", labelled nodes carrying their label as an input" if self.label_input else "")
+                + (f", with {' and '.join(self.relations)} relations" if self.relations else "")
                 + (f", then correct & smooth over the kNN graph (k = {self.k})" if self.smooth else ""))
 
     @classmethod
@@ -120,7 +137,8 @@ class GrahamGNN(nn.Module):
         self.in_dim, self.num_classes = in_dim, num_classes
         dims = [in_dim + (num_classes if c.label_input else 0)] + [c.hidden] * c.layers
         self.convs = nn.ModuleList(
-            GrahamConv(dims[k], dims[k + 1], hidden=c.hidden, gamma_layers=c.gamma_layers, aggr=c.aggr)
+            GrahamConv(dims[k], dims[k + 1], hidden=c.hidden, gamma_layers=c.gamma_layers, aggr=c.aggr,
+                       relations=len(c.relations))
             for k in range(c.layers))
         self.dropout = nn.Dropout(c.dropout)
         self.classifier = nn.Linear(c.hidden, num_classes)
@@ -147,12 +165,22 @@ class GrahamGNN(nn.Module):
             return self.dropout(torch.relu(h))
         return _ReluDropout.apply(h, p)
 
+    def _relations(self, graph: Graph | None) -> tuple[torch.Tensor, ...] | None:
+        """The graph's relation edges, one list per relation of the config (None without)."""
+        if not self.config.relations:
+            return None
+        if graph is None or len(graph.relations) != len(self.config.relations):
+            raise ParameterError(f"this GNN reads the relations {', '.join(self.config.relations)}: the graph must "
+                                 "carry one edge list for each")
+        return graph.relations
+
     def _layer(self, conv: GrahamConv, h: torch.Tensor, graph: Graph | None) -> torch.Tensor:
+        rel = self._relations(graph)
         if graph is None or graph.is_complete:
-            return conv.forward_complete(h, self_loops=self.config.self_loops)
+            return conv.forward_complete(h, self_loops=self.config.self_loops, relation_edges=rel)
         if graph.weights is not None:
-            return conv.forward_weighted(h, graph.weights)
-        return conv(h, graph.edge_index, graph.edge_weight)
+            return conv.forward_weighted(h, graph.weights, relation_edges=rel)
+        return conv(h, graph.edge_index, graph.edge_weight, relation_edges=rel)
 
     def forward(self, x: torch.Tensor, graph: Graph | None = None, *, labels: torch.Tensor | None = None,
                 return_hidden: bool = False):
@@ -195,13 +223,14 @@ class GrahamGNN(nn.Module):
                 raise ParameterError(f"reference features must have {self.in_dim} dimensions")
             ref_states = self.reference_states(x_ref, graph)
         q = self.inputs(x_new)
+        rel = self._relations(attach)  # bipartite relation edges: a reference track -> a new one
         for conv, r in zip(self._layers(), ref_states):
             if attach is None or attach.is_complete:
-                q = conv.forward_complete(q, sources=r, self_loops=self.config.self_loops)
+                q = conv.forward_complete(q, sources=r, self_loops=self.config.self_loops, relation_edges=rel)
             elif attach.weights is not None:
-                q = conv.forward_weighted(q, attach.weights, sources=r)
+                q = conv.forward_weighted(q, attach.weights, sources=r, relation_edges=rel)
             else:
-                q = conv(r, attach.edge_index, attach.edge_weight, x_dst=q)
+                q = conv(r, attach.edge_index, attach.edge_weight, x_dst=q, relation_edges=rel)
             q = self._act(q)
         logits = self.classifier(q)
         return (logits, q) if return_hidden else logits

@@ -28,7 +28,7 @@ Two implementations share one set of weights:
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +37,7 @@ from torch_geometric.nn import MessagePassing
 
 from ..errors import ParameterError
 from .pyg_tempfiles import remove_generated_sources
+from .relational import RelationTerms
 from .sorted_sums import ReluDiffSum, ShiftedReluSum
 
 __all__ = ["GrahamConv", "complete_edge_index"]
@@ -82,6 +83,11 @@ class GrahamConv(MessagePassing):
         more (1: Linear-ReLU, 2: Linear-ReLU-Linear, ...).
     aggr : {'mean', 'sum', 'max'}
         Aggregation over the neighbours j.
+    relations : int >= 0
+        Typed relations beside the audio graph (album, artist, ...): each adds a term
+        :math:`\operatorname{AGG}_{j \in \mathcal{N}_r(i)} \gamma_r(x_i - x_j)` to
+        :math:`\phi_g`'s input (:class:`~graham.nn.relational.RelationTerms`), and every
+        forward then takes one edge list per relation. 0: the paper's layer, bit for bit.
 
     Notes
     -----
@@ -114,7 +120,7 @@ class GrahamConv(MessagePassing):
     column_chunk = 16
 
     def __init__(self, in_channels: int, out_channels: int, *, hidden: int = 64, gamma_layers: int = 2,
-                 aggr: str = "mean") -> None:
+                 aggr: str = "mean", relations: int = 0) -> None:
         if aggr not in AGGREGATIONS:
             raise ParameterError(f"aggr must be one of {AGGREGATIONS}, got {aggr!r}")
         if gamma_layers < 1 or hidden < 1:
@@ -128,7 +134,11 @@ class GrahamConv(MessagePassing):
             if k < gamma_layers - 1:
                 g.append(nn.ReLU())
         self.gamma = nn.Sequential(*g)
-        self.phi = nn.Sequential(*_mlp([in_channels + hidden, hidden, out_channels]))
+        self.phi = nn.Sequential(*_mlp([in_channels + hidden * (1 + relations), hidden, out_channels]))
+        self.relations = relations
+        # created after gamma and phi, so that with relations their initialisation is unchanged
+        self.relation_terms = (RelationTerms(in_channels, hidden, relations=relations, gamma_layers=gamma_layers,
+                                             aggr=aggr) if relations else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -136,19 +146,42 @@ class GrahamConv(MessagePassing):
         for m in list(self.gamma) + list(self.phi):
             if isinstance(m, nn.Linear):
                 m.reset_parameters()
+        if self.relation_terms is not None:
+            for m in self.relation_terms.modules():
+                if isinstance(m, nn.Linear):
+                    m.reset_parameters()
+
+    def _relation_input(self, x: torch.Tensor, relation_edges: Sequence[torch.Tensor] | None,
+                        sources: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The relation terms of the targets ``x`` [shape=(N, relations * hidden)], or None for
+        a layer without relations; ``sources`` (default ``x``) are what the edges' row 0 indexes."""
+        if self.relation_terms is None:
+            if relation_edges:
+                raise ParameterError("this layer has no relations: pass no relation edges")
+            return None
+        if relation_edges is None:
+            raise ParameterError(f"this layer reads {self.relations} relations: pass their edges")
+        return self.relation_terms(x if sources is None else sources, relation_edges,
+                                   x_dst=None if sources is None else x)
+
+    def _phi_input(self, x: torch.Tensor, m: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
+        return torch.cat([x, m] if extra is None else [x, m, extra], dim=-1)
 
     # -- the reference: PyG message passing ------------------------------------------------
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor | None = None, *,
-                x_dst: torch.Tensor | None = None) -> torch.Tensor:
+                x_dst: torch.Tensor | None = None,
+                relation_edges: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """``edge_weight`` [shape=(E,)], optional, scales each message (e.g. the Siamese
         similarity s_ij, :func:`graham.nn.graphs.siamese_edge_weights`). With ``x_dst``, the
         graph is bipartite: sources are rows of ``x``, targets rows of ``x_dst`` (new clips
-        attached to reference clips), and the output has one row per target."""
+        attached to reference clips), and the output has one row per target.
+        ``relation_edges``: one edge list per relation (the layer's ``relations``), indexed as
+        ``edge_index`` is."""
         if x_dst is None:
             m = self.propagate(edge_index, x=x, edge_weight=edge_weight)
-            return self.phi(torch.cat([x, m], dim=-1))
+            return self.phi(self._phi_input(x, m, self._relation_input(x, relation_edges)))
         m = self.propagate(edge_index, x=(x, x_dst), edge_weight=edge_weight, size=(x.shape[0], x_dst.shape[0]))
-        return self.phi(torch.cat([x_dst, m], dim=-1))
+        return self.phi(self._phi_input(x_dst, m, self._relation_input(x_dst, relation_edges, sources=x)))
 
     def message(self, x_i: torch.Tensor, x_j: torch.Tensor, edge_weight: torch.Tensor | None = None) -> torch.Tensor:
         msg = self.gamma(x_i - x_j)
@@ -160,12 +193,14 @@ class GrahamConv(MessagePassing):
         return self.gamma_layers <= 2 and not (self.aggr == "max" and self.gamma_layers == 2)
 
     def forward_complete(self, x: torch.Tensor, sources: torch.Tensor | None = None, *, self_loops: bool = False,
-                         chunk: int = 1024) -> torch.Tensor:
+                         chunk: int = 1024, relation_edges: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """This layer on the complete graph: every node of ``x`` receives a message from every
         node of ``sources`` (default: ``x`` itself, without the node itself unless ``self_loops``).
         With separate ``sources`` (inductive use), every source is a neighbour, and with
         ``self_loops`` the new node is its own neighbour too, as every reference node is.
+        ``relation_edges``: one edge list per relation, row 0 indexing ``sources`` (or ``x``).
         """
+        extra = self._relation_input(x, relation_edges, sources)
         inductive_self = sources is not None and self_loops
         if not inductive_self:
             parts = self._aggregate_parts(x, sources, self_loops=self_loops, chunk=chunk)
@@ -173,23 +208,25 @@ class GrahamConv(MessagePassing):
                 total, weight, bias = parts
                 lin = cast(nn.Linear, self.phi[0])
                 d = x.shape[-1]
-                w_m = lin.weight[:, d:]
-                return self.phi[1:](torch.addmm(F.linear(total, w_m @ weight, lin.bias + w_m @ bias), x,
-                                                 lin.weight[:, :d].T))
-            return self._phi_split(x, parts)
+                w_m = lin.weight[:, d:d + self.hidden]
+                pre = torch.addmm(F.linear(total, w_m @ weight, lin.bias + w_m @ bias), x, lin.weight[:, :d].T)
+                return self.phi[1:](pre if extra is None else pre + extra @ lin.weight[:, d + self.hidden:].T)
+            return self._phi_split(x, parts, extra)
         m = self.aggregate_complete(x, sources, self_loops=self_loops, chunk=chunk)
         g0 = self.gamma(torch.zeros(1, x.shape[-1], dtype=x.dtype, device=x.device))  # gamma(x_i - x_i)
         n = (x if sources is None else sources).shape[0]
         m = {"mean": lambda: (m * n + g0) / (n + 1), "sum": lambda: m + g0,
              "max": lambda: torch.maximum(m, g0)}[self.aggr]()
-        return self._phi_split(x, m)
+        return self._phi_split(x, m, extra)
 
-    def _phi_split(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """``phi(cat([x, m]))`` without building the concatenation: its first Linear is split
-        into the columns that read x and those that read m (the same weights and sums)."""
+    def _phi_split(self, x: torch.Tensor, m: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """``phi(cat([x, m, extra]))`` without building the concatenation: its first Linear is
+        split into the columns that read x, those that read m and those that read the relation
+        terms ``extra`` (the same weights and sums)."""
         lin = cast(nn.Linear, self.phi[0])
-        d = x.shape[-1]
-        return self.phi[1:](torch.addmm(F.linear(m, lin.weight[:, d:], lin.bias), x, lin.weight[:, :d].T))
+        d, h = x.shape[-1], self.hidden
+        pre = torch.addmm(F.linear(m, lin.weight[:, d:d + h], lin.bias), x, lin.weight[:, :d].T)
+        return self.phi[1:](pre if extra is None else pre + extra @ lin.weight[:, d + h:].T)
 
     def aggregate_complete(self, x: torch.Tensor, sources: torch.Tensor | None = None, *, self_loops: bool = False,
                            chunk: int = 1024) -> torch.Tensor:
@@ -246,7 +283,7 @@ class GrahamConv(MessagePassing):
         return total * scale if scale != 1.0 else total
 
     def forward_weighted(self, x: torch.Tensor, weights: torch.Tensor, sources: torch.Tensor | None = None, *,
-                         chunk: int = 256) -> torch.Tensor:
+                         chunk: int = 256, relation_edges: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """This layer on a complete graph whose message j -> i is scaled by ``weights[i, j]``
         [shape=(N_t, N_s)]: the same result as :meth:`forward` on every edge with those edge
         weights (a zero weight on one node set's diagonal stands for "no self-loop", and the
@@ -281,7 +318,7 @@ class GrahamConv(MessagePassing):
             else:
                 total = msg.sum(dim=1)
                 out.append(total / n_src if self.aggr == "mean" else total)
-        return self.phi(torch.cat([x, torch.cat(out)], dim=-1))
+        return self.phi(self._phi_input(x, torch.cat(out), self._relation_input(x, relation_edges, sources)))
 
     def _dense(self, x: torch.Tensor, s: torch.Tensor, exclude_self: bool, chunk: int) -> torch.Tensor:
         outs = []
@@ -305,4 +342,5 @@ class GrahamConv(MessagePassing):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, hidden={self.hidden}, "
-                f"gamma_layers={self.gamma_layers}, aggr={self.aggr!r})")
+                f"gamma_layers={self.gamma_layers}, aggr={self.aggr!r}"
+                + (f", relations={self.relations})" if self.relations else ")"))

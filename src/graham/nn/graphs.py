@@ -38,11 +38,13 @@ class Graph:
     """Edges j -> i in PyG layout [shape=(2, E): row 0 source j, row 1 target i] and optional
     per-edge weights [shape=(E,)]; or, for a weighted complete graph, ``weights``
     [shape=(N_targets, N_sources)], w_ij the weight of j -> i (a zero diagonal, on one node set,
-    for no self-loops). Neither: the plain complete graph."""
+    for no self-loops). Neither: the plain complete graph. ``relations``: beside it, one edge
+    list per typed relation (album, artist, ...), in the order of the GNN's ``relations``."""
 
     edge_index: torch.Tensor | None = None
     edge_weight: torch.Tensor | None = None
     weights: torch.Tensor | None = None
+    relations: tuple[torch.Tensor, ...] = ()
 
     @property
     def is_complete(self) -> bool:
@@ -50,7 +52,8 @@ class Graph:
 
     def to(self, device) -> "Graph":
         move = (lambda t: None if t is None else t.to(device))  # noqa: E731
-        return Graph(move(self.edge_index), move(self.edge_weight), move(self.weights))
+        return Graph(move(self.edge_index), move(self.edge_weight), move(self.weights),
+                     tuple(r.to(device) for r in self.relations))
 
 
 def _check(kind: str, k: int, head) -> None:

@@ -93,14 +93,17 @@ def _model(config: SmoothConfig):
 
 @torch.no_grad()
 def correct_and_smooth(proba: torch.Tensor, features: torch.Tensor, labels, labelled,
-                       config: SmoothConfig | None = None) -> torch.Tensor:
+                       config: SmoothConfig | None = None, *,
+                       relation_edges: torch.Tensor | None = None) -> torch.Tensor:
     """Scores of every node after Correct and Smooth [shape=(N, C)]; the argmax is the class.
 
     ``proba`` [shape=(N, C)]: the base classifier's class probabilities of every node;
     ``features`` [shape=(N, d)]: what the kNN graph is built on (the clips' embeddings);
     ``labels``: the classes of the ``labelled`` nodes, in that order (no other label is asked
-    for, so none can reach the result); ``labelled``: their indices."""
-    ref = smooth_reference(proba, features, labels, labelled, config)
+    for, so none can reach the result); ``labelled``: their indices. ``relation_edges``
+    [shape=(2, E)]: edges of a library's relations (same album, same artist) that join the kNN
+    graph's, symmetrised."""
+    ref = smooth_reference(proba, features, labels, labelled, config, relation_edges=relation_edges)
     return ref.scores.to(proba.dtype)
 
 
@@ -118,14 +121,21 @@ class SmoothedReference:
 
 @torch.no_grad()
 def smooth_reference(proba: torch.Tensor, features: torch.Tensor, labels, labelled,
-                     config: SmoothConfig | None = None) -> SmoothedReference:
+                     config: SmoothConfig | None = None, *,
+                     relation_edges: torch.Tensor | None = None) -> SmoothedReference:
     """Correct and Smooth over the reference clips alone (arguments as :func:`correct_and_smooth`),
-    keeping the propagated residuals and scores that :func:`attach_smoothed` reads."""
+    keeping the propagated residuals and scores that :func:`attach_smoothed` reads (a new clip
+    attaches by the kNN graph alone: with ``relation_edges`` its result is the transductive
+    one's only where it has no relation)."""
     config = config or SmoothConfig()
     labels, labelled = _check(labels, labelled, proba.device)
     proba = proba.double()  # a confident classifier's residuals underflow float32 to exactly 0
     features = features.to(proba.dtype)
     edges = symmetric_knn_edges(features, config.k)
+    if relation_edges is not None and relation_edges.numel():
+        rel = relation_edges.to(edges.device)
+        edges = torch.unique(torch.cat([edges, rel, rel.flip(0)], dim=1), dim=1)
+        edges = edges[:, edges[0] != edges[1]]
     cs = _model(config)
     y = F.one_hot(labels, proba.shape[1]).to(proba.dtype)
     error = torch.zeros_like(proba)

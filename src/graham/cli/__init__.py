@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from . import data, inference, labels, training  # noqa: F401  (each registers its commands)
+from . import data, inference, labels, library, training  # noqa: F401  (each registers its commands)
 from .app import app
 
 __all__ = ["app", "run"]

@@ -94,7 +94,7 @@ def _model(config: SmoothConfig):
 @torch.no_grad()
 def correct_and_smooth(proba: torch.Tensor, features: torch.Tensor, labels, labelled,
                        config: SmoothConfig | None = None, *,
-                       relation_edges: torch.Tensor | None = None) -> torch.Tensor:
+                       relation_edges: torch.Tensor | None = None, audio_knn: bool = True) -> torch.Tensor:
     """Scores of every node after Correct and Smooth [shape=(N, C)]; the argmax is the class.
 
     ``proba`` [shape=(N, C)]: the base classifier's class probabilities of every node;
@@ -102,8 +102,10 @@ def correct_and_smooth(proba: torch.Tensor, features: torch.Tensor, labels, labe
     ``labels``: the classes of the ``labelled`` nodes, in that order (no other label is asked
     for, so none can reach the result); ``labelled``: their indices. ``relation_edges``
     [shape=(2, E)]: edges of a library's relations (same album, same artist) that join the kNN
-    graph's, symmetrised."""
-    ref = smooth_reference(proba, features, labels, labelled, config, relation_edges=relation_edges)
+    graph's, symmetrised; with ``audio_knn`` False, they alone are the graph (the base classifier
+    has read the audio neighbours already)."""
+    ref = smooth_reference(proba, features, labels, labelled, config, relation_edges=relation_edges,
+                           audio_knn=audio_knn)
     return ref.scores.to(proba.dtype)
 
 
@@ -122,7 +124,7 @@ class SmoothedReference:
 @torch.no_grad()
 def smooth_reference(proba: torch.Tensor, features: torch.Tensor, labels, labelled,
                      config: SmoothConfig | None = None, *,
-                     relation_edges: torch.Tensor | None = None) -> SmoothedReference:
+                     relation_edges: torch.Tensor | None = None, audio_knn: bool = True) -> SmoothedReference:
     """Correct and Smooth over the reference clips alone (arguments as :func:`correct_and_smooth`),
     keeping the propagated residuals and scores that :func:`attach_smoothed` reads (a new clip
     attaches by the kNN graph alone: with ``relation_edges`` its result is the transductive
@@ -131,7 +133,10 @@ def smooth_reference(proba: torch.Tensor, features: torch.Tensor, labels, labell
     labels, labelled = _check(labels, labelled, proba.device)
     proba = proba.double()  # a confident classifier's residuals underflow float32 to exactly 0
     features = features.to(proba.dtype)
-    edges = symmetric_knn_edges(features, config.k)
+    edges = (symmetric_knn_edges(features, config.k) if audio_knn
+             else torch.zeros(2, 0, dtype=torch.long, device=proba.device))
+    if not audio_knn and (relation_edges is None or not relation_edges.numel()):
+        raise ParameterError("correct-and-smooth without the audio kNN graph needs relation edges")
     if relation_edges is not None and relation_edges.numel():
         rel = relation_edges.to(edges.device)
         edges = torch.unique(torch.cat([edges, rel, rel.flip(0)], dim=1), dim=1)

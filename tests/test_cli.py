@@ -16,7 +16,8 @@ def test_help_lists_the_commands():
     out = runner.invoke(app, ["--help"]).output
     names = [c.name or c.callback.__name__ for c in app.registered_commands]
     assert sorted(names) == sorted(["version", "synth", "corpus", "features", "audit", "predict", "explain", "serve",
-                                    "suggest", "extend", "train-siamese", "embed", "train", "experiment", "demo"])
+                                    "suggest", "extend", "train-siamese", "embed", "train", "experiment", "demo",
+                                    "tag"])
     for cmd in names:
         assert cmd in out, cmd
         res = runner.invoke(app, [cmd, "--help"])
@@ -469,3 +470,38 @@ def test_the_readmes_label_less_loop_runs_on_an_unlabelled_collection(tmp_path):
     res = run(extend[1].replace("song.mp3", str(song)))
     line = next(x for x in res.stdout.splitlines() if x.startswith(str(song)))
     assert line.split(")")[1].split()[0] == "bossa", line  # the new genre first, for a copy of its example
+
+
+def test_an_unlabelled_collection_is_summarised_by_its_groups(tmp_path):
+    """Issue 44: `corpus audio:` said "259 clips in 1 classes ( 259)"."""
+    from tiny import tone, write
+
+    for rel in ("Album/1.wav", "Album/2.wav", "loose.wav"):
+        write(tmp_path / "music" / rel, tone(1.0))
+    res = runner.invoke(app, ["corpus", f"audio:{tmp_path / 'music'}"])
+    assert res.exit_code == 0 and "3 unlabelled clips in 2 groups" in res.output and "classes" not in res.output
+
+
+def test_the_scores_table_keeps_its_columns_whatever_the_names(capsys):
+    """Issue 44: "Log-mel stats + LR" and "GrahAM bundle (inductive, windowed)" broke the columns."""
+    from graham.cli.training import echo_scores
+
+    v = {"accuracy": 0.5, "balanced_accuracy": 0.25, "macro_f1": 0.125}
+    echo_scores({"GrahAM (GNN)": v, "Log-mel stats + LR": v, "GrahAM bundle (inductive, windowed)": v})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and len({line.index("accuracy") for line in lines}) == 1
+    assert len({line.index("macro-F1") for line in lines}) == 1
+
+
+def test_predict_names_inputs_without_audio_before_the_model_loads(trained, tmp_path, monkeypatch):
+    """Issue 44: a folder with no audio gave "no input could be read" without naming it, after
+    the model had loaded."""
+    import graham.inference.predict as predict_module
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no audio here")
+    monkeypatch.setattr(predict_module, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    res = runner.invoke(app, ["predict", str(trained.out / "bundle"), str(tmp_path / "empty"),
+                              str(tmp_path / "missing.mp3")])
+    assert res.exit_code == 2 and f"no audio file in {tmp_path / 'empty'}" in res.output
+    assert "missing.mp3: no such file" in res.output

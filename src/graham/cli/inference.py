@@ -68,13 +68,15 @@ def predict(
     if fmt not in FORMATS:
         fail(GrahamError(f"--format must be one of {', '.join(FORMATS)}"))
     check_first(device=device, bundle=bundle)
+    files, problems = expand_inputs(paths)  # before the model loads (seconds): a typo is said at once
+    for p in problems:
+        typer.secho(f"skipped: {p}", fg=typer.colors.YELLOW, err=True)
+    if not files:
+        fail(GrahamError(f"no audio file in {', '.join(paths)}"))
     from ..inference.predict import load
 
     with handled():
         model = load(bundle, device=device)
-    files, problems = expand_inputs(paths)
-    for p in problems:
-        typer.secho(f"skipped: {p}", fg=typer.colors.YELLOW, err=True)
     it = model.predict_many(files, top_k=top_k, per_window=per_window, workers=workers, neighbours=neighbours)
     if len(files) > 3:
         from tqdm.auto import tqdm

@@ -128,8 +128,15 @@ def _print_metrics(o) -> None:
     typer.echo(f"{o.corpus.name}; split: {o.split_name}; {len(o.test_idx)} test clips")
     if o.leakage:
         typer.echo(f"  {o.leakage}")
-    for m, v in o.metrics.items():
-        typer.echo(f"  {result_title(m):15s} accuracy {100 * v['accuracy']:5.1f} %   "
+    echo_scores({result_title(m): v for m, v in o.metrics.items()})
+
+
+def echo_scores(scores: dict[str, dict]) -> None:
+    """A table of accuracy, balanced accuracy and macro-F1 by method, its columns aligned
+    whatever the longest method's name."""
+    width = max(map(len, scores), default=0)
+    for name, v in scores.items():
+        typer.echo(f"  {name:{width}s}  accuracy {100 * v['accuracy']:5.1f} %   "
                    f"balanced {100 * v['balanced_accuracy']:5.1f} %   macro-F1 {100 * v['macro_f1']:5.1f} %")
 
 
@@ -187,9 +194,8 @@ def demo(
     typer.echo(f"{summary['corpus']}; split: {summary['split']}")
     if summary["leakage"]:
         typer.echo(f"  {summary['leakage']}")
-    for m, acc in summary["accuracy"].items():
-        typer.echo(f"  {m:15s} accuracy {100 * acc:5.1f} %   balanced {100 * summary['balanced_accuracy'][m]:5.1f} %   "
-                   f"macro-F1 {100 * summary['macro_f1'][m]:5.1f} %")
+    echo_scores({m: {"accuracy": acc, "balanced_accuracy": summary["balanced_accuracy"][m],
+                     "macro_f1": summary["macro_f1"][m]} for m, acc in summary["accuracy"].items()})
     typer.echo("Table 1, random split (the paper's):")
     typer.echo(summary["table"])
     typer.echo("Table 1, grouped split (no artist on both sides):")

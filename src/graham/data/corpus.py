@@ -116,8 +116,15 @@ class Corpus:
         return replace(self, clips=kept, skipped=self.skipped + gone)
 
     def summary(self) -> str:
-        counts = ", ".join(f"{k} {v}" for k, v in self.class_counts().items())
-        text = f"{self.name}: {len(self)} clips in {len(self.classes)} classes ({counts})"
+        """One line: the clips, the classes with their counts (an unlabelled collection: its
+        groups), and how many files were skipped."""
+        counts = self.class_counts()
+        if set(counts) <= {""}:  # audio:PATH, nobody's labels
+            text = f"{self.name}: {len(self)} unlabelled clips in {len(set(self.groups))} groups"
+        else:
+            listed = ", ".join(f"{k} {v}" for k, v in counts.items())
+            n = len(self.classes)
+            text = f"{self.name}: {len(self)} clips in {n} class{'es' if n != 1 else ''} ({listed})"
         if self.skipped:
             text += f"; {len(self.skipped)} skipped"
         return text

@@ -36,11 +36,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _util import cpu_name, set_threads  # noqa: E402
 
-#: GrahAM as ``graham tag`` runs it (relation-aware layer, correct & smooth over the audio kNN and
-#: the relations); GrahAM on the audio alone (its layer and smoothing); the audio GNN, then
-#: correct & smooth over the relations alone; the relation-aware GNN, then the same; the album's
-#: vote, else the artist's, else the nearest tagged track's; the 2-layer NN on the audio, then
-#: correct & smooth over the audio kNN and the relations, or over the relations alone.
+#: GrahAM with the relation-aware layer, then correct & smooth over the audio kNN and the
+#: relations; GrahAM on the audio alone (its layer and smoothing on the audio kNN); the audio GNN,
+#: then correct & smooth over the relations alone (``graham tag``'s default); the relation-aware
+#: GNN, then the same; the album's vote, else the artist's, else the nearest tagged track's; the
+#: 2-layer NN on the audio, then correct & smooth over the audio kNN and the relations, or over the
+#: relations alone.
 METHODS = ("grahams_relations", "grahams_audio", "grahams_audio_cs_relations", "grahams_relations_cs_relations",
            "vote", "mlp_audio", "mlp_cs_knn_relations", "mlp_cs_relations")
 
@@ -115,16 +116,16 @@ def _scores(lib, emb, seed: int) -> dict[str, list[str]]:
     from graham.workflows.tag_graph import LIBRARY_GNN, predict_library
 
     audio = dataclasses.replace(LIBRARY_GNN, relations=())
-    both = ("album", "artist")
+    layer = dataclasses.replace(LIBRARY_GNN, relations=("album", "artist"))
 
     def run(config, **kw):
         return predict_library(lib, emb, config=config, seed=seed, **kw)
 
-    rows = run(audio)
-    out = {"grahams_relations": [r["predicted"] for r in run(LIBRARY_GNN)],
+    rows = run(audio, smooth_relations=(), smooth_audio=True)
+    out = {"grahams_relations": [r["predicted"] for r in run(layer, smooth_relations=None, smooth_audio=True)],
            "grahams_audio": [r["predicted"] for r in rows],
-           "grahams_audio_cs_relations": [r["predicted"] for r in run(audio, smooth_relations=both, smooth_audio=False)],
-           "grahams_relations_cs_relations": [r["predicted"] for r in run(LIBRARY_GNN, smooth_audio=False)],
+           "grahams_audio_cs_relations": [r["predicted"] for r in run(audio)],
+           "grahams_relations_cs_relations": [r["predicted"] for r in run(layer, smooth_relations=None)],
            "vote": [_vote(r) for r in rows]}
     out.update(_mlp(lib, emb, seed))
     return out
@@ -185,20 +186,23 @@ def run_draw(args, seed: int, draw: int) -> dict:
             "balanced": {m: float(balanced_accuracy_score(y, [preds[m][i] for i in hidden])) for m in METHODS}}
 
 
-def report(out: Path) -> None:
+def report(out: Path, reference: str = "grahams_audio_cs_relations") -> None:
+    """The saved draws by scenario: every method's mean ± std, and ``reference`` (graham tag's
+    default) minus each, paired by draw."""
     rows = [json.loads(p.read_text()) for p in sorted((out / "draws").glob("*.json"))]
     for scenario in sorted({(r["scenario"], r["fraction"]) for r in rows}):
         sel = [r for r in rows if (r["scenario"], r["fraction"]) == scenario]
-        ref = np.array([r["balanced"]["grahams_relations"] for r in sel])
+        ref = np.array([r["balanced"][reference] for r in sel])
         print(f"\n{scenario[0]} {scenario[1]:g}: {len(sel)} draws; balanced accuracy % mean ± std; "
-              f"GrahAM with relations minus it, paired: mean ± s.e. (w/t/l)")
+              f"{reference} minus it, paired: mean ± s.e. (w/t/l)")
+        width = max(map(len, METHODS))
         for m in METHODS:
             v = np.array([r["balanced"][m] for r in sel])
             d = ref - v
             se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
             wtl = f"{(d > 1e-9).sum()}/{(abs(d) <= 1e-9).sum()}/{(d < -1e-9).sum()}"
-            print(f"  {m:20s} {100 * v.mean():5.1f} ± {100 * v.std(ddof=1) if len(v) > 1 else 0:4.1f}"
-                  + ("" if m == "grahams_relations" else f"   {100 * d.mean():+5.1f} ± {100 * se:3.1f} ({wtl})"))
+            print(f"  {m:{width}s} {100 * v.mean():5.1f} ± {100 * v.std(ddof=1) if len(v) > 1 else 0:4.1f}"
+                  + ("" if m == reference else f"   {100 * d.mean():+5.1f} ± {100 * se:3.1f} ({wtl})"))
 
 
 def main() -> None:

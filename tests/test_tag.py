@@ -148,3 +148,47 @@ def test_a_library_without_two_tagged_genres_points_to_suggest(trained, tmp_path
                                    str(trained.out / "bundle")])
     assert res.exit_code == 2 and "graham suggest" in res.output and "Traceback" not in res.output
     assert res.output.count("error:") == 1
+
+
+def test_the_review_page_saves_decisions_that_apply_writes(tagged, trained, tmp_path, chromium):
+    """In headless Chromium: the page offers every untagged track with its guess chosen; change
+    one, leave one untagged, save; --apply writes exactly those, and --undo puts them back."""
+    import json
+    import shutil
+
+    root, out, _, _ = tagged
+    lib = tmp_path / "lib"
+    shutil.copytree(root, lib)
+    page = out / "review.html"
+    with chromium.page(page.as_uri(), ready="document.readyState === 'complete' && !!document.getElementById('save')") as p:
+        shown = p.evaluate("[...document.querySelectorAll('tr.track')].map(tr => [tr.dataset.file, "
+                           "tr.querySelector('select').value])")
+        text = p.evaluate(f"""(() => {{
+            const rows = document.querySelectorAll('tr.track');
+            rows[0].querySelector('select').value = {json.dumps('jazz')};
+            rows[1].querySelector('select').value = '';
+            document.getElementById('save').click();
+            return document.getElementById('csv').value; }})()""")
+    rows = _rows(out / "tags.csv")
+    assert sorted(f for f, _ in shown) == sorted(f for f, r in rows.items() if not r["current_genre"])
+    assert all(genre == rows[f]["predicted"] for f, genre in shown)  # each guess chosen already
+    (tmp_path / "reviewed.csv").write_text(text)
+    lines = text.strip().splitlines()
+    assert lines[0] == "file,genre" and len(lines) == len(shown)  # one left untagged
+    assert lines[1] == f"{shown[0][0]},jazz"
+    before = {p: {k: list(v) for k, v in mutagen.File(p, easy=True).tags.items()} for p in sorted(lib.rglob("*.ogg"))}
+    res = CliRunner().invoke(app, ["tag", str(lib), "--out", str(tmp_path / "o"), "--apply", str(tmp_path / "reviewed.csv")])
+    assert res.exit_code == 0 and f"wrote GENRE into {len(shown) - 1} files" in res.output, res.output
+    assert mutagen.File(lib / shown[0][0], easy=True)["genre"] == ["jazz"]
+    assert "genre" not in mutagen.File(lib / shown[1][0], easy=True).tags
+    log = next((tmp_path / "o").glob("undo-*.jsonl"))
+    assert CliRunner().invoke(app, ["tag", "--undo", str(log)]).exit_code == 0
+    assert {p: {k: list(v) for k, v in mutagen.File(p, easy=True).tags.items()} for p in before} == before
+
+
+def test_apply_refuses_a_file_outside_the_library(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "reviewed.csv").write_text("file,genre\n../outside.ogg,rock\n")
+    res = CliRunner().invoke(app, ["tag", str(tmp_path / "lib"), "--out", str(tmp_path / "o"), "--apply",
+                                   str(tmp_path / "reviewed.csv")])
+    assert res.exit_code == 2 and "outside the library" in res.output

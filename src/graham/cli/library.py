@@ -28,6 +28,24 @@ def _undo(log: Path) -> None:
         typer.secho(f"not restored: {path}: {why}", fg=typer.colors.YELLOW, err=True)
 
 
+def _say_written(report, log: Path) -> None:
+    typer.echo(f"wrote GENRE into {len(report.written)} files; {len(report.kept)} kept their genre; "
+               f"undo: graham tag --undo {log}")
+    for path, why in report.failed:
+        typer.secho(f"not written: {path}: {why}", fg=typer.colors.YELLOW, err=True)
+
+
+def _apply(reviewed: Path, library: Optional[Path], out: Optional[Path], *, overwrite: bool) -> None:
+    if library is None or out is None:
+        fail(ParameterError("graham tag LIBRARY --out DIR --apply REVIEWED.csv"))
+    assert library is not None and out is not None
+    from ..workflows.tag import apply_review
+
+    with handled():
+        report, log = apply_review(reviewed, library, out, overwrite=overwrite)
+    _say_written(report, log)
+
+
 @app.command()
 def tag(
     library: Optional[Path] = typer.Argument(None, help="The music library's folder (every audio file below it)."),
@@ -46,14 +64,19 @@ def tag(
                                          help="With --write: only predictions at least this confident."),
     undo: Optional[Path] = typer.Option(None, "--undo", help="An undo log that --write left in OUT: restore every "
                                         "tag it changed, exactly."),
+    apply: Optional[Path] = typer.Option(None, "--apply", help="The CSV the review page (OUT/review.html) saved: write "
+                                         "the genres chosen there (with an undo log in OUT)."),
     seed: int = typer.Option(0),
     device: str = DEVICE_OPT,
 ) -> None:
     """Fill in a library's missing genres from the audio and the relations it holds (albums, artists)."""
     if undo is not None:
         return _undo(undo)
+    if apply is not None:
+        return _apply(apply, library, out, overwrite=overwrite)
     if library is None or out is None or bundle is None:
-        fail(ParameterError("graham tag LIBRARY --out DIR --bundle BUNDLE (or --undo LOG)"))
+        fail(ParameterError("graham tag LIBRARY --out DIR --bundle BUNDLE (or --undo LOG, or LIBRARY --out DIR "
+                            "--apply REVIEWED)"))
     assert library is not None and out is not None and bundle is not None
     check_first(device=device, out=out, bundle=bundle)
     from ..data.library import read_genre_map
@@ -69,11 +92,8 @@ def tag(
                f"({', '.join(lib.classes)}); {len(res.untagged)} without a genre; {res.seconds:.0f} s")
     if lib.left_out:
         typer.echo("left out (too few tracks): " + ", ".join(f"{g} ({n})" for g, n in lib.left_out.items()))
-    typer.echo(f"predictions: {out / 'tags.csv'}")
+    typer.echo(f"predictions: {out / 'tags.csv'}; review them by ear: {out / 'review.html'}")
     if write:
         with handled():
             report, log = write_tags(res, min_confidence=min_confidence, overwrite=overwrite)
-        typer.echo(f"wrote GENRE into {len(report.written)} files; {len(report.kept)} kept their genre; "
-                   f"undo: graham tag --undo {log}")
-        for path, why in report.failed:
-            typer.secho(f"not written: {path}: {why}", fg=typer.colors.YELLOW, err=True)
+        _say_written(report, log)

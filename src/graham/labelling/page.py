@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..report.html import audio_uri, mel_png_uri
+from ..report.html import SAVE_CSV_SCRIPT, audio_uri, mel_png_uri
 from ..utils.files import write_text
 
 __all__ = ["write_label_page"]
@@ -28,9 +28,8 @@ button{font-size:1.05em;padding:.4em 1em;margin:.5em 0}"""
 #: The page's script: reads the rows' choices, builds the CSV (RFC 4180 quoting), offers it as a
 #: download and shows it in the text box. Labels given before are kept; a clip labelled anew
 #: takes its new label.
-_SCRIPT = """
+_SCRIPT = SAVE_CSV_SCRIPT + """
 const GIVEN = JSON.parse(document.getElementById('given').textContent);
-function quote(v) { return /[",\\r\\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
 function chosen() {
   const out = {};
   document.querySelectorAll('tr.clip').forEach(tr => {
@@ -48,13 +47,9 @@ function labelsCsv() {
 }
 function save() {
   const text = labelsCsv();
-  document.getElementById('csv').value = text;
+  offerCsv(text, 'labels.csv');
   const n = Object.keys(chosen()).length;
   document.getElementById('status').textContent = n + ' new label(s); ' + (text.split('\\n').length - 2) + ' in all';
-  const a = document.getElementById('download');
-  a.href = URL.createObjectURL(new Blob([text], {type: 'text/csv'}));
-  a.hidden = false;
-  a.click();
 }
 document.querySelectorAll('select').forEach(sel => sel.addEventListener('change', () => {
   sel.parentNode.querySelector('input.other').hidden = sel.value !== '__new__';

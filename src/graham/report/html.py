@@ -14,7 +14,7 @@ import numpy as np
 from ..utils.figures import new_figure
 from ..utils.files import write_text
 
-__all__ = ["Section", "write_report", "mel_png_uri", "audio_uri"]
+__all__ = ["Section", "write_report", "mel_png_uri", "audio_uri", "SAVE_CSV_SCRIPT"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -104,3 +104,19 @@ def audio_uri(path: str, offset: float, seconds: float = 5.0) -> str:
     buf = io.BytesIO()
     sf.write(buf, y, 11025, format="WAV", subtype="PCM_16")
     return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+#: JavaScript for a page that saves a CSV made in the browser: ``quote(v)`` quotes a field as RFC
+#: 4180 does, ``offerCsv(text, name)`` shows the text in ``textarea#csv`` and offers it as a
+#: download through ``a#download``. No script from elsewhere, no server.
+SAVE_CSV_SCRIPT = """
+function quote(v) { return /[",\\r\\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
+function offerCsv(text, name) {
+  document.getElementById('csv').value = text;
+  const a = document.getElementById('download');
+  a.href = URL.createObjectURL(new Blob([text], {type: 'text/csv'}));
+  a.download = name;
+  a.hidden = false;
+  a.click();
+}
+"""

@@ -27,7 +27,7 @@ from ..inference.frontend import FrontEnd
 from ..utils.files import atomic_path, writable_folder, write_json, write_text
 
 __all__ = ["EXCERPTS", "EXCERPT_SECONDS", "excerpt_offsets", "embed_tracks", "TagResult", "tag_library",
-           "write_tags"]
+           "write_tags", "apply_review"]
 
 #: A track is embedded from this many excerpts of ``EXCERPT_SECONDS`` spread over it: bounded
 #: cost whatever its length, and more of it than one window.
@@ -189,6 +189,9 @@ def tag_library(root: str | os.PathLike, out: str | os.PathLike, bundle: str | o
     lib = Library(lib.root, [lib.tracks[i] for i in keep], [lib.genres[i] for i in keep], lib.left_out, lib.skipped)
     rows = predict_library(lib, emb[keep], seed=seed, device=device)
     write_text(out / "tags.csv", _csv(rows))
+    from ..labelling.review import write_review_page
+
+    write_review_page(out / "review.html", rows, lib.root, classes=lib.classes)
     seconds = time.perf_counter() - t0
     write_json(out / "tag.json", {"library": str(lib.root), "bundle": str(bundle), "tracks": len(lib.tracks),
                                   "tagged": sum(bool(g) for g in lib.genres), "classes": lib.classes,
@@ -218,3 +221,26 @@ def write_tags(result: TagResult, *, min_confidence: float = 0.6, overwrite: boo
     log = result.out / f"undo-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     return write_genres([GenreWrite(result.library.root / r["file"], r["predicted"]) for r in rows], log,
                         overwrite=overwrite), log
+
+
+def apply_review(reviewed: str | os.PathLike, root: str | os.PathLike, out: str | os.PathLike, *,
+                 overwrite: bool = False) -> tuple[WriteReport, Path]:
+    """Write the genres a person chose on the review page: ``reviewed`` holds ``file,genre`` rows,
+    files relative to the library ``root`` (one outside it is refused, by name). The undo log
+    goes to ``out/undo-TIME.jsonl``; a file that has a genre keeps it unless ``overwrite``."""
+    base = Path(root).expanduser().resolve()
+    try:
+        rows = list(csv.DictReader(Path(reviewed).read_text(encoding="utf-8").splitlines()))
+    except OSError as exc:
+        raise ParameterError(f"--apply {reviewed}: {exc.strerror or exc}") from None
+    if rows and set(rows[0]) != {"file", "genre"}:
+        raise ParameterError(f"--apply {reviewed}: want the columns file,genre (the review page's), got {list(rows[0])}")
+    writes = []
+    for r in rows:
+        path = (base / r["file"]).resolve()
+        if not path.is_relative_to(base):
+            raise ParameterError(f"--apply {reviewed}: {r['file']} lies outside the library {base}")
+        if r["genre"].strip():
+            writes.append(GenreWrite(path, r["genre"].strip()))
+    log = Path(out) / f"undo-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    return write_genres(writes, log, overwrite=overwrite), log

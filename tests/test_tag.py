@@ -192,3 +192,31 @@ def test_apply_refuses_a_file_outside_the_library(tmp_path):
     res = CliRunner().invoke(app, ["tag", str(tmp_path / "lib"), "--out", str(tmp_path / "o"), "--apply",
                                    str(tmp_path / "reviewed.csv")])
     assert res.exit_code == 2 and "outside the library" in res.output
+
+
+def test_without_a_bundle_the_embedding_trains_on_the_tagged_tracks_alone(tagged, tmp_path, monkeypatch):
+    """Labels from the tagged tracks only (each excerpt its track's genre, grouped by album);
+    an untagged track lends its first excerpt's audio to the contrastive loss, never a label."""
+    import json
+
+    import graham.train.siamese as siamese
+    from graham.workflows.tag import tag_library
+
+    from tiny import settings, tiny_siamese
+
+    root, _, tags, _ = tagged
+    seen = {}
+    real = siamese.train_siamese
+
+    def spy(mels, labels, config=None, *, unlabelled=(), groups=None, **kw):
+        seen.update(labels=list(labels), unlabelled=len(unlabelled), groups=sorted(set(groups)))
+        return real(mels, labels, config, unlabelled=unlabelled, groups=groups, **kw)
+
+    monkeypatch.setattr(siamese, "train_siamese", spy)
+    res = tag_library(root, tmp_path / "o", settings=settings(tiny_siamese(epochs=1, contrastive=0.5)), min_tracks=2,
+                      progress=False)
+    assert len(res.rows) == 18 and (tmp_path / "o" / "siamese" / "last.safetensors").exists()
+    tagged_tracks = [p for p, t in tags.items() if "genre" in t]
+    assert len(seen["labels"]) == len(tagged_tracks)  # one excerpt each: 6-s tracks
+    assert seen["unlabelled"] == len(tags) - len(tagged_tracks) and len(seen["groups"]) == 4  # 4 albums tagged
+    assert json.loads((tmp_path / "o" / "tag.json").read_text())["embedding"] == "trained on the tagged tracks"

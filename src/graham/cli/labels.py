@@ -21,13 +21,6 @@ LABELS_USES = frozenset({"dataset", "clips", "features_dir", "out", "preset", "e
                          "device", "labels"})
 
 
-def _settings(model: ModelOptions, *, seed: int, device: str):
-    from ..workflows.label_less import label_less_settings
-
-    return label_less_settings(model.preset, seed=seed, epochs=model.epochs, contrastive=model.contrastive,
-                               device=device)
-
-
 def train_on_labels_cmd(ctx: typer.Context, source: DataSource, labels: Path, out: Path, model: ModelOptions, *,
                         seed: int, device: str) -> None:
     """``graham train --labels``: train on the labels given, every other clip an unlabelled node."""
@@ -40,7 +33,7 @@ def train_on_labels_cmd(ctx: typer.Context, source: DataSource, labels: Path, ou
     from ..workflows.label_less import train_on_labels
 
     with handled():
-        doc = train_on_labels(source, labels, out, _settings(model, seed=seed, device=device))
+        doc = train_on_labels(source, labels, out, model.few_labels(seed=seed, device=device))
     typer.echo(f"{doc['labelled']} labelled clips, {doc['unlabelled']} unlabelled: {doc['model']}")
     m = doc["unlabelled_scored_against_the_data_sets_own_labels"]
     if m:
@@ -81,7 +74,7 @@ def suggest(
 
     with handled():
         check_choice("--strategy", strategy, STRATEGIES)
-        o = run_suggest(source, labels, budget, out, _settings(model, seed=seed, device=device), bundle=bundle,
+        o = run_suggest(source, labels, budget, out, model.few_labels(seed=seed, device=device), bundle=bundle,
                         strategy=strategy, per_group=per_group, new_groups_first=new_groups_first, seed=seed)
     typer.echo(f"model: {o.how}")
     for r in o.rows[:10]:

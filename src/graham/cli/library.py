@@ -11,7 +11,7 @@ import typer
 from ..errors import ParameterError
 from .app import app
 from .common import check_first, fail, handled
-from .options import DEVICE_OPT
+from .options import DEVICE_OPT, ModelOptions, grouped, model_options
 
 __all__ = ["tag"]
 
@@ -47,12 +47,14 @@ def _apply(reviewed: Path, library: Optional[Path], out: Optional[Path], *, over
 
 
 @app.command()
+@grouped
 def tag(
     library: Optional[Path] = typer.Argument(None, help="The music library's folder (every audio file below it)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder: tags.csv, tag.json, the embedding cache, "
                                        "undo logs."),
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="A trained bundle whose Siamese network embeds the "
-                                          "tracks (graham train, or train --labels on the library)."),
+                                          "tracks; without it, one is trained on the library's tagged tracks."),
+    model: ModelOptions = model_options("preset", "epochs", "contrastive"),
     genre_map: Optional[Path] = typer.Option(None, "--genre-map", help="CSV of spelling,genre rows: spellings merged "
                                              "into one genre (Hip-Hop,hip hop)."),
     min_tracks: int = typer.Option(3, "--min-tracks", min=1, help="Genres with fewer tagged tracks are left out (and "
@@ -74,17 +76,21 @@ def tag(
         return _undo(undo)
     if apply is not None:
         return _apply(apply, library, out, overwrite=overwrite)
-    if library is None or out is None or bundle is None:
-        fail(ParameterError("graham tag LIBRARY --out DIR --bundle BUNDLE (or --undo LOG, or LIBRARY --out DIR "
+    if library is None or out is None:
+        fail(ParameterError("graham tag LIBRARY --out DIR [--bundle BUNDLE] (or --undo LOG, or LIBRARY --out DIR "
                             "--apply REVIEWED)"))
-    assert library is not None and out is not None and bundle is not None
+    assert library is not None and out is not None
+    if bundle is not None and (model.epochs is not None or model.contrastive is not None):
+        fail(ParameterError("--bundle embeds with the bundle's Siamese network and trains none: --epochs and "
+                            "--contrastive are for a training on the library"))
     check_first(device=device, out=out, bundle=bundle)
     from ..data.library import read_genre_map
     from ..workflows.tag import tag_library, write_tags
 
     with handled(interrupted=f"the embeddings made so far are kept in {out / 'cache'}; run the same command again "
                              "to go on"):
-        res = tag_library(library, out, bundle, genre_map=read_genre_map(genre_map) if genre_map else None,
+        res = tag_library(library, out, bundle, settings=model.few_labels(seed=seed, device=device),
+                          genre_map=read_genre_map(genre_map) if genre_map else None,
                           min_tracks=min_tracks, seed=seed, device=device,
                           on_skip=lambda e: typer.secho(f"skipped: {e}", fg=typer.colors.YELLOW, err=True))
     lib = res.library

@@ -163,6 +163,14 @@ class ModelOptions:
                                          band_statistics=self.band_statistics, label_input=self.label_input,
                                          gnn_epochs=self.gnn_epochs, device=device)
 
+    def few_labels(self, *, seed: int = 0, device: Optional[str] = None) -> "ModelSettings":
+        """A fresh training's settings on few labels (``train --labels``, ``suggest``, ``tag``):
+        :func:`~graham.workflows.label_less.label_less_settings`."""
+        from ..workflows.label_less import label_less_settings
+
+        return label_less_settings(self.preset, seed=seed, epochs=self.epochs, contrastive=self.contrastive,
+                                   device=device)
+
 
 _MODEL_OPTIONS: dict[str, tuple[Any, Any]] = {
     "preset": (str, typer.Option("cpu", help="Backbone preset: cpu (narrow, minutes on 2 cores) or paper (full "

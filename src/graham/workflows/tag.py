@@ -20,35 +20,15 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..audio.decode import audio_info, load_audio
+from ..audio.excerpts import EXCERPT_SECONDS, excerpt_offsets
 from ..data.library import Library, read_library
 from ..data.tag_write import GenreWrite, WriteReport, write_genres
 from ..errors import AudioError, DatasetError, ParameterError
 from ..inference.frontend import FrontEnd
 from ..utils.files import atomic_path, writable_folder, write_json, write_text
+from .requests import ModelSettings
 
-__all__ = ["EXCERPTS", "EXCERPT_SECONDS", "excerpt_offsets", "embed_tracks", "TagResult", "tag_library",
-           "write_tags", "apply_review"]
-
-#: A track is embedded from this many excerpts of ``EXCERPT_SECONDS`` spread over it: bounded
-#: cost whatever its length, and more of it than one window.
-EXCERPTS = 3
-EXCERPT_SECONDS = 30.0
-
-
-def excerpt_offsets(duration: float, *, excerpts: int = EXCERPTS, seconds: float = EXCERPT_SECONDS) -> list[float]:
-    """Where the excerpts start [s]: spread evenly from the start to the last full excerpt; one,
-    the whole track, when it is no longer than an excerpt.
-
-    Examples
-    --------
-    >>> from graham.workflows.tag import excerpt_offsets
-    >>> excerpt_offsets(20.0), excerpt_offsets(90.0), excerpt_offsets(330.0)
-    ([0.0], [0.0, 30.0, 60.0], [0.0, 150.0, 300.0])
-    """
-    if duration <= seconds:
-        return [0.0]
-    return sorted({round(float(t), 3) for t in np.linspace(0.0, duration - seconds, excerpts)})
-
+__all__ = ["embed_tracks", "TagResult", "tag_library", "write_tags", "apply_review"]
 
 def _content_key(path: Path, model: str) -> str:
     """A file's cache key: its size and its first and last MiB (a file edited in place gets a
@@ -129,9 +109,9 @@ class TagResult:
         return [r for r in self.rows if not r["current_genre"]]
 
 
-def tag_library(root: str | os.PathLike, out: str | os.PathLike, bundle: str | os.PathLike, *,
-                genre_map: dict[str, str] | None = None, min_tracks: int = 3, seed: int = 0,
-                device: str | None = None, progress: bool = True,
+def tag_library(root: str | os.PathLike, out: str | os.PathLike, bundle: str | os.PathLike | None = None, *,
+                settings: ModelSettings | None = None, genre_map: dict[str, str] | None = None, min_tracks: int = 3,
+                seed: int = 0, device: str | None = None, progress: bool = True,
                 on_skip: Callable[[AudioError], None] | None = None) -> TagResult:
     """Predict a genre for every untagged track of a library.
 
@@ -141,8 +121,10 @@ def tag_library(root: str | os.PathLike, out: str | os.PathLike, bundle: str | o
         The library's folder.
     out : str or os.PathLike
         Folder for ``tags.csv``, ``tag.json`` and the embedding cache (``cache/``).
-    bundle : str or os.PathLike
-        A trained bundle whose Siamese network embeds the tracks.
+    bundle : str or os.PathLike, optional
+        A trained bundle whose Siamese network embeds the tracks. None: one is trained on the
+        library's tagged tracks (:func:`~graham.workflows.tag_train.train_embedding`, with
+        ``settings``, default :func:`~graham.workflows.label_less.label_less_settings`).
     genre_map : dict, optional
         Spellings merged into genres (:func:`graham.data.library.read_genre_map`).
     min_tracks : int
@@ -176,10 +158,17 @@ def tag_library(root: str | os.PathLike, out: str | os.PathLike, bundle: str | o
         raise DatasetError(f"{lib.root}: {len(lib.tracks)} tracks, {len(lib.classes)} genre(s) with {min_tracks} tagged "
                            "tracks or more; tag at least two genres first (graham suggest audio:LIBRARY picks the "
                            "tracks to tag)")
-    bundle_config(bundle)  # a bundle that is not one: said before any track is read
-    model = load(bundle, device=device)
-    digest = hashlib.blake2b(Path(bundle, "siamese.safetensors").read_bytes(), digest_size=16).hexdigest()
-    emb, failed = embed_tracks(model.front, [t.path for t in lib.tracks], out / "cache", model_digest=digest,
+    if bundle is not None:
+        bundle_config(bundle)  # a bundle that is not one: said before any track is read
+        front = load(bundle, device=device).front
+        digest = hashlib.blake2b(Path(bundle, "siamese.safetensors").read_bytes(), digest_size=16).hexdigest()
+    else:
+        from .label_less import label_less_settings
+        from .tag_train import train_embedding
+
+        front, digest = train_embedding(lib, out, settings or label_less_settings(seed=seed, device=device),
+                                        progress=progress)
+    emb, failed = embed_tracks(front, [t.path for t in lib.tracks], out / "cache", model_digest=digest,
                                progress=progress)
     for exc in failed:
         lib.skipped.append(exc)
@@ -193,7 +182,9 @@ def tag_library(root: str | os.PathLike, out: str | os.PathLike, bundle: str | o
 
     write_review_page(out / "review.html", rows, lib.root, classes=lib.classes)
     seconds = time.perf_counter() - t0
-    write_json(out / "tag.json", {"library": str(lib.root), "bundle": str(bundle), "tracks": len(lib.tracks),
+    write_json(out / "tag.json", {"library": str(lib.root), "bundle": str(bundle) if bundle else None,
+                                  "embedding": "the bundle's" if bundle else "trained on the tagged tracks",
+                                  "tracks": len(lib.tracks),
                                   "tagged": sum(bool(g) for g in lib.genres), "classes": lib.classes,
                                   "left_out": lib.left_out, "skipped": [str(s) for s in lib.skipped],
                                   "seconds": round(seconds, 1)})

@@ -9,10 +9,17 @@ from ..audio.decode import AUDIO_EXTENSIONS, header_problem
 from ..errors import DatasetError
 from .corpus import Clip, Corpus, Skipped, not_a_file
 
-__all__ = ["read_folder", "read_audio_folder", "UNLABELLED"]
+__all__ = ["audio_paths", "read_folder", "read_audio_folder", "UNLABELLED"]
 
 #: The label of a clip nobody has labelled (``audio:PATH``).
 UNLABELLED = ""
+
+
+def audio_paths(root: Path) -> list[Path]:
+    """Every path below ``root`` named like audio (by extension), hidden files and folders passed
+    over, in sorted order; files or not (the caller says what is wrong with one that is not)."""
+    return [p for p in sorted(root.rglob("*")) if p.suffix.lower() in AUDIO_EXTENSIONS
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)]
 
 
 def read_folder(root: str | os.PathLike, *, check_headers: bool = True, name: str | None = None) -> Corpus:
@@ -118,10 +125,8 @@ def read_audio_folder(root: str | os.PathLike, *, check_headers: bool = True, na
     if not base.is_dir():
         raise DatasetError(f"folder not found: {base}")
     clips, skipped = [], []
-    for path in sorted(base.rglob("*")):
+    for path in audio_paths(base):
         rel = path.relative_to(base)
-        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in AUDIO_EXTENSIONS:
-            continue
         problem = not_a_file(path) or (header_problem(path) if check_headers else None)
         if problem:
             skipped.append(Skipped(str(path), problem))

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..audio.decode import AUDIO_EXTENSIONS
 from ..errors import AudioError, DatasetError
+from .folder import audio_paths
 from .relations import TrackRelations, normalise_name
 from .tags import TrackTags, read_tags
 
@@ -103,10 +103,7 @@ def read_library(root: str | os.PathLike, *, genre_map: Mapping[str, str] | None
     if not base.is_dir():
         raise DatasetError(f"library folder not found: {base}")
     tracks, skipped = [], []
-    for path in sorted(base.rglob("*")):
-        rel = path.relative_to(base)
-        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in AUDIO_EXTENSIONS:
-            continue
+    for path in audio_paths(base):
         if not path.is_file():
             continue
         try:

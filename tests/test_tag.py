@@ -220,3 +220,23 @@ def test_without_a_bundle_the_embedding_trains_on_the_tagged_tracks_alone(tagged
     assert len(seen["labels"]) == len(tagged_tracks)  # one excerpt each: 6-s tracks
     assert seen["unlabelled"] == len(tags) - len(tagged_tracks) and len(seen["groups"]) == 4  # 4 albums tagged
     assert json.loads((tmp_path / "o" / "tag.json").read_text())["embedding"] == "trained on the tagged tracks"
+
+
+def test_a_dry_run_changes_no_byte_of_the_library(tagged, trained, tmp_path):
+    """Without --write, graham tag reads: every file of the library is byte-identical after it."""
+    import hashlib
+    import shutil
+
+    root, out, _, _ = tagged
+    lib = tmp_path / "lib"
+    shutil.copytree(root, lib)
+    shutil.copytree(out / "cache", tmp_path / "o" / "cache")
+
+    def digests():
+        return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(lib.rglob("*")) if p.is_file()}
+
+    before = digests()
+    res = CliRunner().invoke(app, ["tag", str(lib), "--out", str(tmp_path / "o"), "--bundle", str(trained.out / "bundle"),
+                                   "--min-tracks", "2"])
+    assert res.exit_code == 0, res.output
+    assert digests() == before and not list((tmp_path / "o").glob("undo-*"))

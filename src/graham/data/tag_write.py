@@ -53,10 +53,10 @@ def _open(path: Path):
     return f, ""
 
 
-def _genres(path: Path) -> list[str] | None:
-    """The file's GENRE values ([] when it has none), or None when its tags cannot be read."""
-    f, _ = _open(path)
-    return None if f is None else [str(g) for g in (f.tags.get("genre") or [])]
+def _genres(path: Path) -> tuple[list[str] | None, str]:
+    """The file's GENRE values ([] when it has none), or None and the reason its tags cannot be read."""
+    f, why = _open(path)
+    return (None, why) if f is None else ([str(g) for g in (f.tags.get("genre") or [])], "")
 
 
 def _read_only(path: Path) -> bool:
@@ -82,7 +82,7 @@ def _replace_genres(path: Path, genres: list[str]) -> str:
         elif "genre" in f.tags:
             del f.tags["genre"]
         f.save()
-        if _genres(tmp) != genres:
+        if _genres(tmp)[0] != genres:
             return "the written tags did not read back"
         os.replace(tmp, path)
         return ""
@@ -135,9 +135,9 @@ def write_genres(writes: Iterable[GenreWrite], log: str | os.PathLike, *, overwr
             if _read_only(path):
                 report.failed.append((path, "read-only"))
                 continue
-            before = _genres(path)
+            before, why = _genres(path)
             if before is None:
-                report.failed.append((path, _open(path)[1]))
+                report.failed.append((path, why))
                 continue
             if before and not overwrite:
                 report.kept.append(path)
@@ -160,7 +160,7 @@ def undo(log: str | os.PathLike) -> WriteReport:
     entries = [json.loads(line) for line in Path(log).read_text(encoding="utf-8").splitlines() if line.strip()]
     for e in reversed(entries):
         path = Path(e["path"])
-        now = _genres(path) if path.is_file() else None
+        now = _genres(path)[0] if path.is_file() else None
         if now is None:
             report.failed.append((path, "no longer readable"))
             continue

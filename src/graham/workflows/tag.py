@@ -209,9 +209,14 @@ def write_tags(result: TagResult, *, min_confidence: float = 0.6, overwrite: boo
         raise ParameterError("--min-confidence lies in [0, 1]")
     rows = [r for r in result.rows if (overwrite or not r["current_genre"]) and r["confidence"] >= min_confidence
             and r["predicted"] != r["current_genre"]]
-    log = result.out / f"undo-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    log = _undo_log(result.out)
     return write_genres([GenreWrite(result.library.root / r["file"], r["predicted"]) for r in rows], log,
                         overwrite=overwrite), log
+
+
+def _undo_log(out: str | os.PathLike) -> Path:
+    """A new undo log's path in ``out``, named by the time of the writing."""
+    return Path(out) / f"undo-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
 
 
 def apply_review(reviewed: str | os.PathLike, root: str | os.PathLike, out: str | os.PathLike, *,
@@ -233,5 +238,5 @@ def apply_review(reviewed: str | os.PathLike, root: str | os.PathLike, out: str 
             raise ParameterError(f"--apply {reviewed}: {r['file']} lies outside the library {base}")
         if r["genre"].strip():
             writes.append(GenreWrite(path, r["genre"].strip()))
-    log = Path(out) / f"undo-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    log = _undo_log(out)
     return write_genres(writes, log, overwrite=overwrite), log

@@ -84,13 +84,13 @@ def _vote(mates: np.ndarray, labels: np.ndarray, classes: list[str]) -> str:
     return f"{genre} {n}/{len(tagged)}"
 
 
-def _nearest_tagged(emb: np.ndarray, labelled: np.ndarray, k: int = 3, chunk: int = 4096) -> np.ndarray:
-    """For every track, its ``k`` most cosine-similar tagged tracks other than itself
-    [shape=(N, k), indices into the tracks; -1 where there are fewer], in chunks of rows."""
-    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+def _nearest_tagged(unit: np.ndarray, labelled: np.ndarray, k: int = 3, chunk: int = 4096) -> np.ndarray:
+    """For every track, its ``k`` most cosine-similar tagged tracks other than itself, from the
+    tracks' unit embeddings ``unit``: [shape=(N, k)] indices into the tracks, -1 where there are
+    fewer; in chunks of rows."""
     ref = unit[labelled]
-    out = np.full((len(emb), k), -1, dtype=np.int64)
-    for s in range(0, len(emb), chunk):
+    out = np.full((len(unit), k), -1, dtype=np.int64)
+    for s in range(0, len(unit), chunk):
         sims = unit[s:s + chunk] @ ref.T
         sims[labelled[None, :] == np.arange(s, s + len(sims))[:, None]] = -np.inf  # not itself
         top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
@@ -103,8 +103,8 @@ def _rows(lib: Library, scores: np.ndarray, labels: np.ndarray, labelled: np.nda
           edges: Mapping[str, np.ndarray]) -> list[dict]:
     classes, n = lib.classes, len(lib.tracks)
     files = [t.path.relative_to(lib.root).as_posix() for t in lib.tracks]
-    near = _nearest_tagged(emb, labelled)
     unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    near = _nearest_tagged(unit, labelled)
     album, artist = _neighbours(edges["album"], n), _neighbours(edges["artist"], n)
     rows = []
     for i in range(n):

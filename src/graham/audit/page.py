@@ -5,16 +5,14 @@ seconds of audio to check by ear. Every name from the data goes into the page as
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import os
 from pathlib import Path
 
 import numpy as np
 
 from ..report.html import audio_uri, mel_png_uri
-from ..utils.files import write_json, write_text
+from ..utils.files import csv_text, write_json, write_text
 from .core import AuditResult
 
 __all__ = ["write_audit"]
@@ -22,12 +20,6 @@ __all__ = ["write_audit"]
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#f4f4f4}img{display:block;border:1px solid #eee}audio{width:220px}h2{border-bottom:1px solid #ddd}"""
-
-
-def _csv(rows: list[list]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
 
 
 def _clip_cell(result: AuditResult, mels, i: int, offset_s: float = 0.0) -> str:
@@ -64,11 +56,11 @@ def write_audit(result: AuditResult, mels, out: str | os.PathLike, *, dataset: s
                    "suspects": "confident learning (cleanlab) on out-of-fold probabilities of a logistic regression "
                                "on the clips' log-mel band statistics; folds keep groups and duplicates together"},
     })
-    write_text(out / "duplicates.csv", _csv([list(dup_rows[0])] + [list(r.values()) for r in dup_rows])
+    write_text(out / "duplicates.csv", csv_text([list(dup_rows[0])] + [list(r.values()) for r in dup_rows])
                if dup_rows else "a,b,score,matches,offset_s,label_a,label_b\n")
-    write_text(out / "suspects.csv", _csv([list(sus_rows[0])] + [list(r.values()) for r in sus_rows])
+    write_text(out / "suspects.csv", csv_text([list(sus_rows[0])] + [list(r.values()) for r in sus_rows])
                if sus_rows else "clip_id,label,suggested,suspicion,label_quality,probability_of_label,neighbours_disagree\n")
-    write_text(out / "classes.csv", _csv([list(result.per_class[0])] + [list(r.values()) for r in result.per_class]))
+    write_text(out / "classes.csv", csv_text([list(result.per_class[0])] + [list(r.values()) for r in result.per_class]))
 
     e = html.escape
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>graham audit</title>"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterable, Sequence
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "compact_json", "writable_folder"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "compact_json", "csv_text", "writable_folder"]
 
 
 @contextmanager
@@ -54,6 +57,13 @@ def write_bytes(target: str | os.PathLike, data: bytes) -> None:
 
 def write_text(target: str | os.PathLike, text: str) -> None:
     write_bytes(target, text.encode("utf-8"))
+
+
+def csv_text(rows: Iterable[Sequence]) -> str:
+    """Rows as CSV text (RFC 4180 quoting, "\\n" line ends), the first row the header."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
 
 
 def compact_json(obj, indent: int = 2) -> str:

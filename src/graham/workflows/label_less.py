@@ -12,8 +12,6 @@ used for training: they score the unlabelled clips' predictions, as a held-out c
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from ..errors import BundleError, DatasetError, ParameterError
 from ..evaluate.splits import Split
 from ..labelling.labels_file import read_labels
 from ..labelling.select import DEFAULT_STRATEGY, Candidate, select_batch
-from ..utils.files import writable_folder, write_json, write_text
+from ..utils.files import csv_text, writable_folder, write_json, write_text
 from .features import extract_features
 from .requests import DataSource, ModelSettings
 
@@ -270,10 +268,10 @@ def suggest(source: DataSource, labels_csv: str | os.PathLike, budget: int, out:
     picks = select_batch(model.embeddings, model.proba, pool.labelled, pool.unlabelled, budget, groups=pool.groups,
                          per_group=per_group, strategy=strategy, new_groups_first=new_groups_first, seed=seed)
     rows = [_suggestion(pool, model, p) for p in picks]
-    write_text(out / "suggestions.csv", _csv(
-        ["rank", "clip_id", "guess", "guess_probability", "margin", "score", "nearest_labelled", "group", "path"],
-        ([r["rank"], r["clip_id"], r["guess"], r["guess_probability"], r["margin"], r["score"],
-          "; ".join(f"{c} ({lab})" for c, lab in r["nearest_labelled"]), r["group"], r["path"]] for r in rows)))
+    write_text(out / "suggestions.csv", csv_text(
+        [["rank", "clip_id", "guess", "guess_probability", "margin", "score", "nearest_labelled", "group", "path"]]
+        + [[r["rank"], r["clip_id"], r["guess"], r["guess_probability"], r["margin"], r["score"],
+          "; ".join(f"{c} ({lab})" for c, lab in r["nearest_labelled"]), r["group"], r["path"]] for r in rows]))
     given = {pool.corpus.clip_ids[i]: pool.classes[pool.labels[i]] for i in pool.labelled}
     page = write_label_page(out / "label.html", rows, pool.mels, [p.index for p in picks], classes=pool.classes,
                             given=given, audio_seconds=audio_seconds)
@@ -296,14 +294,6 @@ def _suggestion(pool: LabelledPool, model: PoolModel, p: Candidate) -> dict:
             "top": [(pool.classes[c], round(float(model.proba[p.index, c]), 4)) for c in order[:3]],
             "margin": round(p.margin, 4), "score": round(p.score, 4), "distance": round(p.distance, 4),
             "nearest_labelled": [(ids[j], pool.classes[pool.labels[j]]) for j in near]}
-
-
-def _csv(header: list[str], rows) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def train_on_labels(source: DataSource, labels_csv: str | os.PathLike, out: str | os.PathLike,
@@ -358,9 +348,9 @@ def train_on_labels(source: DataSource, labels_csv: str | os.PathLike, out: str 
                     info={"dataset": source.spec, "split": "the labels given", "labels": str(labels_csv)}
                     ).save(out / "bundle")
     ids, pred, srt = pool.corpus.clip_ids, model.proba.argmax(1), np.sort(model.proba, axis=1)
-    write_text(out / "predictions.csv", _csv(["clip_id", "label", "probability", "margin"], (
+    write_text(out / "predictions.csv", csv_text([["clip_id", "label", "probability", "margin"]] + [
         [ids[i], pool.classes[pred[i]], round(float(srt[i, -1]), 4), round(float(srt[i, -1] - srt[i, -2]), 4)]
-        for i in pool.unlabelled)))
+        for i in pool.unlabelled]))
     scored = [i for i in pool.unlabelled if pool.truth[i] != UNLABELLED and pool.truth[i] in pool.classes]
     metrics = None
     if scored:

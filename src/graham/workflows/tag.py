@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import os
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from ..data.library import Library, read_library
 from ..data.tag_write import GenreWrite, WriteReport, write_genres
 from ..errors import AudioError, DatasetError, ParameterError
 from ..inference.frontend import FrontEnd
-from ..utils.files import atomic_path, writable_folder, write_json, write_text
+from ..utils.files import atomic_path, csv_text, writable_folder, write_json, write_text
 from .requests import ModelSettings
 
 __all__ = ["embed_tracks", "TagResult", "tag_library", "write_tags", "apply_review"]
@@ -177,7 +176,7 @@ def tag_library(root: str | os.PathLike, out: str | os.PathLike, bundle: str | o
     keep = np.flatnonzero(np.isfinite(emb).all(1))
     lib = Library(lib.root, [lib.tracks[i] for i in keep], [lib.genres[i] for i in keep], lib.left_out, lib.skipped)
     rows = predict_library(lib, emb[keep], seed=seed, device=device)
-    write_text(out / "tags.csv", _csv(rows))
+    write_text(out / "tags.csv", csv_text([list(COLUMNS)] + [[r[c] for c in COLUMNS] for r in rows]))
     from ..labelling.review import write_review_page
 
     write_review_page(out / "review.html", rows, lib.root, classes=lib.classes)
@@ -192,14 +191,6 @@ def tag_library(root: str | os.PathLike, out: str | os.PathLike, bundle: str | o
 
 
 COLUMNS = ("file", "current_genre", "predicted", "confidence", "nearest_tagged", "album_vote", "artist_vote")
-
-
-def _csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def write_tags(result: TagResult, *, min_confidence: float = 0.6, overwrite: bool = False) -> tuple[WriteReport, Path]:
